@@ -1,0 +1,206 @@
+"""The dock: where learnwares are submitted, listed, fetched, removed and searched.
+
+Embedded default: ``<root>/dock.sqlite`` plus content-addressed zips under ``<root>/objects``.
+Pass ``url="postgresql+psycopg://..."`` to keep the metadata in PostgreSQL instead (artifacts
+stay under ``root``). Every change is all-or-nothing: a failed submit leaves no row and no file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from modelreuse.dock.artifacts import ArtifactStore, sha256_of
+from modelreuse.dock.index import RKMEIndex
+from modelreuse.dock.store import LearnwareRecord, bump_revision, current_revision, make_engine
+from modelreuse.dock.validation import DEFAULT_TIMEOUT_S, validate_in_subprocess
+from modelreuse.errors import (
+    DuplicateLearnwareError,
+    EmptyDockError,
+    LearnwareNotFoundError,
+    SchemaError,
+)
+from modelreuse.learnware import Learnware, Manifest
+from modelreuse.selection.ranking import Ranking
+from modelreuse.selection.semantic import semantic_search
+from modelreuse.selection.statistical import mixture_search, statistical_search
+from modelreuse.specs.rkme import RKMESpec
+from modelreuse.task import Task
+
+CARD_FILTERS = ("task_type", "modality", "owner", "licence", "n_features")
+
+
+def feature_space_key(manifest: Manifest) -> str:
+    """Learnwares are comparable by RKME only within one feature space: same width, names, encoder."""
+    schema = manifest.input_schema
+    raw = json.dumps([schema.n_features, schema.feature_names, schema.encoder])
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+class Dock:
+    """A learnware store.
+
+    Args:
+        root: directory for the SQLite file and artifacts (created).
+        url: SQLAlchemy URL of the metadata database (default: SQLite in ``root``).
+    """
+
+    def __init__(self, root: str | Path, url: str | None = None):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.url = url or f"sqlite:///{(self.root / 'dock.sqlite').resolve()}"
+        self.engine = make_engine(self.url)
+        self.artifacts = ArtifactStore(self.root)
+        self._indexes: dict[str, tuple[int, RKMEIndex]] = {}
+
+    # ---------------------------------------------------------------- submit
+    def submit(self, package: str | Path | Learnware, *, trust: bool = False, validate: bool = True,
+               timeout_s: float = DEFAULT_TIMEOUT_S) -> str:
+        """Validate and store a learnware (directory, zip or :class:`Learnware`); return its id.
+
+        The id is the first 16 hex digits of the package zip's SHA-256. The model is loaded and
+        checked in a separate, time- and memory-limited process unless ``validate=False``
+        (for trusted bulk imports of packages this process just built).
+        """
+        staging = Path(tempfile.mkdtemp(prefix="submit-", dir=self.root))
+        created_object = False
+        sha = ""
+        try:
+            lw = package if isinstance(package, Learnware) else Learnware.open(package, extract_to=staging / "pkg")
+            rkme = lw.rkme
+            if rkme.n_features != lw.manifest.input_schema.n_features:
+                raise SchemaError(f"RKME has {rkme.n_features} features; input_schema declares "
+                                  f"{lw.manifest.input_schema.n_features}")
+            if validate:
+                validate_in_subprocess(lw.root, trust=trust, timeout_s=timeout_s)
+            zip_path = lw.to_zip(staging / "package.zip")
+            sha = sha256_of(zip_path)
+            learnware_id = sha[:16]
+            with Session(self.engine) as session:
+                if session.get(LearnwareRecord, learnware_id) is not None:
+                    raise DuplicateLearnwareError(f"learnware {learnware_id} ({lw.manifest.name!r}) is already in the dock")
+                created_object = self.artifacts.put(zip_path, sha)
+                self.artifacts.unpacked(learnware_id, sha)
+                session.add(_record(learnware_id, sha, lw.manifest))
+                bump_revision(session)
+                session.commit()
+            return learnware_id
+        except BaseException:
+            if created_object:
+                self.artifacts.remove(sha[:16], sha)
+            raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    # ---------------------------------------------------------------- read
+    def list(self, **filters: Any) -> list[dict]:
+        """Cards of all learnwares matching exact-value filters on card fields and ``tag``."""
+        tag = filters.pop("tag", None)
+        unknown = set(filters) - set(CARD_FILTERS)
+        if unknown:
+            raise ValueError(f"unknown filter(s) {sorted(unknown)}; use {CARD_FILTERS} or tag")
+        stmt = select(LearnwareRecord).order_by(LearnwareRecord.created_at, LearnwareRecord.id)
+        for key, value in filters.items():
+            if value is not None:
+                stmt = stmt.where(getattr(LearnwareRecord, key) == value)
+        with Session(self.engine) as session:
+            cards = [r.card() for r in session.scalars(stmt)]
+        return [c for c in cards if tag is None or tag in c["tags"]]
+
+    def __len__(self) -> int:
+        with Session(self.engine) as session:
+            return session.query(LearnwareRecord).count()
+
+    def card(self, learnware_id: str) -> dict:
+        with Session(self.engine) as session:
+            return {**self._record(session, learnware_id).card(), "manifest": self._record(session, learnware_id).manifest}
+
+    def get(self, learnware_id: str) -> Learnware:
+        """The stored learnware (unpacked on local disk); load its model with ``.load_model()``."""
+        with Session(self.engine) as session:
+            rec = self._record(session, learnware_id)
+            sha = rec.package_sha256
+        lw = Learnware.open(self.artifacts.unpacked(learnware_id, sha))
+        lw.id = learnware_id
+        return lw
+
+    def remove(self, learnware_id: str) -> None:
+        """Delete a learnware's row and its files."""
+        with Session(self.engine) as session:
+            rec = self._record(session, learnware_id)
+            sha = rec.package_sha256
+            shared = session.scalar(select(LearnwareRecord.id).where(
+                LearnwareRecord.package_sha256 == sha, LearnwareRecord.id != learnware_id))
+            session.execute(delete(LearnwareRecord).where(LearnwareRecord.id == learnware_id))
+            bump_revision(session)
+            session.commit()
+        self.artifacts.remove(learnware_id, sha, keep_object=shared is not None)
+
+    # ---------------------------------------------------------------- search
+    def search(self, task: Task | RKMESpec | str, *, method: str = "statistical", k: int = 10,
+               max_learnwares: int = 5, **filters: Any) -> Ranking:
+        """Search the dock.
+
+        Args:
+            task: a :class:`Task` (its RKME is used; only the spec is needed), an
+                :class:`RKMESpec`, or query text for ``method="semantic"``.
+            method: ``"semantic"`` (card filters + text match), ``"statistical"`` (MMD ranking)
+                or ``"mixture"`` (non-negative mixture of learnware RKMEs).
+            k: number of results (statistical, semantic).
+            max_learnwares: mixture size limit.
+            filters: card-field filters, e.g. ``task_type="regression"``.
+        """
+        if method == "semantic":
+            query = task if isinstance(task, str) else getattr(task, "description", "")
+            cards = self.list(**filters)
+            if not cards:
+                raise EmptyDockError(f"no learnware in the dock matches the filters {filters or ''}")
+            return semantic_search(cards, query, k=k)
+        if method not in ("statistical", "mixture"):
+            raise ValueError(f"unknown search method {method!r}; use semantic, statistical or mixture")
+        spec = task.rkme if isinstance(task, Task) else task
+        if not isinstance(spec, RKMESpec):
+            raise TypeError("statistical search needs a Task with data or an RKMESpec")
+        if isinstance(task, Task) and task.task_type and "task_type" not in filters:
+            filters["task_type"] = task.task_type
+        index, names = self.index_for(spec.n_features, **filters)
+        if method == "mixture":
+            return mixture_search(index, spec, names, max_learnwares=max_learnwares)
+        return statistical_search(index, spec, names, k=k)
+
+    def index_for(self, n_features: int, **filters: Any) -> tuple[RKMEIndex, dict[str, str]]:
+        """The (cached) RKME index of the learnwares with ``n_features`` inputs matching ``filters``."""
+        cards = self.list(n_features=n_features, **filters)
+        if not cards:
+            raise EmptyDockError(
+                f"the dock has no learnware with {n_features} input features"
+                + (f" matching {filters}" if filters else "") + "; submit some or relax the filters")
+        with Session(self.engine) as session:
+            revision = current_revision(session)
+        key = json.dumps([n_features, sorted(filters.items())], default=str)
+        cached = self._indexes.get(key)
+        if cached is None or cached[0] != revision:
+            specs = [self.get(c["id"]).rkme for c in cards]
+            self._indexes[key] = (revision, RKMEIndex.build([c["id"] for c in cards], specs))
+        return self._indexes[key][1], {c["id"]: c["name"] for c in cards}
+
+    def _record(self, session: Session, learnware_id: str) -> LearnwareRecord:
+        rec = session.get(LearnwareRecord, learnware_id)
+        if rec is None:
+            raise LearnwareNotFoundError(f"no learnware with id {learnware_id!r} in the dock at {self.root}")
+        return rec
+
+
+def _record(learnware_id: str, sha: str, m: Manifest) -> LearnwareRecord:
+    return LearnwareRecord(
+        id=learnware_id, name=m.name, description=m.description, tags=list(m.tags), task_type=m.task_type,
+        modality=m.modality, owner=m.owner, licence=m.licence, feature_space=feature_space_key(m),
+        n_features=m.input_schema.n_features, package_sha256=sha, manifest=json.loads(m.model_dump_json()),
+    )

@@ -1,0 +1,57 @@
+"""Typed errors raised by modelreuse.
+
+Every error says what was wrong and what to do about it. All derive from
+:class:`ModelReuseError`, so ``except ModelReuseError`` catches anything this library
+raises on purpose.
+"""
+
+
+class ModelReuseError(Exception):
+    """Base class of every error modelreuse raises on purpose."""
+
+
+class ManifestError(ModelReuseError, ValueError):
+    """A learnware's ``manifest.json`` is missing, malformed or violates the schema."""
+
+
+class SchemaError(ModelReuseError, ValueError):
+    """Data or model outputs do not match the declared input/output schema."""
+
+
+class UntrustedArtifactError(ModelReuseError, PermissionError):
+    """Loading the artifact could execute code (pickle/joblib) and ``trust=True`` was not given."""
+
+
+class ModelLoadError(ModelReuseError):
+    """A model artifact could not be loaded."""
+
+
+class ModelPredictError(ModelReuseError):
+    """A model loaded but failed to predict, timed out or ran out of memory."""
+
+
+class UnsafeArchiveError(ModelReuseError, ValueError):
+    """A learnware zip contains paths escaping its root, links, or is too large."""
+
+
+class InvalidTaskDataError(ModelReuseError, ValueError):
+    """Task data is empty, has the wrong shape, or contains NaN/inf where not allowed."""
+
+
+class SpecError(ModelReuseError, ValueError):
+    """A specification is malformed, or two specifications are not comparable."""
+
+
+class EmptyDockError(ModelReuseError, LookupError):
+    """The dock holds no learnware that could answer the request."""
+
+
+class LearnwareNotFoundError(ModelReuseError, KeyError):
+    """No learnware with the given id exists in the dock."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else "learnware not found"
+
+
+class DuplicateLearnwareError(ModelReuseError, ValueError):
+    """A learnware with the same id is already in the dock."""

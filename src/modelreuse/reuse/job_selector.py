@@ -1,0 +1,47 @@
+"""Job selector: send each sample to the learnware whose distribution it most likely came from.
+
+Paper: Wu et al., TKDE 2023 (RKME reuse by job selection); the ``learnware`` package's
+``JobSelectorReuser`` trains a classifier on herded samples of the RKMEs. We use the RKMEs
+directly: sample ``x`` goes to ``argmax_i w_i Phi_i(x)`` where
+``Phi_i(x) = sum_j beta_ij k(z_ij, x)`` is learnware ``i``'s RKME evaluated at ``x`` (a kernel
+density estimate of its data) and ``w_i`` the optional mixture weight, all in the pooled frame
+of the chosen specs (so it is unit invariant like search). Needs no labels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from modelreuse.dock.index import RKMEIndex
+from modelreuse.reuse.base import ReuserBase
+
+
+class JobSelectorReuser(ReuserBase):
+    """Args: ``specs`` (one RKMESpec per model), optional ``weights`` (mixture weights)."""
+
+    def __init__(self, models=None, task_type: str = "classification", specs=None, weights=None):
+        super().__init__(models, task_type)
+        self.specs = specs
+        self.weights = weights
+
+    def _fit(self, X, y) -> None:
+        if self.specs is None or len(self.specs) != len(self.models):
+            raise ValueError("JobSelectorReuser needs one RKME spec per model")
+        self.index_ = RKMEIndex.build([str(i) for i in range(len(self.specs))], list(self.specs))
+
+    def assign(self, X) -> np.ndarray:
+        """Index of the learnware each row is sent to."""
+        X = np.asarray(X, np.float64)
+        dens = self.index_.kernel_means_at(X / self.index_.scale, np.arange(len(self.specs)))
+        if self.weights is not None:
+            dens = dens * np.asarray(self.weights, np.float64)[None, :]
+        return dens.argmax(axis=1)
+
+    def _combine(self, X: np.ndarray) -> np.ndarray:
+        choice = self.assign(X)
+        width = len(self.classes_) if self.task_type == "classification" else 1
+        out = np.zeros((len(X), width))
+        for i in np.unique(choice):
+            rows = choice == i
+            out[rows] = self._outputs(X[rows], [self.models[i]])[0]
+        return out
