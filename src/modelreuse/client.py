@@ -119,20 +119,12 @@ class Client:
 def reuse(dock: Dock, task: Task, mixture: Ranking, ranking: Ranking, reuser: str = "auto",
           trust: bool = False) -> ReusedModel:
     """Fit a reuser on the learnwares of ``mixture`` (label-free) or ``ranking`` (label-using)."""
-    loaded: dict[str, Any] = {}
-
-    def models(rk: Ranking) -> list:
-        for e in rk:
-            if e.learnware_id not in loaded:
-                loaded[e.learnware_id] = dock.get(e.learnware_id)
-        return [loaded[e.learnware_id] for e in rk]
-
     def build(name: str):
         rk = ranking if name in LABEL_USING or name == "single" else mixture
-        lws = models(rk)[:1] if name == "single" else models(rk)
-        adapters = [lw.load_model(trust=trust) for lw in lws]
+        ids = rk.ids[:1] if name == "single" else rk.ids
+        adapters = [dock.load_model(i, trust=trust) for i in ids]
         if name == "job_selector":
-            return JobSelectorReuser(adapters, task.task_type, specs=[lw.rkme for lw in lws],
+            return JobSelectorReuser(adapters, task.task_type, specs=[dock.get(i).rkme for i in ids],
                                      weights=[e.weight for e in rk]), rk
         if name in ("single", "averaging"):
             weights = None if name == "single" else [e.weight for e in rk]

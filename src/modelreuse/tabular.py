@@ -83,7 +83,7 @@ class TableEncoder:
         """Float matrix ``(n, len(feature_names_))``; missing numeric values are NaN."""
         parts = [table[self.numeric_].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)]
         for col, cats in self.categories_.items():
-            vals = table[col].astype("string").str.strip().to_numpy(dtype=object)
+            vals = table[col].astype("string").str.strip().fillna("\x00missing").to_numpy(dtype=object)
             parts.append((vals[:, None] == np.asarray(cats, dtype=object)[None, :]).astype(np.float64))
         return np.hstack(parts) if parts else np.zeros((len(table), 0))
 

@@ -28,6 +28,7 @@ from modelreuse.errors import (
     SchemaError,
 )
 from modelreuse.learnware import Learnware, Manifest
+from modelreuse.models.adapters import ModelAdapter
 from modelreuse.selection.ranking import Ranking
 from modelreuse.selection.semantic import semantic_search
 from modelreuse.selection.statistical import mixture_search, statistical_search
@@ -59,6 +60,7 @@ class Dock:
         self.engine = make_engine(self.url)
         self.artifacts = ArtifactStore(self.root)
         self._indexes: dict[str, tuple[int, RKMEIndex]] = {}
+        self._models: dict[tuple[str, bool], ModelAdapter] = {}
 
     # ---------------------------------------------------------------- submit
     def submit(self, package: str | Path | Learnware, *, trust: bool = False, validate: bool = True,
@@ -99,6 +101,18 @@ class Dock:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
+    def submit_many(self, packages: list[str | Path | Learnware], *, trust: bool = False, n_jobs: int = 2,
+                    timeout_s: float = DEFAULT_TIMEOUT_S) -> list[str]:
+        """Submit several learnwares: sandboxed validations run ``n_jobs`` at a time (threads
+        driving child processes), then each package is stored as by :meth:`submit`. Stops at
+        the first invalid package; those stored before it stay."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        opened = [p if isinstance(p, Learnware) else Learnware.open(p) for p in packages]
+        with ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool:
+            list(pool.map(lambda lw: validate_in_subprocess(lw.root, trust=trust, timeout_s=timeout_s), opened))
+        return [self.submit(lw, trust=trust, validate=False) for lw in opened]
+
     # ---------------------------------------------------------------- read
     def list(self, **filters: Any) -> list[dict]:
         """Cards of all learnwares matching exact-value filters on card fields and ``tag``."""
@@ -120,7 +134,8 @@ class Dock:
 
     def card(self, learnware_id: str) -> dict:
         with Session(self.engine) as session:
-            return {**self._record(session, learnware_id).card(), "manifest": self._record(session, learnware_id).manifest}
+            rec = self._record(session, learnware_id)
+            return {**rec.card(), "manifest": rec.manifest}
 
     def get(self, learnware_id: str) -> Learnware:
         """The stored learnware (unpacked on local disk); load its model with ``.load_model()``."""
@@ -130,6 +145,13 @@ class Dock:
         lw = Learnware.open(self.artifacts.unpacked(learnware_id, sha))
         lw.id = learnware_id
         return lw
+
+    def load_model(self, learnware_id: str, trust: bool = False) -> ModelAdapter:
+        """The learnware's model behind the prediction protocol, loaded once per dock object."""
+        key = (learnware_id, trust)
+        if key not in self._models:
+            self._models[key] = self.get(learnware_id).load_model(trust=trust)
+        return self._models[key]
 
     def remove(self, learnware_id: str) -> None:
         """Delete a learnware's row and its files."""
@@ -141,6 +163,7 @@ class Dock:
             session.execute(delete(LearnwareRecord).where(LearnwareRecord.id == learnware_id))
             bump_revision(session)
             session.commit()
+        self._models = {k: v for k, v in self._models.items() if k[0] != learnware_id}
         self.artifacts.remove(learnware_id, sha, keep_object=shared is not None)
 
     # ---------------------------------------------------------------- search

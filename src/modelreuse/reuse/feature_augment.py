@@ -21,7 +21,7 @@ from modelreuse.reuse.base import ReuserBase
 
 
 class FeatureAugmentReuser(ReuserBase):
-    def __init__(self, models=None, task_type: str = "classification", include_features: bool = True):
+    def __init__(self, models=None, task_type: str = "classification", include_features: bool = False):
         super().__init__(models, task_type)
         self.include_features = include_features
 

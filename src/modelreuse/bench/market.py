@@ -1,0 +1,182 @@
+"""Market benchmark on per-site data: one developer and one user per site.
+
+Protocol (``modelreuse bench market``). Every site table is shuffled with ``seed`` and split
+50% developer / 30% user / 20% test (capped at ``max_rows`` rows per site).
+
+* Developer: a histogram gradient boosting model (scikit-learn, native missing values) on the
+  developer split, plus an RKME of those rows (NaN imputed by the developer's own column
+  means); the learnware is submitted to a fresh dock (sandboxed validation included).
+* User: ``shots`` labelled rows plus the unlabelled rest of the user split (NaN imputed by the
+  user's own means). The task RKME is built locally; the dock is searched (statistical
+  ranking over all learnwares, and mixture search); every reuser is fitted and scored on the
+  site's test rows.
+* Baselines: ``oracle`` = the best single learnware on that user's test rows; ``scratch`` = a
+  random forest (200 trees) trained on the ``shots`` labelled rows only.
+
+Scores are higher-is-better: accuracy (classification) or R^2 (regression).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+
+from modelreuse.client import reuse, score
+from modelreuse.dock import Dock
+from modelreuse.errors import InvalidTaskDataError
+from modelreuse.learnware import Learnware
+from modelreuse.specs.rkme import RKMESpec
+from modelreuse.tabular import TableEncoder, impute_means, list_tables, read_table
+from modelreuse.task import Task
+
+REUSER_NAMES = ("single", "job_selector", "averaging", "ensemble_pruning", "feature_augment", "auto")
+
+
+def load_sites(sites_dir: str | Path, target: str, task: str, text_column: str | None = None,
+               bins: list[float] | None = None, max_rows: int = 10000, seed: int = 0) -> list[dict]:
+    """Read, encode and split every site table; returns one dict per site."""
+    paths = list_tables(sites_dir)
+    rng = np.random.default_rng(seed)
+    tables = []
+    for p in paths:
+        t = read_table(p)
+        if len(t) > max_rows:
+            t = t.iloc[np.sort(rng.choice(len(t), max_rows, replace=False))].reset_index(drop=True)
+        tables.append(t)
+    encoder = TableEncoder(target=target, text_column=text_column).fit(tables)
+    sites = []
+    for path, table in zip(paths, tables):
+        y = _target(table[target], task, bins)
+        keep = ~pd.isna(y)
+        table, y = table[keep].reset_index(drop=True), np.asarray(y[keep])
+        if text_column:
+            from modelreuse.models.encoders import encode_text
+
+            X = encode_text(table[text_column].astype(str).tolist())
+        else:
+            X = encoder.transform(table)
+        order = rng.permutation(len(table))
+        n_dev, n_user = int(0.5 * len(order)), int(0.3 * len(order))
+        name = path.name.split(".")[0]
+        sites.append({"name": name, "X": X, "y": y, "dev": order[:n_dev],
+                      "user": order[n_dev : n_dev + n_user], "test": order[n_dev + n_user :]})
+    return sites
+
+
+def run_market(sites_dir: str | Path, target: str, task: str = "regression", shots: int = 50, seed: int = 0,
+               text_column: str | None = None, bins: list[float] | None = None, max_rows: int = 10000,
+               dock_root: str | Path | None = None, progress: bool = True) -> dict:
+    """Run the market benchmark and return the JSON-ready report."""
+    if task not in ("classification", "regression"):
+        raise InvalidTaskDataError(f"--task must be classification or regression, got {task!r}")
+    sites = load_sites(sites_dir, target, task, text_column, bins, max_rows, seed)
+    root = Path(dock_root) if dock_root else Path(tempfile.mkdtemp(prefix="market-dock-"))
+    dock = Dock(root)
+    encoder_name = "all-MiniLM-L6-v2" if text_column else None
+    packages = [_build_site_learnware(site, task, seed, root, encoder_name)
+                for site in _progress(sites, "training learnwares", progress)]
+    ids = dock.submit_many(packages)
+    learnware_of = {site["name"]: lid for site, lid in zip(sites, ids)}
+    users = [_evaluate_user(dock, site, task, shots, seed, learnware_of) for site in _progress(sites, "users", progress)]
+    return _summary(users, len(dock), task, shots, seed, str(sites_dir), target)
+
+
+def _build_site_learnware(site: dict, task: str, seed: int, root: Path, encoder: str | None) -> Learnware:
+    X, y = site["X"][site["dev"]], site["y"][site["dev"]]
+    est = (HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor)(random_state=seed)
+    est.fit(X, y)
+    t0 = time.perf_counter()
+    rkme = RKMESpec.fit(impute_means(X), seed=seed)
+    site["spec_build_ms_dev"] = 1000 * (time.perf_counter() - t0)
+    lw = Learnware.build(
+        root / "build" / site["name"], est, rkme, name=site["name"], task_type=task,
+        modality="text" if encoder else "tabular", description=f"model trained on site {site['name']}",
+        tags=["market-bench"], classes=list(est.classes_) if task == "classification" else None,
+        target=None if task == "classification" else "target", encoder=encoder)
+    return lw
+
+
+def _evaluate_user(dock: Dock, site: dict, task_type: str, shots: int, seed: int, learnware_of: dict) -> dict:
+    X_user = impute_means(site["X"][site["user"]])
+    y_lab = site["y"][site["user"]][:shots]
+    X_test = impute_means(site["X"][site["test"]])
+    y_test = site["y"][site["test"]]
+    t0 = time.perf_counter()
+    task = Task(X=X_user, y=y_lab, task_type=task_type, seed=seed)
+    _ = task.rkme
+    spec_ms = 1000 * (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    ranking = dock.search(task, method="statistical", k=len(learnware_of))
+    search_ms = 1000 * (time.perf_counter() - t0)
+    mixture = dock.search(task, method="mixture")
+    own_id = learnware_of[site["name"]]
+    own_rank = ranking.ids.index(own_id) + 1 if own_id in ranking.ids else len(learnware_of) + 1
+    top5 = type(ranking)(ranking.entries[:5], ranking.method)
+    row = {"site": site["name"], "own_rank": own_rank, "top1": ranking[0].name,
+           "mixture": {e.name: round(e.weight, 3) for e in mixture}, "search_ms": search_ms,
+           "spec_build_ms": spec_ms, "reusers": {}}
+    for name in REUSER_NAMES:
+        model = reuse(dock, task, mixture, top5, reuser=name)
+        row["reusers"][name] = score(task_type, y_test, model.predict(X_test))
+        if name == "auto":
+            row["auto_choice"] = model.reuser
+    singles = {}
+    for site_name, lid in learnware_of.items():
+        singles[site_name] = score(task_type, y_test, dock.load_model(lid).predict(X_test))
+    row["oracle"] = max(singles.values())
+    row["oracle_site"] = max(singles, key=singles.get)
+    row["scratch"] = _scratch_score(task_type, X_user[:shots], y_lab, X_test, y_test, seed)
+    return row
+
+
+def _scratch_score(task_type, X, y, X_test, y_test, seed) -> float:
+    cls = RandomForestClassifier if task_type == "classification" else RandomForestRegressor
+    est = cls(n_estimators=200, random_state=seed, n_jobs=-1).fit(X, y)
+    return score(task_type, y_test, est.predict(X_test))
+
+
+def _summary(users: list[dict], n_learnwares: int, task: str, shots: int, seed: int, sites: str, target: str) -> dict:
+    return {
+        "sites": sites, "target": target, "task": task, "shots": shots, "seed": seed,
+        "n_learnwares": n_learnwares,
+        "top1_hit_rate": float(np.mean([u["own_rank"] == 1 for u in users])),
+        "mean_rank_of_own_site": float(np.mean([u["own_rank"] for u in users])),
+        "reusers": {name: float(np.mean([u["reusers"][name] for u in users])) for name in REUSER_NAMES},
+        "mean_oracle_score": float(np.mean([u["oracle"] for u in users])),
+        "mean_scratch_score": float(np.mean([u["scratch"] for u in users])),
+        "search_ms_p50": float(np.median([u["search_ms"] for u in users])),
+        "spec_build_ms_p50": float(np.median([u["spec_build_ms"] for u in users])),
+        "users": users,
+    }
+
+
+def _target(values: pd.Series, task: str, bins: list[float] | None) -> np.ndarray:
+    if task == "regression" or bins:
+        numeric = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
+        if task == "regression":
+            return numeric
+        labels = np.digitize(numeric, bins).astype(object)
+        labels[np.isnan(numeric)] = None
+        return labels
+    return values.astype("string").str.strip().to_numpy(dtype=object, na_value=None)
+
+
+def _progress(items, label: str, enabled: bool):
+    if not enabled:
+        return items
+    from rich.progress import track
+
+    from rich.console import Console
+
+    return track(items, description=label, console=Console(file=sys.stderr))
