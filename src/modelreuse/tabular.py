@@ -88,6 +88,21 @@ class TableEncoder:
         return np.hstack(parts) if parts else np.zeros((len(table), 0))
 
 
+def encode_for_features(table: pd.DataFrame, feature_names: list[str]) -> np.ndarray:
+    """Encode ``table`` into the columns named by a learnware's ``input_schema.feature_names``:
+    ``"col"`` is numeric column ``col``; ``"col=value"`` is the one-hot indicator of ``value``."""
+    out = np.zeros((len(table), len(feature_names)))
+    for j, name in enumerate(feature_names):
+        if name in table.columns:
+            out[:, j] = pd.to_numeric(table[name], errors="coerce").to_numpy(np.float64)
+            continue
+        col, _, value = name.partition("=")
+        if not _ or col not in table.columns:
+            raise InvalidTaskDataError(f"the table has no column for feature {name!r}")
+        out[:, j] = (table[col].astype("string").str.strip() == value).fillna(False).to_numpy(np.float64)
+    return out
+
+
 def impute_means(X: np.ndarray) -> np.ndarray:
     """Replace NaN by the column mean (0 for all-NaN columns); returns a copy."""
     X = np.array(X, dtype=np.float64)

@@ -69,7 +69,7 @@ def load_sites(sites_dir: str | Path, target: str, task: str, text_column: str |
         order = rng.permutation(len(table))
         n_dev, n_user = int(0.5 * len(order)), int(0.3 * len(order))
         name = path.name.split(".")[0]
-        sites.append({"name": name, "X": X, "y": y, "dev": order[:n_dev],
+        sites.append({"name": name, "X": X, "y": y, "feature_names": None if text_column else encoder.feature_names_, "dev": order[:n_dev],
                       "user": order[n_dev : n_dev + n_user], "test": order[n_dev + n_user :]})
     return sites
 
@@ -103,7 +103,7 @@ def _build_site_learnware(site: dict, task: str, seed: int, root: Path, encoder:
         root / "build" / site["name"], est, rkme, name=site["name"], task_type=task,
         modality="text" if encoder else "tabular", description=f"model trained on site {site['name']}",
         tags=["market-bench"], classes=list(est.classes_) if task == "classification" else None,
-        target=None if task == "classification" else "target", encoder=encoder)
+        target=None if task == "classification" else "target", encoder=encoder, feature_names=site["feature_names"])
     return lw
 
 

@@ -1,0 +1,208 @@
+"""Command line: ``modelreuse dock ...``, ``modelreuse bench market``.
+
+Every command takes ``--json`` for scripts; long work shows progress on stderr. Errors from
+modelreuse are printed as one line (``error: <type>: <message>``) with exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from modelreuse.errors import ModelReuseError
+
+app = typer.Typer(help="modelreuse: find trained models that fit your task and reuse them.", no_args_is_help=True)
+dock_app = typer.Typer(help="Manage a dock (learnware market).", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks that print JSON.", no_args_is_help=True)
+app.add_typer(dock_app, name="dock")
+app.add_typer(bench_app, name="bench")
+
+console = Console()
+err_console = Console(stderr=True)
+DockOpt = typer.Option(Path("modelreuse-dock"), "--dock", "-d", help="Dock root directory.")
+JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+
+def _emit(data: Any, as_json: bool, render) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, default=str))
+    else:
+        render(data)
+
+
+def _fail(exc: Exception) -> None:
+    err_console.print(f"[red]error:[/red] {type(exc).__name__}: {exc}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+def _open_dock(root: Path, must_exist: bool = True):
+    from modelreuse.dock import Dock
+
+    if must_exist and not (root / "dock.sqlite").is_file():
+        _fail(FileNotFoundError(f"no dock at {root}; create one with `modelreuse dock init {root}`"))
+    return Dock(root)
+
+
+def _cards_table(cards: list[dict]) -> None:
+    table = Table("id", "name", "task", "modality", "features", "tags")
+    for c in cards:
+        table.add_row(c["id"], c["name"], c["task_type"], c["modality"], str(c["n_features"]), ",".join(c["tags"]))
+    console.print(table)
+
+
+@dock_app.command("init")
+def dock_init(root: Path = typer.Argument(Path("modelreuse-dock")), as_json: bool = JsonOpt) -> None:
+    """Create an empty dock (SQLite + artifact folder) at ROOT."""
+    dock = _open_dock(root, must_exist=False)
+    _emit({"root": str(root), "url": dock.url, "n_learnwares": len(dock)}, as_json,
+          lambda d: console.print(f"dock ready at {d['root']} ({d['n_learnwares']} learnwares)"))
+
+
+@dock_app.command("submit")
+def dock_submit(packages: list[Path] = typer.Argument(..., help="Learnware directories or zips."),
+                dock: Path = DockOpt, trust: bool = typer.Option(False, help="Allow pickle/joblib artifacts."),
+                timeout: float = typer.Option(120.0, help="Validation time limit per learnware (s)."),
+                as_json: bool = JsonOpt) -> None:
+    """Validate learnwares in a sandboxed process and add them to the dock."""
+    d = _open_dock(dock)
+    ids = []
+    try:
+        for p in packages:
+            with err_console.status(f"validating {p}"):
+                ids.append({"package": str(p), "id": d.submit(p, trust=trust, timeout_s=timeout)})
+    except ModelReuseError as exc:
+        _fail(exc)
+    _emit(ids, as_json, lambda rows: [console.print(f"submitted {r['package']} as {r['id']}") for r in rows])
+
+
+@dock_app.command("list")
+def dock_list(dock: Path = DockOpt, task_type: Optional[str] = None, modality: Optional[str] = None,
+              tag: Optional[str] = None, as_json: bool = JsonOpt) -> None:
+    """List learnwares, optionally filtered on card fields."""
+    cards = _open_dock(dock).list(task_type=task_type, modality=modality, tag=tag)
+    _emit(cards, as_json, _cards_table)
+
+
+@dock_app.command("show")
+def dock_show(learnware_id: str, dock: Path = DockOpt, as_json: bool = JsonOpt) -> None:
+    """Show one learnware's card and manifest."""
+    try:
+        card = _open_dock(dock).card(learnware_id)
+    except ModelReuseError as exc:
+        _fail(exc)
+    _emit(card, as_json, lambda c: console.print_json(json.dumps(c, default=str)))
+
+
+@dock_app.command("remove")
+def dock_remove(learnware_id: str, dock: Path = DockOpt, as_json: bool = JsonOpt) -> None:
+    """Delete a learnware and its files."""
+    try:
+        _open_dock(dock).remove(learnware_id)
+    except ModelReuseError as exc:
+        _fail(exc)
+    _emit({"removed": learnware_id}, as_json, lambda d: console.print(f"removed {d['removed']}"))
+
+
+@dock_app.command("search")
+def dock_search(dock: Path = DockOpt,
+                query: Optional[str] = typer.Option(None, "--query", "-q", help="Text for semantic search."),
+                data: Optional[Path] = typer.Option(None, help="Table of the task's rows (csv/tsv/parquet) or .npy."),
+                spec: Optional[Path] = typer.Option(None, help="A task RKME spec (.npz) built elsewhere."),
+                method: str = typer.Option("statistical", help="semantic | statistical | mixture"),
+                drop: list[str] = typer.Option([], help="Columns of --data to ignore (e.g. the label)."),
+                task_type: Optional[str] = None, k: int = 10, as_json: bool = JsonOpt) -> None:
+    """Search by card text (--query) or by the task's distribution (--data or --spec)."""
+    from modelreuse.specs.rkme import RKMESpec
+
+    d = _open_dock(dock)
+    try:
+        if method == "semantic" or (query and not data and not spec):
+            ranking = d.search(query or "", method="semantic", k=k, task_type=task_type)
+        else:
+            if spec is not None:
+                task_spec = RKMESpec.load(spec)
+            elif data is not None:
+                task_spec = RKMESpec.fit(_read_matrix(data, drop, d))
+            else:
+                raise typer.BadParameter("give --query, --data or --spec")
+            filters = {"task_type": task_type} if task_type else {}
+            ranking = d.search(task_spec, method=method, k=k, **filters)
+    except ModelReuseError as exc:
+        _fail(exc)
+
+    def render(r: dict) -> None:
+        table = Table("rank", "id", "name", "score", "reason")
+        for i, e in enumerate(r["entries"], 1):
+            table.add_row(str(i), e["learnware_id"], e["name"], f"{e['score']:.4g}", e["reason"])
+        console.print(table)
+
+    _emit(ranking.to_dict(), as_json, render)
+
+
+def _read_matrix(path: Path, drop: list[str], dock) -> Any:
+    """Rows of a .npy file, or of a table encoded into the dock's feature names (first
+    learnware whose schema the table covers; plain numeric columns if none declares names)."""
+    import numpy as np
+
+    from modelreuse.tabular import TableEncoder, encode_for_features, impute_means, read_table
+
+    if path.suffix == ".npy":
+        return np.load(path, allow_pickle=False)
+    table = read_table(path).drop(columns=list(drop))
+    for card in dock.list():
+        names = dock.card(card["id"])["manifest"]["input_schema"].get("feature_names")
+        if names and all(n.partition("=")[0] in table.columns for n in names):
+            return impute_means(encode_for_features(table, names))
+    return impute_means(TableEncoder().fit([table]).transform(table))
+
+
+@bench_app.command("market")
+def bench_market(sites: Path = typer.Option(..., help="Directory with one table per site."),
+                 target: str = typer.Option(..., help="Target column."),
+                 task: str = typer.Option("regression", help="classification | regression"),
+                 shots: int = typer.Option(50, help="Labelled rows per user."),
+                 seed: int = 0,
+                 text_column: Optional[str] = typer.Option(None, help="Text column: RKME over MiniLM embeddings."),
+                 bins: Optional[str] = typer.Option(None, help="Comma-separated edges to turn a numeric target into classes."),
+                 max_rows: int = typer.Option(10000, help="Rows sampled per site."),
+                 dock: Optional[Path] = typer.Option(None, help="Dock root to build (default: a temporary one)."),
+                 out: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
+                 as_json: bool = JsonOpt) -> None:
+    """Per-site market: train a learnware per site, then search and reuse for every site as a user."""
+    from modelreuse.bench.market import run_market
+
+    edges = [float(b) for b in bins.split(",")] if bins else None
+    try:
+        report = run_market(sites, target, task, shots, seed, text_column, edges, max_rows, dock, progress=True)
+    except ModelReuseError as exc:
+        _fail(exc)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2))
+
+    def render(r: dict) -> None:
+        summary = {k: v for k, v in r.items() if k not in ("users", "reusers")}
+        console.print_json(json.dumps(summary))
+        table = Table("reuser", "mean score")
+        for name, v in r["reusers"].items():
+            table.add_row(name, f"{v:.4f}")
+        table.add_row("oracle (best single)", f"{r['mean_oracle_score']:.4f}")
+        table.add_row("scratch", f"{r['mean_scratch_score']:.4f}")
+        console.print(table)
+        users = Table("user site", "own rank", "top-1 found", "auto reuser", "auto score", "oracle", "scratch")
+        for u in r["users"]:
+            users.add_row(u["site"], str(u["own_rank"]), u["top1"], u["auto_choice"], f"{u['reusers']['auto']:.3f}",
+                          f"{u['oracle']:.3f}", f"{u['scratch']:.3f}")
+        console.print(users)
+
+    _emit(report, as_json, render)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,80 @@
+"""Shared fixtures: real per-site data from ../shared/data (or $MODELREUSE_DATA)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import HistGradientBoostingRegressor
+
+from modelreuse.learnware import Learnware
+from modelreuse.specs.rkme import RKMESpec
+from modelreuse.tabular import TableEncoder, impute_means, list_tables, read_table
+
+DATA = Path(os.environ.get("MODELREUSE_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+BEIJING = DATA / "tabular" / "beijing_air_quality"
+SITES = ("Aotizhongxin", "Changping", "Huairou", "Wanliu")
+ROWS = 1200
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    if not BEIJING.is_dir():
+        pytest.fail(f"shared data not found at {DATA}; set MODELREUSE_DATA")
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def beijing(data_root) -> dict:
+    """Four real Beijing stations, ``ROWS`` rows each: encoded features X, PM2.5 target y."""
+    paths = [p for p in list_tables(BEIJING) if any(s in p.name for s in SITES)]
+    rng = np.random.default_rng(0)
+    tables = []
+    for p in paths:
+        t = read_table(p)
+        tables.append(t.iloc[rng.choice(len(t), ROWS, replace=False)].reset_index(drop=True))  # shuffled
+    enc = TableEncoder(target="PM2.5").fit(tables)
+    out = {}
+    for p, t in zip(paths, tables):
+        y = pd.to_numeric(t["PM2.5"], errors="coerce").to_numpy()
+        keep = np.isfinite(y)
+        out[p.name.split("_")[2]] = {"X": enc.transform(t)[keep], "y": y[keep]}
+    out["_feature_names"] = enc.feature_names_
+    return out
+
+
+def build_site_learnware(directory: Path, site: str, data: dict, names: list[str]) -> Learnware:
+    """Train a real learnware on the first half of a site's rows."""
+    X, y = data["X"], data["y"]
+    half = len(X) // 2
+    est = HistGradientBoostingRegressor(max_iter=60, random_state=0).fit(X[:half], y[:half])
+    rkme = RKMESpec.fit(impute_means(X[:half]), m=40, max_iter=10)
+    return Learnware.build(directory / site, est, rkme, name=site, task_type="regression",
+                           description=f"PM2.5 model for the {site} station", tags=["air", "beijing"],
+                           target="PM2.5", feature_names=names)
+
+
+@pytest.fixture(scope="session")
+def site_learnwares(beijing, tmp_path_factory) -> dict[str, Learnware]:
+    root = tmp_path_factory.mktemp("learnwares")
+    return {s: build_site_learnware(root, s, beijing[s], beijing["_feature_names"]) for s in SITES}
+
+
+@pytest.fixture(scope="session")
+def filled_dock(site_learnwares, tmp_path_factory):
+    """A dock holding the four station learnwares (validated in the sandbox)."""
+    from modelreuse.dock import Dock
+
+    dock = Dock(tmp_path_factory.mktemp("dock"))
+    ids = dock.submit_many(list(site_learnwares.values()))
+    return dock, dict(zip(site_learnwares, ids))
+
+
+def user_half(beijing: dict, site: str) -> tuple[np.ndarray, np.ndarray]:
+    """The second half of a site's rows (never seen by its learnware), imputed."""
+    X, y = beijing[site]["X"], beijing[site]["y"]
+    half = len(X) // 2
+    return impute_means(X[half:]), y[half:]

@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+
+from modelreuse.dock.index import RKMEIndex
+from modelreuse.errors import InvalidTaskDataError, SpecError
+from modelreuse.specs.rkme import RKMESpec
+from modelreuse.tabular import impute_means
+
+
+@pytest.fixture(scope="module")
+def X(beijing):
+    return impute_means(beijing["Aotizhongxin"]["X"])
+
+
+def test_refinement_lowers_mmd_below_kmeans_init(X):
+    init_only = RKMESpec.fit(X, m=30, max_iter=0)
+    refined = RKMESpec.fit(X, m=30, max_iter=30)
+    assert refined.mmd2_to_data(X) < init_only.mmd2_to_data(X)
+
+
+def test_reduced_set_beats_random_subset_of_same_size(X):
+    spec = RKMESpec.fit(X, m=30)
+    rng = np.random.default_rng(0)
+    subset = X[rng.choice(len(X), 30, replace=False)]
+    uniform = RKMESpec(Z=subset, beta=np.full(30, 1 / 30), center=spec.center, scale=spec.scale, n=30, gamma=spec.gamma)
+    assert spec.mmd2_to_data(X) < 0.5 * uniform.mmd2_to_data(X)
+
+
+def test_weights_non_negative_and_deterministic(X):
+    a, b = RKMESpec.fit(X, m=20, seed=3), RKMESpec.fit(X, m=20, seed=3)
+    assert (a.beta >= 0).all()
+    np.testing.assert_array_equal(a.Z, b.Z)
+
+
+def test_save_load_roundtrip(X, tmp_path):
+    spec = RKMESpec.fit(X, m=20)
+    spec.save(tmp_path / "r.npz")
+    back = RKMESpec.load(tmp_path / "r.npz")
+    np.testing.assert_array_equal(back.Z, spec.Z)
+    assert back.gamma == spec.gamma and back.n == spec.n
+
+
+def test_corrupt_spec_file_raises_spec_error(tmp_path):
+    np.savez(tmp_path / "bad.npz", Z=np.ones((3, 2)), beta=-np.ones(3), center=np.zeros(2), scale=np.ones(2),
+             n=np.int64(3), gamma=np.float64(0.5))
+    with pytest.raises(SpecError, match="beta must be >= 0"):
+        RKMESpec.load(tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_data_rejected(X, bad):
+    X2 = X.copy()
+    X2[5, 1] = bad
+    with pytest.raises(InvalidTaskDataError, match="NaN or inf"):
+        RKMESpec.fit(X2)
+
+
+def test_mmd_ranking_invariant_to_affine_change_of_units(beijing):
+    sites = ["Aotizhongxin", "Changping", "Huairou", "Wanliu"]
+    data = {s: impute_means(beijing[s]["X"]) for s in sites}
+    rng = np.random.default_rng(7)
+    a, b = rng.uniform(0.01, 100, size=data[sites[0]].shape[1]), rng.normal(0, 50, size=data[sites[0]].shape[1])
+
+    def mmds(transform):
+        specs = [RKMESpec.fit(transform(data[s][:600]), m=30) for s in sites]
+        index = RKMEIndex.build(sites, specs)
+        user = RKMESpec.fit(transform(data["Changping"][600:]), m=30)
+        return index.mmd2(user, np.arange(len(sites)))
+
+    raw, moved = mmds(lambda x: x), mmds(lambda x: x * a + b)
+    np.testing.assert_allclose(moved, raw, rtol=1e-3, atol=1e-6)
+    assert np.argmin(raw) == sites.index("Changping")
+
+
+def test_embedding_distance_tracks_mmd(beijing):
+    specs = [RKMESpec.fit(impute_means(beijing[s]["X"]), m=30) for s in ["Aotizhongxin", "Changping", "Huairou", "Wanliu"]]
+    index = RKMEIndex.build(list("abcd"), specs)
+    exact = index.mmd2(specs[0], np.arange(4))
+    approx = ((index.embeddings - index.embeddings[0]) ** 2).sum(1)
+    assert np.argsort(exact)[0] == np.argsort(approx)[0] == 0
+    assert np.corrcoef(exact, approx)[0, 1] > 0.9
