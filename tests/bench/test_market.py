@@ -1,0 +1,26 @@
+import json
+import shutil
+
+from typer.testing import CliRunner
+
+from modelreuse.cli import app
+from tests.conftest import BEIJING, SITES
+
+
+def test_bench_market_cli_on_three_real_stations(data_root, tmp_path):
+    sites = tmp_path / "sites"
+    sites.mkdir()
+    for p in BEIJING.iterdir():
+        if any(s in p.name for s in SITES[:3]):
+            shutil.copy(p, sites / p.name)
+    result = CliRunner().invoke(app, ["bench", "market", "--sites", str(sites), "--target", "PM2.5",
+                                      "--shots", "30", "--max-rows", "900", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{"):])
+    assert report["n_learnwares"] == 3
+    for key in ("top1_hit_rate", "mean_rank_of_own_site", "mean_oracle_score", "mean_scratch_score",
+                "search_ms_p50", "spec_build_ms_p50", "users"):
+        assert key in report
+    assert set(report["reusers"]) >= {"job_selector", "averaging", "ensemble_pruning", "feature_augment"}
+    assert report["top1_hit_rate"] >= 2 / 3
+    assert report["reusers"]["auto"] > report["mean_scratch_score"]

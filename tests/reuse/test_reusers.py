@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.metrics import r2_score
+
+from modelreuse.errors import InvalidTaskDataError
+from modelreuse.reuse import AveragingReuser, EnsemblePruningReuser, FeatureAugmentReuser, JobSelectorReuser
+from tests.conftest import user_half
+
+
+@pytest.fixture(scope="module")
+def parts(filled_dock, beijing):
+    dock, ids = filled_dock
+    sites = ["Huairou", "Wanliu"]
+    models = [dock.load_model(ids[s]) for s in sites]
+    specs = [dock.get(ids[s]).rkme for s in sites]
+    users = {s: user_half(beijing, s) for s in sites}
+    return models, specs, users
+
+
+def test_job_selector_routes_rows_to_their_own_site(parts):
+    models, specs, users = parts
+    js = JobSelectorReuser(models, "regression", specs=specs).fit()
+    for i, site in enumerate(["Huairou", "Wanliu"]):
+        assert np.mean(js.assign(users[site][0]) == i) > 0.6
+    X = np.vstack([users["Huairou"][0], users["Wanliu"][0]])
+    y = np.concatenate([users["Huairou"][1], users["Wanliu"][1]])
+    assert r2_score(y, js.predict(X)) > 0.7
+
+
+def test_averaging_is_the_weighted_mean(parts):
+    models, _, users = parts
+    X = users["Wanliu"][0][:50]
+    avg = AveragingReuser(models, "regression", weights=[0.25, 0.75]).fit()
+    expected = 0.25 * models[0].predict(X) + 0.75 * models[1].predict(X)
+    np.testing.assert_allclose(avg.predict(X), expected)
+
+
+def test_pruning_and_feature_augment_learn_from_labels(parts):
+    models, _, users = parts
+    X, y = users["Wanliu"]
+    pr = EnsemblePruningReuser(models, "regression").fit(X[:60], y[:60])
+    assert pr.weights_.sum() == pytest.approx(1) and pr.weights_[1] > 0
+    fa = FeatureAugmentReuser(models, "regression").fit(X[:60], y[:60])
+    assert r2_score(y[60:], fa.predict(X[60:])) > 0.6
+    with pytest.raises(InvalidTaskDataError):
+        EnsemblePruningReuser(models, "regression").fit(X, None)
+
+
+def test_reusers_are_sklearn_estimators(parts):
+    models, specs, _ = parts
+    est = JobSelectorReuser(models, "regression", specs=specs)
+    assert clone(est).get_params()["task_type"] == "regression"
+
+
+def test_classification_soft_vote_aligns_class_sets(beijing):
+    from sklearn.linear_model import LogisticRegression
+
+    from modelreuse.models import ModelAdapter
+    from modelreuse.tabular import impute_means
+
+    X = impute_means(beijing["Wanliu"]["X"])
+    level = np.digitize(beijing["Wanliu"]["y"], [35, 75, 150])  # China AQI PM2.5 bands
+    a = ModelAdapter(LogisticRegression(max_iter=300).fit(X[level < 3], level[level < 3]), "classification")
+    b = ModelAdapter(LogisticRegression(max_iter=300).fit(X[level > 0], level[level > 0]), "classification")
+    avg = AveragingReuser([a, b], "classification").fit()
+    proba = avg.predict_proba(X[:10])
+    assert list(avg.classes_) == [0, 1, 2, 3] and np.allclose(proba.sum(1), 1)

@@ -1,0 +1,38 @@
+import numpy as np
+import pytest
+from sklearn.metrics import r2_score
+
+from modelreuse import Client
+from modelreuse.errors import InvalidTaskDataError
+from tests.conftest import user_half
+
+
+def test_fit_with_labels_picks_a_reuser_and_explains(filled_dock, beijing):
+    dock, ids = filled_dock
+    X, y = user_half(beijing, "Huairou")
+    model = Client().fit(training_data=(X[:60], y[:60]), model_zoo_path=dock.root, unlabelled_data=X[60:300])
+    assert model.chosen and model.reuser in model.selection_scores
+    assert ids["Huairou"] in [c["learnware_id"] for c in model.chosen]
+    assert r2_score(y[300:], model.predict(X[300:])) > 0.7
+    assert "Huairou" in model.explain()
+
+
+def test_fit_without_labels(filled_dock, beijing):
+    dock, ids = filled_dock
+    X, y = user_half(beijing, "Wanliu")
+    model = Client(dock).fit(training_data=X, task_type="regression")
+    assert model.reuser in ("single", "job_selector")
+    assert model.chosen[0]["learnware_id"] == ids["Wanliu"]
+
+
+def test_bad_training_data(filled_dock, beijing):
+    dock, _ = filled_dock
+    X, y = user_half(beijing, "Wanliu")
+    with pytest.raises(InvalidTaskDataError, match="rows"):
+        Client(dock).fit(training_data=(X[:10], y[:11]))
+    X_nan = X.copy()
+    X_nan[0, 0] = np.nan
+    with pytest.raises(InvalidTaskDataError, match="NaN"):
+        Client(dock).fit(training_data=(X_nan, y))
+    with pytest.raises(InvalidTaskDataError, match="task_type"):
+        Client(dock).fit(training_data=X)
