@@ -59,7 +59,7 @@ class Dock:
         self.url = url or f"sqlite:///{(self.root / 'dock.sqlite').resolve()}"
         self.engine = make_engine(self.url)
         self.artifacts = ArtifactStore(self.root)
-        self._indexes: dict[str, tuple[int, RKMEIndex]] = {}
+        self._indexes: dict[str, tuple[int, RKMEIndex, dict[str, str]]] = {}
         self._models: dict[tuple[str, bool], ModelAdapter] = {}
 
     # ---------------------------------------------------------------- submit
@@ -199,20 +199,25 @@ class Dock:
         return statistical_search(index, spec, names, k=k)
 
     def index_for(self, n_features: int, **filters: Any) -> tuple[RKMEIndex, dict[str, str]]:
-        """The (cached) RKME index of the learnwares with ``n_features`` inputs matching ``filters``."""
-        cards = self.list(n_features=n_features, **filters)
-        if not cards:
-            raise EmptyDockError(
-                f"the dock has no learnware with {n_features} input features"
-                + (f" matching {filters}" if filters else "") + "; submit some or relax the filters")
+        """The RKME index of the learnwares with ``n_features`` inputs matching ``filters``.
+
+        Cached per dock object and rebuilt only when the dock's revision changes, so a search
+        on an unchanged dock costs one tiny query plus the index lookup.
+        """
         with Session(self.engine) as session:
             revision = current_revision(session)
         key = json.dumps([n_features, sorted(filters.items())], default=str)
         cached = self._indexes.get(key)
         if cached is None or cached[0] != revision:
+            cards = self.list(n_features=n_features, **filters)
+            if not cards:
+                raise EmptyDockError(
+                    f"the dock has no learnware with {n_features} input features"
+                    + (f" matching {filters}" if filters else "") + "; submit some or relax the filters")
             specs = [self.get(c["id"]).rkme for c in cards]
-            self._indexes[key] = (revision, RKMEIndex.build([c["id"] for c in cards], specs))
-        return self._indexes[key][1], {c["id"]: c["name"] for c in cards}
+            index = RKMEIndex.build([c["id"] for c in cards], specs)
+            self._indexes[key] = (revision, index, {c["id"]: c["name"] for c in cards})
+        return self._indexes[key][1], self._indexes[key][2]
 
     def _record(self, session: Session, learnware_id: str) -> LearnwareRecord:
         rec = session.get(LearnwareRecord, learnware_id)

@@ -60,8 +60,7 @@ class RKMEIndex:
         points = np.concatenate(pts)
         weights = np.concatenate([s.beta for s in specs])
         self_terms = _self_terms(points, weights, starts, gamma)
-        phi = random_fourier_features(points, gamma, EMBED_DIM, EMBED_SEED) * weights[:, None]
-        embeddings = np.add.reduceat(phi, starts[:-1], axis=0).astype(np.float32)
+        embeddings = _embeddings(points, weights, starts, gamma)
         index = cls(list(ids), scale, gamma, points, weights, starts, self_terms, embeddings)
         if len(ids) >= exact_below:
             index.faiss_index = _hnsw(embeddings)
@@ -146,6 +145,18 @@ def _self_terms(points, weights, starts, gamma, block: int = 256) -> np.ndarray:
     for i in range(n):
         p, w = points[starts[i] : starts[i + 1]], weights[starts[i] : starts[i + 1]]
         out[i] = w @ gaussian_kernel(p, p, gamma) @ w
+    return out
+
+
+def _embeddings(points, weights, starts, gamma, block: int = 2048) -> np.ndarray:
+    """RFF kernel-mean embedding per learnware, computed ``block`` learnwares at a time."""
+    n = len(starts) - 1
+    out = np.empty((n, EMBED_DIM), dtype=np.float32)
+    for s in range(0, n, block):
+        e = min(s + block, n)
+        lo, hi = starts[s], starts[e]
+        phi = random_fourier_features(points[lo:hi], gamma, EMBED_DIM, EMBED_SEED) * weights[lo:hi, None]
+        out[s:e] = np.add.reduceat(phi, starts[s:e] - lo, axis=0)
     return out
 
 

@@ -105,7 +105,7 @@ class RKMESpec:
         m: int = 100,
         gamma0: float = DEFAULT_GAMMA0,
         seed: int = 0,
-        max_iter: int = 50,
+        max_iter: int = 20,
         init_sample: int = 5000,
     ) -> "RKMESpec":
         """Fit an RKME with ``m`` reduced-set points to the rows of ``X`` (see module doc)."""
