@@ -59,7 +59,7 @@ def load_sites(sites_dir: str | Path, target: str, task: str, text_column: str |
     for path, table in zip(paths, tables):
         y = _target(table[target], task, bins)
         keep = ~pd.isna(y)
-        table, y = table[keep].reset_index(drop=True), np.asarray(y[keep])
+        table, y = table[keep].reset_index(drop=True), _labels(np.asarray(y[keep]), task)
         if text_column:
             from modelreuse.models.encoders import encode_text
 
@@ -170,6 +170,15 @@ def _target(values: pd.Series, task: str, bins: list[float] | None) -> np.ndarra
         labels[np.isnan(numeric)] = None
         return labels
     return values.astype("string").str.strip().to_numpy(dtype=object, na_value=None)
+
+
+def _labels(y: np.ndarray, task: str) -> np.ndarray:
+    """Regression targets as float; class labels as int when all are integers, else str."""
+    if task == "regression":
+        return y.astype(np.float64)
+    if all(isinstance(v, (int, np.integer)) for v in y):
+        return y.astype(np.int64)
+    return y.astype(str)
 
 
 def _progress(items, label: str, enabled: bool):

@@ -141,7 +141,7 @@ class RKMESpec:
         X = check_finite_matrix(X)
         S = (X - self.center) / self.scale
         Zs = (self.Z - self.center) / self.scale
-        return float(_mmd2_weighted(Zs, self.beta, S, np.full(len(S), 1.0 / len(S)), self.gamma))
+        return float(weighted_mmd2(Zs, self.beta, S, np.full(len(S), 1.0 / len(S)), self.gamma))
 
     def embedding(
         self,
@@ -226,8 +226,9 @@ def _nnls_weights(Z: np.ndarray, S: np.ndarray, alpha: np.ndarray, gamma: float)
     return beta
 
 
-def _mmd2_weighted(Z, beta, S, alpha, gamma) -> float:
-    """Exact squared MMD between two weighted point sets (O((m+n)^2 d) memory-safe for n<=~2e4)."""
+def weighted_mmd2(Z: np.ndarray, beta: np.ndarray, S: np.ndarray, alpha: np.ndarray, gamma: float) -> float:
+    """Exact squared MMD between weighted point sets ``(Z, beta)`` and ``(S, alpha)``; O((m+n)^2 d)
+    time, kernel blocks of at most 8192 columns in memory."""
     zz = beta @ gaussian_kernel(Z, Z, gamma) @ beta
     zx = beta @ _kernel_times(Z, S, alpha, gamma)
     xx = _self_term(S, alpha, gamma)
