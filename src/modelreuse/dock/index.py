@@ -112,11 +112,14 @@ class RKMEIndex:
         return np.add.reduceat(K, seg_starts, axis=1)
 
     def gram(self, candidates: np.ndarray) -> np.ndarray:
-        """``(c, c)`` RKHS inner products between candidate RKMEs."""
+        """``(c, c)`` RKHS inner products between candidate RKMEs: ``S K S'`` where row ``i`` of
+        ``S`` holds candidate ``i``'s weights on its own points."""
         idx, seg_starts = self.segment_rows(candidates)
-        P, w = self.points[idx], self.weights[idx]
-        K = gaussian_kernel(P, P, self.gamma) * w[:, None] * w[None, :]
-        return np.add.reduceat(np.add.reduceat(K, seg_starts, axis=0), seg_starts, axis=1)
+        owner = np.repeat(np.arange(len(candidates)), np.diff(np.append(seg_starts, len(idx))))
+        S = np.zeros((len(candidates), len(idx)))
+        S[owner, np.arange(len(idx))] = self.weights[idx]
+        P = self.points[idx]
+        return S @ gaussian_kernel(P, P, self.gamma) @ S.T
 
     def segment_rows(self, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Row indices of the candidates' points (concatenated) and each segment's start."""

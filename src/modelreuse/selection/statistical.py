@@ -19,7 +19,7 @@ from modelreuse.dock.index import RKMEIndex
 from modelreuse.selection.ranking import RankedLearnware, Ranking
 from modelreuse.specs.rkme import RKMESpec
 
-DEFAULT_PREFILTER = 256
+DEFAULT_PREFILTER = 64
 
 
 def statistical_search(index: RKMEIndex, spec: RKMESpec, names: dict[str, str], k: int = 10,
@@ -40,15 +40,18 @@ def statistical_search(index: RKMEIndex, spec: RKMESpec, names: dict[str, str], 
 
 
 def mixture_search(index: RKMEIndex, spec: RKMESpec, names: dict[str, str], max_learnwares: int = 5,
-                   prefilter: int = 64, min_improvement: float = 0.01) -> Ranking:
+                   prefilter: int = DEFAULT_PREFILTER, pool: int = 10, min_improvement: float = 0.01) -> Ranking:
     """Non-negative mixture of learnware RKMEs that best matches the task RKME.
 
     Minimises ``|| Phi_task - sum_i w_i Phi_i ||^2_H`` over ``w >= 0`` by greedy forward
     selection: at each step, add the candidate whose inclusion (with NNLS-refitted weights)
     lowers the residual MMD^2 most; stop at ``max_learnwares`` or when the relative
     improvement falls below ``min_improvement``. Weights are reported normalised to sum 1.
+    Candidates: the ``pool`` learnwares with the smallest exact MMD among the prefiltered ones
+    (the Gram matrix costs O((pool m)^2 d)).
     """
     candidates = index.prefilter(spec, prefilter)
+    candidates = candidates[np.argsort(index.mmd2(spec, candidates), kind="stable")[:pool]]
     G = index.gram(candidates)
     h = index.inner_products(spec, candidates)
     qq = index.query_self_term(spec)

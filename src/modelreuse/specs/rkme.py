@@ -26,7 +26,8 @@ Optimisation (deterministic given ``seed``):
 2. ``beta`` = non-negative least squares of the quadratic above (scipy ``nnls`` on the
    Cholesky factor of ``K_zz``);
 3. ``(z, beta)`` jointly refined by L-BFGS-B on the exact MMD^2 with analytic gradients and
-   ``beta >= 0`` bounds, ``max_iter`` iterations;
+   ``beta >= 0`` bounds, ``max_iter`` iterations (default 5: on Beijing air-quality rows it
+   lowers MMD^2 by ~15% over step 2 for ~3x its time; 20 iterations gain another ~4%);
 4. ``beta`` refitted by NNLS for the final ``z``.
 Cost per iteration O(n m d); memory O(n m).
 """
@@ -105,7 +106,7 @@ class RKMESpec:
         m: int = 100,
         gamma0: float = DEFAULT_GAMMA0,
         seed: int = 0,
-        max_iter: int = 20,
+        max_iter: int = 5,
         init_sample: int = 5000,
     ) -> "RKMESpec":
         """Fit an RKME with ``m`` reduced-set points to the rows of ``X`` (see module doc)."""
