@@ -128,6 +128,24 @@ def test_pickle_without_trust_rejected_and_timeout_enforced(beijing, tmp_path, m
     assert _state(dock) == (0, [])
 
 
+class Hog:
+    def predict(self, X):
+        return np.ones(8 * 1024**3 // 8)[: len(X)]  # asks for 8 GiB
+
+
+def test_memory_limit_enforced(beijing, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
+    X = impute_means(beijing["Wanliu"]["X"][:200])
+    lw = Learnware.build(tmp_path / "hog", Hog(), RKMESpec.fit(X, m=5, max_iter=0), name="hog",
+                         task_type="regression", target="PM2.5", fmt="pickle")
+    dock = Dock(tmp_path / "dock")
+    with pytest.raises(ModelPredictError, match="MemoryError|out of memory"):
+        dock.submit(lw, trust=True, memory_bytes=3 * 1024**3)
+    assert _state(dock) == (0, [])
+
+
 def test_empty_dock_and_missing_ids(tmp_path, beijing):
     dock = Dock(tmp_path / "empty")
     with pytest.raises(EmptyDockError):

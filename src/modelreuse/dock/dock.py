@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from modelreuse.dock.artifacts import ArtifactStore, sha256_of
 from modelreuse.dock.index import RKMEIndex
 from modelreuse.dock.store import LearnwareRecord, bump_revision, current_revision, make_engine
-from modelreuse.dock.validation import DEFAULT_TIMEOUT_S, validate_in_subprocess
+from modelreuse.dock.validation import DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_S, validate_in_subprocess
 from modelreuse.errors import (
     DuplicateLearnwareError,
     EmptyDockError,
@@ -64,12 +64,12 @@ class Dock:
 
     # ---------------------------------------------------------------- submit
     def submit(self, package: str | Path | Learnware, *, trust: bool = False, validate: bool = True,
-               timeout_s: float = DEFAULT_TIMEOUT_S) -> str:
+               timeout_s: float = DEFAULT_TIMEOUT_S, memory_bytes: int = DEFAULT_MEMORY_BYTES) -> str:
         """Validate and store a learnware (directory, zip or :class:`Learnware`); return its id.
 
         The id is the first 16 hex digits of the package zip's SHA-256. The model is loaded and
-        checked in a separate, time- and memory-limited process unless ``validate=False``
-        (for trusted bulk imports of packages this process just built).
+        checked in a separate process limited to ``timeout_s`` seconds and ``memory_bytes`` of
+        address space, unless ``validate=False`` (for packages this process just built).
         """
         staging = Path(tempfile.mkdtemp(prefix="submit-", dir=self.root))
         created_object = False
@@ -81,7 +81,7 @@ class Dock:
                 raise SchemaError(f"RKME has {rkme.n_features} features; input_schema declares "
                                   f"{lw.manifest.input_schema.n_features}")
             if validate:
-                validate_in_subprocess(lw.root, trust=trust, timeout_s=timeout_s)
+                validate_in_subprocess(lw.root, trust=trust, timeout_s=timeout_s, memory_bytes=memory_bytes)
             zip_path = lw.to_zip(staging / "package.zip")
             sha = sha256_of(zip_path)
             learnware_id = sha[:16]
