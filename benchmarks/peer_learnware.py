@@ -98,12 +98,15 @@ def bench_build(python: Path, sites: list[dict], sizes: list[int], seed: int) ->
         t0 = time.perf_counter()
         ours = RKMESpec.fit(X, m=100, gamma0=PEER_GAMMA * d, seed=seed)
         ours_s = time.perf_counter() - t0
+        refined = RKMESpec.fit(X, m=100, gamma0=PEER_GAMMA * d, seed=seed, max_iter=20)
         peer = run_peer(python, {"kind": "build", "X": X, "K": 100, "gamma": PEER_GAMMA})
         alpha = np.full(n, 1.0 / n)
         mmd_ours = weighted_mmd2(ours.Z, ours.beta, X, alpha, PEER_GAMMA)
         mmd_peer = weighted_mmd2(peer["z"], peer["beta"], X, alpha, PEER_GAMMA)
+        mmd_refined = weighted_mmd2(refined.Z, refined.beta, X, alpha, PEER_GAMMA)
         rows.append({"rows": n, "modelreuse_s": ours_s, "peer_s": float(peer["seconds"]), "speedup": float(peer["seconds"]) / ours_s,
-                     "modelreuse_mmd2": mmd_ours, "peer_mmd2": mmd_peer, "mmd2_ratio_ours_over_peer": mmd_ours / mmd_peer})
+                     "modelreuse_mmd2": mmd_ours, "peer_mmd2": mmd_peer, "mmd2_ratio_ours_over_peer": mmd_ours / mmd_peer,
+                     "modelreuse_max_iter20_mmd2": mmd_refined})
         print(json.dumps({"build": rows[-1]}), file=sys.stderr)
     return rows
 
@@ -208,8 +211,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("MODELREUSE_DATA", "../shared/data")))
     ap.add_argument("--peer-venv", type=Path, default=Path(".peer-venv"))
     ap.add_argument("--sizes", default="1000,10000,50000")
-    ap.add_argument("--n-learnwares", default="50,1000,10000")
-    ap.add_argument("--scale-n", type=int, default=100_000)
+    ap.add_argument("--n-learnwares", default="50,1000,10000", help="empty: skip the search comparison")
+    ap.add_argument("--scale-n", type=int, default=100_000, help="0: skip the modelreuse-only scale run")
     ap.add_argument("--peer-users-large", type=int, default=3, help="users timed for the peer above N=1000")
     ap.add_argument("--max-rows", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=0)
@@ -218,8 +221,10 @@ def main() -> None:
     python = ensure_peer(args.peer_venv)
     sites = load_market(args.data, args.max_rows, args.seed)
     report = {"build": bench_build(python, sites, [int(s) for s in args.sizes.split(",")], args.seed)}
-    report["search"] = bench_search(python, sites, [int(s) for s in args.n_learnwares.split(",")], args.seed, args.peer_users_large)
-    report["reuse_r2_of_top1"] = bench_reuse(sites, report["search"], args.seed)
+    if args.n_learnwares:
+        report["search"] = bench_search(python, sites, [int(s) for s in args.n_learnwares.split(",")], args.seed,
+                                        args.peer_users_large)
+        report["reuse_r2_of_top1"] = bench_reuse(sites, report["search"], args.seed)
     if args.scale_n:
         report["scale"] = bench_scale(sites, args.scale_n, args.seed)
     text = json.dumps(report, indent=2, default=float)
