@@ -55,14 +55,19 @@ def test_reusers_are_sklearn_estimators(parts):
 
 def test_classification_soft_vote_aligns_class_sets(beijing):
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     from modelreuse.models import ModelAdapter
     from modelreuse.tabular import impute_means
 
     X = impute_means(beijing["Wanliu"]["X"])
     level = np.digitize(beijing["Wanliu"]["y"], [35, 75, 150])  # China AQI PM2.5 bands
-    a = ModelAdapter(LogisticRegression(max_iter=300).fit(X[level < 3], level[level < 3]), "classification")
-    b = ModelAdapter(LogisticRegression(max_iter=300).fit(X[level > 0], level[level > 0]), "classification")
+    def clf():
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+
+    a = ModelAdapter(clf().fit(X[level < 3], level[level < 3]), "classification")
+    b = ModelAdapter(clf().fit(X[level > 0], level[level > 0]), "classification")
     avg = AveragingReuser([a, b], "classification").fit()
     proba = avg.predict_proba(X[:10])
     assert list(avg.classes_) == [0, 1, 2, 3] and np.allclose(proba.sum(1), 1)
