@@ -24,3 +24,11 @@ def test_bench_market_cli_on_three_real_stations(data_root, tmp_path):
     assert set(report["reusers"]) >= {"job_selector", "averaging", "ensemble_pruning", "feature_augment"}
     assert report["top1_hit_rate"] >= 2 / 3
     assert report["reusers"]["auto"] > report["mean_scratch_score"]
+
+
+def test_short_site_names():
+    from modelreuse.bench.market import short_names
+
+    assert short_names(["PRSA_Data_Dongsi_2013-2017", "PRSA_Data_Huairou_2013-2017"]) == ["Dongsi", "Huairou"]
+    assert short_names(["batch1", "batch2"]) == ["batch1", "batch2"]
+    assert short_names(["a_x", "a_x"]) == ["a_x", "a_x"]

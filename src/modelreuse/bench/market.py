@@ -56,7 +56,8 @@ def load_sites(sites_dir: str | Path, target: str, task: str, text_column: str |
         tables.append(t)
     encoder = TableEncoder(target=target, text_column=text_column).fit(tables)
     sites = []
-    for path, table in zip(paths, tables):
+    names = short_names([p.name.split(".")[0] for p in paths])
+    for name, table in zip(names, tables):
         y = _target(table[target], task, bins)
         keep = ~pd.isna(y)
         table, y = table[keep].reset_index(drop=True), _labels(np.asarray(y[keep]), task)
@@ -68,10 +69,23 @@ def load_sites(sites_dir: str | Path, target: str, task: str, text_column: str |
             X = encoder.transform(table)
         order = rng.permutation(len(table))
         n_dev, n_user = int(0.5 * len(order)), int(0.3 * len(order))
-        name = path.name.split(".")[0]
         sites.append({"name": name, "X": X, "y": y, "feature_names": None if text_column else encoder.feature_names_, "dev": order[:n_dev],
                       "user": order[n_dev : n_dev + n_user], "test": order[n_dev + n_user :]})
     return sites
+
+
+def short_names(names: list[str]) -> list[str]:
+    """Drop the ``_``-separated tokens that every name shares at its start or end
+    (``PRSA_Data_Dongsi_20130301-20170228`` -> ``Dongsi``), keeping names unique."""
+    tokens = [n.split("_") for n in names]
+    if len(tokens) < 2:
+        return names
+    while all(len(t) > 1 for t in tokens) and len({t[0] for t in tokens}) == 1:
+        tokens = [t[1:] for t in tokens]
+    while all(len(t) > 1 for t in tokens) and len({t[-1] for t in tokens}) == 1:
+        tokens = [t[:-1] for t in tokens]
+    short = ["_".join(t) for t in tokens]
+    return short if len(set(short)) == len(short) else names
 
 
 def run_market(sites_dir: str | Path, target: str, task: str = "regression", shots: int = 50, seed: int = 0,
