@@ -18,6 +18,7 @@ Scores are higher-is-better: accuracy (classification) or R^2 (regression).
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 import time
@@ -96,14 +97,19 @@ def run_market(sites_dir: str | Path, target: str, task: str = "regression", sho
         raise InvalidTaskDataError(f"--task must be classification or regression, got {task!r}")
     sites = load_sites(sites_dir, target, task, text_column, bins, max_rows, seed)
     root = Path(dock_root) if dock_root else Path(tempfile.mkdtemp(prefix="market-dock-"))
-    dock = Dock(root)
-    encoder_name = "all-MiniLM-L6-v2" if text_column else None
-    packages = [_build_site_learnware(site, task, seed, root, encoder_name)
-                for site in _progress(sites, "training learnwares", progress)]
-    ids = dock.submit_many(packages)
-    learnware_of = {site["name"]: lid for site, lid in zip(sites, ids)}
-    users = [_evaluate_user(dock, site, task, shots, seed, learnware_of) for site in _progress(sites, "users", progress)]
-    return _summary(users, len(dock), task, shots, seed, str(sites_dir), target)
+    try:
+        dock = Dock(root)
+        encoder_name = "all-MiniLM-L6-v2" if text_column else None
+        packages = [_build_site_learnware(site, task, seed, root, encoder_name)
+                    for site in _progress(sites, "training learnwares", progress)]
+        ids = dock.submit_many(packages)
+        learnware_of = {site["name"]: lid for site, lid in zip(sites, ids)}
+        users = [_evaluate_user(dock, site, task, shots, seed, learnware_of)
+                 for site in _progress(sites, "users", progress)]
+        return _summary(users, len(dock), task, shots, seed, str(sites_dir), target)
+    finally:
+        if dock_root is None:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def _build_site_learnware(site: dict, task: str, seed: int, root: Path, encoder: str | None) -> Learnware:
