@@ -92,6 +92,18 @@ def test_model_that_fails_to_predict_is_rejected_and_nothing_stored(beijing, tmp
     assert _state(dock) == before == (0, [])
 
 
+def test_model_that_fails_to_load_is_rejected_and_nothing_stored(site_learnwares, tmp_path):
+    from modelreuse.errors import ModelLoadError
+
+    root = tmp_path / "corrupt"
+    shutil.copytree(site_learnwares["Wanliu"].root, root)
+    (root / "model.skops").write_bytes(b"this is not a skops archive")
+    dock = Dock(tmp_path / "dock")
+    with pytest.raises(ModelLoadError, match="cannot load skops"):
+        dock.submit(root)
+    assert _state(dock) == (0, [])
+
+
 def test_wrong_declared_schema_rejected(beijing, site_learnwares, tmp_path):
     import json
 
