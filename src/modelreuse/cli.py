@@ -173,13 +173,16 @@ def bench_market(sites: Path = typer.Option(..., help="Directory with one table 
                  max_rows: int = typer.Option(10000, help="Rows sampled per site."),
                  dock: Optional[Path] = typer.Option(None, help="Dock root to build (default: a temporary one)."),
                  out: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
+                 rescale_features: Optional[int] = typer.Option(
+                     None, help="Seed of a random per-feature affine transform applied to all sites (unit-invariance check)."),
                  as_json: bool = JsonOpt) -> None:
     """Per-site market: train a learnware per site, then search and reuse for every site as a user."""
     from modelreuse.bench.market import run_market
 
     edges = [float(b) for b in bins.split(",")] if bins else None
     try:
-        report = run_market(sites, target, task, shots, seed, text_column, edges, max_rows, dock, progress=True)
+        report = run_market(sites, target, task, shots, seed, text_column, edges, max_rows, dock, progress=True,
+                            rescale_seed=rescale_features)
     except ModelReuseError as exc:
         _fail(exc)
     if out:

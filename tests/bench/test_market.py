@@ -7,16 +7,20 @@ from modelreuse.cli import app
 from tests.conftest import BEIJING, SITES
 
 
+def _run(sites, *extra):
+    result = CliRunner().invoke(app, ["bench", "market", "--sites", str(sites), "--target", "PM2.5",
+                                      "--shots", "30", "--max-rows", "900", "--json", *extra])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output[result.output.index("{"):])
+
+
 def test_bench_market_cli_on_three_real_stations(data_root, tmp_path):
     sites = tmp_path / "sites"
     sites.mkdir()
     for p in BEIJING.iterdir():
         if any(s in p.name for s in SITES[:3]):
             shutil.copy(p, sites / p.name)
-    result = CliRunner().invoke(app, ["bench", "market", "--sites", str(sites), "--target", "PM2.5",
-                                      "--shots", "30", "--max-rows", "900", "--json"])
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.output[result.output.index("{"):])
+    report = _run(sites)
     assert report["n_learnwares"] == 3
     for key in ("top1_hit_rate", "mean_rank_of_own_site", "mean_oracle_score", "mean_scratch_score",
                 "search_ms_p50", "spec_build_ms_p50", "users"):
@@ -24,6 +28,11 @@ def test_bench_market_cli_on_three_real_stations(data_root, tmp_path):
     assert set(report["reusers"]) >= {"job_selector", "averaging", "ensemble_pruning", "feature_augment"}
     assert report["top1_hit_rate"] >= 2 / 3
     assert report["reusers"]["auto"] > report["mean_scratch_score"]
+    # unit invariance: the same random affine change of units for every site changes no ranking
+    moved = _run(sites, "--rescale-features", "7")
+    assert moved["rescale_features_seed"] == 7
+    assert [u["own_rank"] for u in moved["users"]] == [u["own_rank"] for u in report["users"]]
+    assert moved["top1_hit_rate"] == report["top1_hit_rate"]
 
 
 def test_short_site_names():

@@ -45,8 +45,13 @@ REUSER_NAMES = ("single", "job_selector", "averaging", "ensemble_pruning", "feat
 
 
 def load_sites(sites_dir: str | Path, target: str, task: str, text_column: str | None = None,
-               bins: list[float] | None = None, max_rows: int = 10000, seed: int = 0) -> list[dict]:
-    """Read, encode and split every site table; returns one dict per site."""
+               bins: list[float] | None = None, max_rows: int = 10000, seed: int = 0,
+               rescale_seed: int | None = None) -> list[dict]:
+    """Read, encode and split every site table; returns one dict per site.
+
+    ``rescale_seed``: apply one random per-feature affine map ``x -> a x + b`` (``a`` log-uniform
+    in [e^-3, e^3], ``b ~ N(0, 100^2)``), the same for every site, to the encoded features.
+    """
     paths = list_tables(sites_dir)
     rng = np.random.default_rng(seed)
     tables = []
@@ -57,6 +62,7 @@ def load_sites(sites_dir: str | Path, target: str, task: str, text_column: str |
         tables.append(t)
     encoder = TableEncoder(target=target, text_column=text_column).fit(tables)
     sites = []
+    rescale = _random_affine(rescale_seed, 4096) if rescale_seed is not None else None
     names = short_names([p.name.split(".")[0] for p in paths])
     for name, table in zip(names, tables):
         y = _target(table[target], task, bins)
@@ -68,6 +74,8 @@ def load_sites(sites_dir: str | Path, target: str, task: str, text_column: str |
             X = encode_text(table[text_column].astype(str).tolist())
         else:
             X = encoder.transform(table)
+        if rescale_seed is not None:
+            X = X * rescale[0][: X.shape[1]] + rescale[1][: X.shape[1]]
         order = rng.permutation(len(table))
         n_dev, n_user = int(0.5 * len(order)), int(0.3 * len(order))
         sites.append({"name": name, "X": X, "y": y, "feature_names": None if text_column else encoder.feature_names_, "dev": order[:n_dev],
@@ -91,11 +99,11 @@ def short_names(names: list[str]) -> list[str]:
 
 def run_market(sites_dir: str | Path, target: str, task: str = "regression", shots: int = 50, seed: int = 0,
                text_column: str | None = None, bins: list[float] | None = None, max_rows: int = 10000,
-               dock_root: str | Path | None = None, progress: bool = True) -> dict:
-    """Run the market benchmark and return the JSON-ready report."""
+               dock_root: str | Path | None = None, progress: bool = True, rescale_seed: int | None = None) -> dict:
+    """Run the market benchmark and return the JSON-ready report (see module doc)."""
     if task not in ("classification", "regression"):
         raise InvalidTaskDataError(f"--task must be classification or regression, got {task!r}")
-    sites = load_sites(sites_dir, target, task, text_column, bins, max_rows, seed)
+    sites = load_sites(sites_dir, target, task, text_column, bins, max_rows, seed, rescale_seed)
     root = Path(dock_root) if dock_root else Path(tempfile.mkdtemp(prefix="market-dock-"))
     try:
         dock = Dock(root)
@@ -106,7 +114,9 @@ def run_market(sites_dir: str | Path, target: str, task: str = "regression", sho
         learnware_of = {site["name"]: lid for site, lid in zip(sites, ids)}
         users = [_evaluate_user(dock, site, task, shots, seed, learnware_of)
                  for site in _progress(sites, "users", progress)]
-        return _summary(users, len(dock), task, shots, seed, str(sites_dir), target)
+        report = _summary(users, len(dock), task, shots, seed, str(sites_dir), target)
+        report["rescale_features_seed"] = rescale_seed
+        return report
     finally:
         if dock_root is None:
             shutil.rmtree(root, ignore_errors=True)
@@ -190,6 +200,11 @@ def _target(values: pd.Series, task: str, bins: list[float] | None) -> np.ndarra
         labels[np.isnan(numeric)] = None
         return labels
     return values.astype("string").str.strip().to_numpy(dtype=object, na_value=None)
+
+
+def _random_affine(seed: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return np.exp(rng.uniform(-3, 3, size=width)), rng.normal(0, 100, size=width)
 
 
 def _labels(y: np.ndarray, task: str) -> np.ndarray:
