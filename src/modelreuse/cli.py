@@ -173,6 +173,8 @@ def bench_market(sites: Path = typer.Option(..., help="Directory with one table 
                  max_rows: int = typer.Option(10000, help="Rows sampled per site."),
                  dock: Optional[Path] = typer.Option(None, help="Dock root to build (default: a temporary one)."),
                  out: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
+                 exclude_own_site: bool = typer.Option(
+                     False, help="Report nothing_fits_rate for users whose own site is left out of the dock."),
                  rescale_features: Optional[int] = typer.Option(
                      None, help="Seed of a random per-feature affine transform applied to all sites (unit-invariance check)."),
                  as_json: bool = JsonOpt) -> None:
@@ -182,7 +184,7 @@ def bench_market(sites: Path = typer.Option(..., help="Directory with one table 
     edges = [float(b) for b in bins.split(",")] if bins else None
     try:
         report = run_market(sites, target, task, shots, seed, text_column, edges, max_rows, dock, progress=True,
-                            rescale_seed=rescale_features)
+                            rescale_seed=rescale_features, exclude_own_site=exclude_own_site)
     except ModelReuseError as exc:
         _fail(exc)
     if out:

@@ -13,6 +13,13 @@ Protocol (``modelreuse bench market``). Every site table is shuffled with ``seed
 * Baselines: ``oracle`` = the best single learnware on that user's test rows; ``scratch`` = a
   random forest (200 trees) trained on the ``shots`` labelled rows only.
 
+* Abstention (modelreuse.selection.calibration): every user is also searched with its own site in
+  the dock and with it left out. ``nothing_fits_rate`` is the out-of-dock rate with
+  ``exclude_own_site`` (how often a user whose site is missing is told nothing fits) and the
+  in-dock rate (false alarms) without it; both rates are always reported, plus
+  ``out_of_dock_acceptable_rate``: nothing fits, or the top-1 learnware's test score is within
+  0.02 of the oracle's.
+
 Scores are higher-is-better: accuracy (classification) or R^2 (regression).
 """
 
@@ -99,7 +106,8 @@ def short_names(names: list[str]) -> list[str]:
 
 def run_market(sites_dir: str | Path, target: str, task: str = "regression", shots: int = 50, seed: int = 0,
                text_column: str | None = None, bins: list[float] | None = None, max_rows: int = 10000,
-               dock_root: str | Path | None = None, progress: bool = True, rescale_seed: int | None = None) -> dict:
+               dock_root: str | Path | None = None, progress: bool = True, rescale_seed: int | None = None,
+               exclude_own_site: bool = False) -> dict:
     """Run the market benchmark and return the JSON-ready report (see module doc)."""
     if task not in ("classification", "regression"):
         raise InvalidTaskDataError(f"--task must be classification or regression, got {task!r}")
@@ -114,7 +122,7 @@ def run_market(sites_dir: str | Path, target: str, task: str = "regression", sho
         learnware_of = {site["name"]: lid for site, lid in zip(sites, ids)}
         users = [_evaluate_user(dock, site, task, shots, seed, learnware_of)
                  for site in _progress(sites, "users", progress)]
-        report = _summary(users, len(dock), task, shots, seed, str(sites_dir), target)
+        report = _summary(users, len(dock), task, shots, seed, str(sites_dir), target, exclude_own_site)
         report["rescale_features_seed"] = rescale_seed
         return report
     finally:
@@ -147,7 +155,7 @@ def _evaluate_user(dock: Dock, site: dict, task_type: str, shots: int, seed: int
     _ = task.rkme
     spec_ms = 1000 * (time.perf_counter() - t0)
     t0 = time.perf_counter()
-    ranking = dock.search(task, method="statistical", k=len(learnware_of))
+    ranking = dock.search(task, method="statistical", k=len(learnware_of), calibrate=False)
     search_ms = 1000 * (time.perf_counter() - t0)
     mixture = dock.search(task, method="mixture")
     own_id = learnware_of[site["name"]]
@@ -166,8 +174,23 @@ def _evaluate_user(dock: Dock, site: dict, task_type: str, shots: int, seed: int
         singles[site_name] = score(task_type, y_test, dock.load_model(lid).predict(X_test))
     row["oracle"] = max(singles.values())
     row["oracle_site"] = max(singles, key=singles.get)
+    row.update(_abstention(dock, task, own_id, singles, row["oracle"]))
     row["scratch"] = _scratch_score(task_type, X_user[:shots], y_lab, X_test, y_test, seed)
     return row
+
+
+def _abstention(dock: Dock, task: Task, own_id: str, singles: dict, oracle: float) -> dict:
+    """Calibrated answers with the own site in the dock and with it left out."""
+    inside = dock.search(task, k=3)
+    outside = dock.search(task, k=3, exclude=(own_id,))
+    top_out = outside[0]
+    return {
+        "nothing_fits_in_dock": inside.details["nothing_fits"],
+        "own_p_value": next((e.details["p_value"] for e in inside if e.learnware_id == own_id), 0.0),
+        "nothing_fits_out_of_dock": outside.details["nothing_fits"],
+        "out_of_dock_top1": top_out.name, "out_of_dock_top1_p_value": top_out.details["p_value"],
+        "out_of_dock_top1_gap_to_oracle": oracle - singles[top_out.name],
+    }
 
 
 def _scratch_score(task_type, X, y, X_test, y_test, seed) -> float:
@@ -176,8 +199,16 @@ def _scratch_score(task_type, X, y, X_test, y_test, seed) -> float:
     return score(task_type, y_test, est.predict(X_test))
 
 
-def _summary(users: list[dict], n_learnwares: int, task: str, shots: int, seed: int, sites: str, target: str) -> dict:
+def _summary(users: list[dict], n_learnwares: int, task: str, shots: int, seed: int, sites: str, target: str,
+             exclude_own_site: bool = False) -> dict:
+    inside = float(np.mean([u["nothing_fits_in_dock"] for u in users]))
+    outside = float(np.mean([u["nothing_fits_out_of_dock"] for u in users]))
+    acceptable = float(np.mean([u["nothing_fits_out_of_dock"] or u["out_of_dock_top1_gap_to_oracle"] <= 0.02 for u in users]))
     return {
+        "exclude_own_site": exclude_own_site,
+        "nothing_fits_rate": outside if exclude_own_site else inside,
+        "nothing_fits_rate_in_dock": inside, "nothing_fits_rate_out_of_dock": outside,
+        "out_of_dock_acceptable_rate": acceptable,
         "sites": sites, "target": target, "task": task, "shots": shots, "seed": seed,
         "n_learnwares": n_learnwares,
         "top1_hit_rate": float(np.mean([u["own_rank"] == 1 for u in users])),

@@ -29,6 +29,7 @@ from modelreuse.errors import (
 )
 from modelreuse.learnware import Learnware, Manifest
 from modelreuse.models.adapters import ModelAdapter
+from modelreuse.selection.calibration import DEFAULT_ALPHA, null_draws
 from modelreuse.selection.ranking import Ranking
 from modelreuse.selection.semantic import semantic_search
 from modelreuse.selection.statistical import mixture_search, statistical_search
@@ -168,7 +169,8 @@ class Dock:
 
     # ---------------------------------------------------------------- search
     def search(self, task: Task | RKMESpec | str, *, method: str = "statistical", k: int = 10,
-               max_learnwares: int = 5, **filters: Any) -> Ranking:
+               max_learnwares: int = 5, calibrate: bool = True, alpha: float = DEFAULT_ALPHA,
+               exclude: tuple[str, ...] = (), **filters: Any) -> Ranking:
         """Search the dock.
 
         Args:
@@ -178,6 +180,10 @@ class Dock:
                 or ``"mixture"`` (non-negative mixture of learnware RKMEs).
             k: number of results (statistical, semantic).
             max_learnwares: mixture size limit.
+            calibrate: for statistical search of a Task with rows, add a p-value per entry and
+                answer ``details["nothing_fits"]`` (see modelreuse.selection.calibration).
+            alpha: significance level of "nothing fits".
+            exclude: learnware ids left out of the search.
             filters: card-field filters, e.g. ``task_type="regression"``.
         """
         if method == "semantic":
@@ -194,9 +200,14 @@ class Dock:
         if isinstance(task, Task) and task.task_type and "task_type" not in filters:
             filters["task_type"] = task.task_type
         index, names = self.index_for(spec.n_features, **filters)
+        if exclude:
+            index = index.without(set(exclude))
         if method == "mixture":
             return mixture_search(index, spec, names, max_learnwares=max_learnwares)
-        return statistical_search(index, spec, names, k=k)
+        null = None
+        if calibrate and isinstance(task, Task) and task.X is not None:
+            null = null_draws(task.X, index, m=task.spec_points, seed=task.seed)
+        return statistical_search(index, spec, names, k=k, null=null, alpha=alpha)
 
     def index_for(self, n_features: int, **filters: Any) -> tuple[RKMEIndex, dict[str, str]]:
         """The RKME index of the learnwares with ``n_features`` inputs matching ``filters``.

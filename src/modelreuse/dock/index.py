@@ -69,6 +69,14 @@ class RKMEIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def without(self, excluded: set[str]) -> "RKMEIndex":
+        """A copy without the given learnware ids, in the same frame (exact scan, no FAISS)."""
+        keep = np.array([i for i, lid in enumerate(self.ids) if lid not in excluded], dtype=np.int64)
+        idx, seg_starts = self.segment_rows(keep)
+        starts = np.append(seg_starts, len(idx))
+        return RKMEIndex([self.ids[i] for i in keep], self.scale, self.gamma, self.points[idx], self.weights[idx],
+                         starts, self.self_terms[keep], self.embeddings[keep])
+
     # ------------------------------------------------------------------ queries
     def query_frame(self, spec: RKMESpec) -> tuple[np.ndarray, np.ndarray]:
         """The query's reduced set and weights in the index frame."""

@@ -16,6 +16,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from modelreuse.dock.index import RKMEIndex
+from modelreuse.selection.calibration import DEFAULT_ALPHA, p_values
 from modelreuse.selection.ranking import RankedLearnware, Ranking
 from modelreuse.specs.rkme import RKMESpec
 
@@ -23,20 +24,32 @@ DEFAULT_PREFILTER = 64
 
 
 def statistical_search(index: RKMEIndex, spec: RKMESpec, names: dict[str, str], k: int = 10,
-                       prefilter: int = DEFAULT_PREFILTER) -> Ranking:
-    """The ``k`` learnwares with the smallest MMD to ``spec`` (exact MMD on the prefiltered set)."""
+                       prefilter: int = DEFAULT_PREFILTER, null: np.ndarray | None = None,
+                       alpha: float = DEFAULT_ALPHA) -> Ranking:
+    """The ``k`` learnwares with the smallest MMD to ``spec`` (exact MMD on the prefiltered set).
+
+    With ``null`` draws (see :mod:`modelreuse.selection.calibration`) every entry also gets a
+    ``p_value`` and the ranking says ``nothing_fits`` when all p-values are below ``alpha``.
+    """
     candidates = index.prefilter(spec, max(prefilter, k))
     mmd2 = index.mmd2(spec, candidates)
     order = np.argsort(mmd2, kind="stable")[:k]
+    pvals = p_values(mmd2[order], null) if null is not None else [None] * len(order)
     entries = []
-    for rank, i in enumerate(order, start=1):
+    for rank, (i, p) in enumerate(zip(order, pvals), start=1):
         lid = index.ids[candidates[i]]
+        fit = "" if p is None else (f"; p = {p:.3g} that your rows come from its distribution"
+                                    + (" (below alpha: does not fit)" if p < alpha else ""))
         entries.append(RankedLearnware(
             learnware_id=lid, name=names.get(lid, lid), score=-float(mmd2[i]),
-            reason=f"MMD^2 = {mmd2[i]:.4g} between your task's RKME and this learnware's (rank {rank} of {len(candidates)} scored)",
-            details={"mmd2": float(mmd2[i])},
+            reason=f"MMD^2 = {mmd2[i]:.4g} between your task's RKME and this learnware's (rank {rank} of {len(candidates)} scored){fit}",
+            details={"mmd2": float(mmd2[i]), **({} if p is None else {"p_value": float(p)})},
         ))
-    return Ranking(entries, method="statistical", details={"n_scored": int(len(candidates)), "n_indexed": len(index)})
+    details = {"n_scored": int(len(candidates)), "n_indexed": len(index)}
+    if null is not None:
+        details.update(alpha=alpha, nothing_fits=bool(all(e.details["p_value"] < alpha for e in entries)),
+                       null_mmd2_mean=float(np.mean(null)))
+    return Ranking(entries, method="statistical", details=details)
 
 
 def mixture_search(index: RKMEIndex, spec: RKMESpec, names: dict[str, str], max_learnwares: int = 5,
