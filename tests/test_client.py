@@ -36,3 +36,21 @@ def test_bad_training_data(filled_dock, beijing):
         Client(dock).fit(training_data=(X_nan, y))
     with pytest.raises(InvalidTaskDataError, match="task_type"):
         Client(dock).fit(training_data=X)
+
+
+def test_nothing_fits_raises_or_trains_on_own_rows(site_learnwares, beijing, tmp_path):
+    from modelreuse.dock import Dock
+    from modelreuse.errors import NothingFitsError
+
+    dock = Dock(tmp_path / "no-huairou")
+    for site in ("Aotizhongxin", "Changping", "Wanliu"):
+        dock.submit(site_learnwares[site], validate=False)
+    X, y = user_half(beijing, "Huairou")
+    with pytest.raises(NothingFitsError, match="on_nothing_fits") as info:
+        Client(dock).fit(training_data=(X[:60], y[:60]), unlabelled_data=X[60:300])
+    assert len(info.value.ranking) > 0
+    model = Client(dock).fit(training_data=(X[:60], y[:60]), unlabelled_data=X[60:300], on_nothing_fits="train")
+    assert model.reuser == "own_rows (nothing fits)" and "not used" in model.explain()
+    assert model.predict(X[300:]).shape == (len(X) - 300,)
+    anyway = Client(dock).fit(training_data=(X[:60], y[:60]), unlabelled_data=X[60:300], on_nothing_fits="reuse")
+    assert anyway.chosen and anyway.reuser != "own_rows (nothing fits)"

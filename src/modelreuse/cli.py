@@ -119,6 +119,7 @@ def dock_search(dock: Path = DockOpt,
                 task_type: Optional[str] = None, k: int = 10, as_json: bool = JsonOpt) -> None:
     """Search by card text (--query) or by the task's distribution (--data or --spec)."""
     from modelreuse.specs.rkme import RKMESpec
+    from modelreuse.task import Task
 
     d = _open_dock(dock)
     try:
@@ -126,17 +127,19 @@ def dock_search(dock: Path = DockOpt,
             ranking = d.search(query or "", method="semantic", k=k, task_type=task_type)
         else:
             if spec is not None:
-                task_spec = RKMESpec.load(spec)
+                task = RKMESpec.load(spec)  # a spec alone: ranking without p-values
             elif data is not None:
-                task_spec = RKMESpec.fit(_read_matrix(data, drop, d))
+                task = Task(X=_read_matrix(data, drop, d))  # rows stay local: spec + calibration
             else:
                 raise typer.BadParameter("give --query, --data or --spec")
             filters = {"task_type": task_type} if task_type else {}
-            ranking = d.search(task_spec, method=method, k=k, **filters)
+            ranking = d.search(task, method=method, k=k, **filters)
     except ModelReuseError as exc:
         _fail(exc)
 
     def render(r: dict) -> None:
+        if r["details"].get("nothing_fits"):
+            console.print(f"[bold]nothing fits[/bold]: every candidate has p < {r['details']['alpha']}; closest:")
         table = Table("rank", "id", "name", "score", "reason")
         for i, e in enumerate(r["entries"], 1):
             table.add_row(str(i), e["learnware_id"], e["name"], f"{e['score']:.4g}", e["reason"])

@@ -22,7 +22,8 @@ import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from modelreuse.dock import Dock
-from modelreuse.errors import InvalidTaskDataError
+from modelreuse.errors import InvalidTaskDataError, NothingFitsError
+from modelreuse.selection.calibration import DEFAULT_ALPHA
 from modelreuse.reuse import REUSERS, AveragingReuser, JobSelectorReuser
 from modelreuse.selection.ranking import Ranking
 from modelreuse.task import Task
@@ -87,7 +88,8 @@ class Client:
 
     def fit(self, training_data, model_zoo_path: str | Path | None = None, *, unlabelled_data=None,
             reuser: str = "auto", task_type: str | None = None, encoder: str | None = None,
-            max_learnwares: int = 5, k: int = 5, seed: int = 0) -> ReusedModel:
+            max_learnwares: int = 5, k: int = 5, seed: int = 0, on_nothing_fits: str = "raise",
+            alpha: float = DEFAULT_ALPHA) -> ReusedModel:
         """Find learnwares that fit the task and reuse them.
 
         Args:
@@ -99,7 +101,14 @@ class Client:
             encoder: encode raw text/images with this encoder first (e.g. ``"all-MiniLM-L6-v2"``).
             max_learnwares: size limit of the mixture.
             k: number of learnwares in the statistical ranking used by label-based reusers.
+            on_nothing_fits: what to do when calibrated search finds no learnware whose
+                distribution plausibly matches the task (every p-value < ``alpha``):
+                ``"raise"`` a :class:`NothingFitsError` listing the closest candidates,
+                ``"train"`` a random forest on the labelled rows only, or ``"reuse"`` anyway.
+                The returned model's ``reuser`` and ``explain()`` say which happened.
         """
+        if on_nothing_fits not in ("raise", "train", "reuse"):
+            raise ValueError(f"on_nothing_fits must be 'raise', 'train' or 'reuse', got {on_nothing_fits!r}")
         dock = Dock(model_zoo_path) if model_zoo_path is not None else self.dock
         X, y = _split_training_data(training_data)
         X = _encode(X, encoder)
@@ -109,8 +118,18 @@ class Client:
         task = Task(X=X, y=y, task_type=task_type, seed=seed)
         if task.task_type is None:
             raise InvalidTaskDataError("pass task_type='classification' or 'regression' when no labels are given")
+        ranking = dock.search(task, method="statistical", k=k, alpha=alpha)
+        if ranking.details.get("nothing_fits") and on_nothing_fits != "reuse":
+            best = ranking[0]
+            if on_nothing_fits == "raise" or task.y is None:
+                raise NothingFitsError(
+                    f"no learnware fits this task: the closest, {best.name!r}, has p = {best.details['p_value']:.3g} "
+                    f"< alpha = {alpha}. Pass on_nothing_fits='train' to fit on your labelled rows, or "
+                    "'reuse' to reuse the closest learnwares anyway.", ranking)
+            model = train_on_own_rows(task, ranking, seed)
+            model.encoder = encoder
+            return model
         mixture = dock.search(task, method="mixture", max_learnwares=max_learnwares)
-        ranking = dock.search(task, method="statistical", k=k)
         model = reuse(dock, task, mixture, ranking, reuser=reuser, trust=self.trust)
         model.encoder = encoder
         return model
@@ -145,6 +164,17 @@ def reuse(dock: Dock, task: Task, mixture: Ranking, ranking: Ranking, reuser: st
     chosen = [{"learnware_id": e.learnware_id, "name": e.name, "weight": e.weight, "reason": e.reason}
               for e in (list(rk)[:1] if reuser == "single" else rk)]
     return ReusedModel(estimator, reuser, chosen, ranking, task.task_type, selection_scores=scores)
+
+
+def train_on_own_rows(task: Task, ranking: Ranking, seed: int = 0) -> ReusedModel:
+    """The fallback when nothing fits: a random forest (200 trees) on the labelled rows."""
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    cls = RandomForestClassifier if task.task_type == "classification" else RandomForestRegressor
+    est = cls(n_estimators=200, random_state=seed, n_jobs=-1).fit(task.X_labelled, task.y)
+    chosen = [{"learnware_id": e.learnware_id, "name": e.name, "weight": None,
+               "reason": "closest candidate, not used: " + e.reason} for e in ranking]
+    return ReusedModel(est, "own_rows (nothing fits)", chosen, ranking, task.task_type)
 
 
 def score(task_type: str, y_true, y_pred) -> float:

@@ -55,3 +55,14 @@ class LearnwareNotFoundError(ModelReuseError, KeyError):
 
 class DuplicateLearnwareError(ModelReuseError, ValueError):
     """A learnware with the same id is already in the dock."""
+
+
+class NothingFitsError(ModelReuseError, LookupError):
+    """Calibrated search found no learnware whose distribution plausibly matches the task.
+
+    ``ranking`` holds the closest candidates, each with its p-value.
+    """
+
+    def __init__(self, message: str, ranking=None):
+        super().__init__(message)
+        self.ranking = ranking
