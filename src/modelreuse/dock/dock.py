@@ -29,7 +29,7 @@ from modelreuse.errors import (
 )
 from modelreuse.learnware import Learnware, Manifest
 from modelreuse.models.adapters import ModelAdapter
-from modelreuse.selection.calibration import DEFAULT_ALPHA, null_draws
+from modelreuse.selection.calibration import DEFAULT_ALPHA, null_model
 from modelreuse.selection.ranking import Ranking
 from modelreuse.selection.semantic import semantic_search
 from modelreuse.selection.statistical import mixture_search, statistical_search
@@ -206,7 +206,7 @@ class Dock:
             return mixture_search(index, spec, names, max_learnwares=max_learnwares)
         null = None
         if calibrate and isinstance(task, Task) and task.X is not None:
-            null = null_draws(task.X, index, m=task.spec_points, seed=task.seed)
+            null = null_model(task.X, spec, index, seed=task.seed)
         return statistical_search(index, spec, names, k=k, null=null, alpha=alpha)
 
     def index_for(self, n_features: int, **filters: Any) -> tuple[RKMEIndex, dict[str, str]]:

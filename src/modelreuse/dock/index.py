@@ -48,6 +48,7 @@ class RKMEIndex:
     starts: np.ndarray  # (N + 1,) segment offsets into points
     self_terms: np.ndarray  # (N,)
     embeddings: np.ndarray  # (N, EMBED_DIM) float32
+    counts: np.ndarray | None = None  # (N,) rows each spec sketches
     faiss_index: object | None = None
 
     @classmethod
@@ -61,7 +62,8 @@ class RKMEIndex:
         weights = np.concatenate([s.beta for s in specs])
         self_terms = _self_terms(points, weights, starts, gamma)
         embeddings = _embeddings(points, weights, starts, gamma)
-        index = cls(list(ids), scale, gamma, points, weights, starts, self_terms, embeddings)
+        counts = np.array([s.n for s in specs], dtype=np.float64)
+        index = cls(list(ids), scale, gamma, points, weights, starts, self_terms, embeddings, counts)
         if len(ids) >= exact_below:
             index.faiss_index = _hnsw(embeddings)
         return index
@@ -75,7 +77,8 @@ class RKMEIndex:
         idx, seg_starts = self.segment_rows(keep)
         starts = np.append(seg_starts, len(idx))
         return RKMEIndex([self.ids[i] for i in keep], self.scale, self.gamma, self.points[idx], self.weights[idx],
-                         starts, self.self_terms[keep], self.embeddings[keep])
+                         starts, self.self_terms[keep], self.embeddings[keep],
+                         None if self.counts is None else self.counts[keep])
 
     # ------------------------------------------------------------------ queries
     def query_frame(self, spec: RKMESpec) -> tuple[np.ndarray, np.ndarray]:

@@ -13,19 +13,27 @@ actual comparison of ``n`` user rows against a learnware built from at least tha
 null is moment-matched by a Gamma distribution (the approximation of Gretton et al., "A fast,
 consistent kernel two-sample test", NeurIPS 2009) and ``p = P(null >= observed)``.
 
+Sample-size correction: under the null, ``E[MMD^2] ~ eps_a + eps_b + V (1/n_a + 1/n_b)`` with
+``eps`` the RKME approximation errors and ``V = 1 - E k(x, x')`` (Gaussian kernel). The half
+draws have ``n_a = n_b = n/2``; the actual comparison has the user's ``n`` rows against the
+learnware's ``n_lw``. So the draws keep their shape but are rescaled, per candidate, to the mean
+``2 eps + V (1/n + 1/n_lw)``, where ``eps`` (the task RKME's MMD^2 to the user's rows) and ``V``
+are computed on the user's rows in the index frame and ``n_lw`` is stored in the learnware spec.
+
 Sign convention: a larger p-value means the task is more plausibly from the learnware's
 distribution. Search answers "nothing fits" when every candidate has ``p < alpha``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
 
 from modelreuse.specs.kernels import gaussian_kernel
-from modelreuse.specs.rkme import RKMESpec
+from modelreuse.specs.rkme import RKMESpec, weighted_mmd2
 
 if TYPE_CHECKING:  # the dock imports this module; avoid the import cycle at run time
     from modelreuse.dock.index import RKMEIndex
@@ -43,6 +51,33 @@ def pair_mmd2(index: RKMEIndex, a: RKMESpec, b: RKMESpec) -> float:
     return max(float(value), 0.0)
 
 
+@dataclass
+class NullModel:
+    """Null MMD^2 draws from halves of the user's rows, plus what rescales them (module doc)."""
+
+    draws: np.ndarray
+    n_rows: int
+    eps: float
+    V: float
+
+    def expected(self, n_learnware: np.ndarray) -> np.ndarray:
+        """Null mean for the user's rows against learnwares sketching ``n_learnware`` rows."""
+        return 2 * self.eps + self.V * (1.0 / self.n_rows + 1.0 / np.asarray(n_learnware, np.float64))
+
+
+def null_model(X: np.ndarray, task_spec: RKMESpec, index: RKMEIndex, n_draws: int = DEFAULT_DRAWS,
+               seed: int = 0) -> NullModel:
+    """Half-split draws and the size-correction terms for the user's rows ``X``."""
+    rng = np.random.default_rng(seed)
+    S = X[rng.choice(len(X), min(len(X), MAX_HALF_ROWS), replace=False)] / index.scale
+    Zq, bq = index.query_frame(task_spec)
+    K_ss_mean = float(gaussian_kernel(S, S, index.gamma).mean())
+    alpha = np.full(len(S), 1.0 / len(S))
+    eps = weighted_mmd2(Zq, bq, S, alpha, index.gamma)
+    return NullModel(null_draws(X, index, m=len(task_spec.beta), n_draws=n_draws, seed=seed), len(X), eps,
+                     max(1.0 - K_ss_mean, 0.0))
+
+
 def null_draws(X: np.ndarray, index: RKMEIndex, m: int = 100, n_draws: int = DEFAULT_DRAWS, seed: int = 0) -> np.ndarray:
     """``n_draws`` MMD^2 values between RKMEs of random halves of ``X`` (see module doc)."""
     rng = np.random.default_rng(seed)
@@ -56,10 +91,12 @@ def null_draws(X: np.ndarray, index: RKMEIndex, m: int = 100, n_draws: int = DEF
     return np.asarray(draws)
 
 
-def p_values(observed: np.ndarray, draws: np.ndarray) -> np.ndarray:
-    """Upper-tail p-values of ``observed`` MMD^2 under a Gamma fitted to the null ``draws``."""
+def p_values(observed: np.ndarray, draws: np.ndarray, target_mean: np.ndarray | float | None = None) -> np.ndarray:
+    """Upper-tail p-values of ``observed`` MMD^2 under a Gamma fitted to the null ``draws``,
+    optionally rescaled (same shape) to ``target_mean`` per observation."""
     mean, var = float(np.mean(draws)), float(np.var(draws, ddof=1))
     if mean <= 0 or var <= 0:
         return np.where(np.asarray(observed) <= mean, 1.0, 0.0)
-    shape, scale = mean**2 / var, var / mean
-    return stats.gamma.sf(np.asarray(observed), shape, scale=scale)
+    shape = mean**2 / var
+    target = mean if target_mean is None else np.asarray(target_mean, np.float64)
+    return stats.gamma.sf(np.asarray(observed), shape, scale=target / shape)

@@ -16,7 +16,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from modelreuse.dock.index import RKMEIndex
-from modelreuse.selection.calibration import DEFAULT_ALPHA, p_values
+from modelreuse.selection.calibration import DEFAULT_ALPHA, NullModel, p_values
 from modelreuse.selection.ranking import RankedLearnware, Ranking
 from modelreuse.specs.rkme import RKMESpec
 
@@ -24,7 +24,7 @@ DEFAULT_PREFILTER = 64
 
 
 def statistical_search(index: RKMEIndex, spec: RKMESpec, names: dict[str, str], k: int = 10,
-                       prefilter: int = DEFAULT_PREFILTER, null: np.ndarray | None = None,
+                       prefilter: int = DEFAULT_PREFILTER, null: NullModel | None = None,
                        alpha: float = DEFAULT_ALPHA) -> Ranking:
     """The ``k`` learnwares with the smallest MMD to ``spec`` (exact MMD on the prefiltered set).
 
@@ -34,7 +34,10 @@ def statistical_search(index: RKMEIndex, spec: RKMESpec, names: dict[str, str], 
     candidates = index.prefilter(spec, max(prefilter, k))
     mmd2 = index.mmd2(spec, candidates)
     order = np.argsort(mmd2, kind="stable")[:k]
-    pvals = p_values(mmd2[order], null) if null is not None else [None] * len(order)
+    if null is None:
+        pvals = [None] * len(order)
+    else:
+        pvals = p_values(mmd2[order], null.draws, null.expected(index.counts[candidates[order]]))
     entries = []
     for rank, (i, p) in enumerate(zip(order, pvals), start=1):
         lid = index.ids[candidates[i]]
@@ -48,7 +51,7 @@ def statistical_search(index: RKMEIndex, spec: RKMESpec, names: dict[str, str], 
     details = {"n_scored": int(len(candidates)), "n_indexed": len(index)}
     if null is not None:
         details.update(alpha=alpha, nothing_fits=bool(all(e.details["p_value"] < alpha for e in entries)),
-                       null_mmd2_mean=float(np.mean(null)))
+                       null_mmd2_mean_halves=float(np.mean(null.draws)))
     return Ranking(entries, method="statistical", details=details)
 
 
