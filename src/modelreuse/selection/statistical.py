@@ -16,7 +16,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from modelreuse.dock.index import RKMEIndex
-from modelreuse.selection.calibration import DEFAULT_ALPHA, NullModel, p_values
+from modelreuse.selection.calibration import DEFAULT_ALPHA, NullModel, mmd2_in_user_frame, p_values
 from modelreuse.selection.ranking import RankedLearnware, Ranking
 from modelreuse.specs.rkme import RKMESpec
 
@@ -37,7 +37,8 @@ def statistical_search(index: RKMEIndex, spec: RKMESpec, names: dict[str, str], 
     if null is None:
         pvals = [None] * len(order)
     else:
-        pvals = p_values(mmd2[order], null.draws, null.expected(index.counts[candidates[order]]))
+        observed = mmd2_in_user_frame(index, spec, candidates[order])
+        pvals = p_values(observed, null.draws, null.expected(index.counts[candidates[order]]))
     entries = []
     for rank, (i, p) in enumerate(zip(order, pvals), start=1):
         lid = index.ids[candidates[i]]
