@@ -15,13 +15,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from modelreuse.datapaths import default_data_root
 from modelreuse.errors import ModelReuseError
 
 app = typer.Typer(help="modelreuse: find trained models that fit your task and reuse them.", no_args_is_help=True)
 dock_app = typer.Typer(help="Manage a dock (learnware market).", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks that print JSON.", no_args_is_help=True)
 app.add_typer(dock_app, name="dock")
+transfer_app = typer.Typer(help="Transferability metrics on stored problems.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+app.add_typer(transfer_app, name="transfer")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -210,6 +213,45 @@ def bench_market(sites: Path = typer.Option(..., help="Directory with one table 
         console.print(users)
 
     _emit(report, as_json, render)
+
+
+@transfer_app.command("score")
+def transfer_score(problem: Path = typer.Option(..., help="A .npz with F (features), y (labels), P (source-class "
+                                                        "probabilities) and/or t (regression targets)."),
+                   metric: Optional[list[str]] = typer.Option(None, help="Metric name (repeatable); default: all that "
+                                                                         "the problem's arrays allow."),
+                   as_json: bool = JsonOpt) -> None:
+    """Compute transferability metrics on a stored problem; prints {metric_name: value}."""
+    import numpy as np
+
+    from modelreuse.selection.transferability import score_problem
+
+    if not problem.is_file():
+        _fail(FileNotFoundError(f"no problem file at {problem}"))
+    with np.load(problem) as stored:
+        arrays = {k: stored[k] for k in stored.files if k in ("F", "y", "P", "t")}
+    try:
+        values = score_problem(arrays, metric or None)
+    except (ModelReuseError, KeyError, ValueError) as exc:
+        _fail(exc)
+
+    def render(v: dict) -> None:
+        table = Table("metric", "value")
+        for name, value in v.items():
+            table.add_row(name, ", ".join(f"{x:.10g}" for x in value) if isinstance(value, list) else f"{value:.10g}")
+        console.print(table)
+
+    _emit(values, as_json, render)
+
+
+@bench_app.command("transfer-table")
+def bench_transfer_table(data: Optional[Path] = typer.Option(None, help="Data root (default $MODELREUSE_DATA or ../shared/data)."),
+                         as_json: bool = JsonOpt) -> None:
+    """Recompute the Model Spider 10-model x 8-dataset weighted-tau table beside the staged values."""
+    from modelreuse.bench.transfer_table import recompute, render
+
+    report = recompute(data or default_data_root())
+    _emit(report, as_json, lambda r: typer.echo(render(r)))
 
 
 if __name__ == "__main__":  # pragma: no cover
