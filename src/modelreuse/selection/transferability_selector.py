@@ -1,0 +1,89 @@
+"""Rank candidate pretrained models for a labelled task by a transferability metric.
+
+Each candidate is run forward on the task's rows (its feature extractor and, for metrics that need
+it, its source-class head) and scored with one metric from
+:mod:`modelreuse.selection.transferability`. Candidates are independent, so they are scored with
+joblib (``n_jobs``; any joblib backend, e.g. ``ray`` via ``ray.util.joblib``, spreads them across
+machines). Lower-is-better metrics (PACTran) are negated and pool-relative ones (NCTI) normalised
+across the candidates, so the returned :class:`~modelreuse.selection.ranking.Ranking` is always
+best-first with higher-is-better scores; ``details`` keeps the raw metric value.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from joblib import Parallel, delayed
+
+from modelreuse.errors import InvalidTaskDataError
+from modelreuse.selection.ranking import RankedLearnware, Ranking
+from modelreuse.selection.transferability import get_metric, ncti_pool_scores
+
+
+@dataclass
+class Candidate:
+    """A pretrained model to rank: ``features(X) -> (N, D)`` and optionally
+    ``source_proba(X) -> (N, Cs)`` (its own head's class probabilities)."""
+
+    name: str
+    features: Callable[[Any], np.ndarray]
+    source_proba: Callable[[Any], np.ndarray] | None = None
+
+
+def _score_one(candidate: Candidate, metric_name: str, X, y) -> tuple[Any, float]:
+    metric = get_metric(metric_name)
+    start = time.perf_counter()
+    if metric.kind == "probabilities":
+        if candidate.source_proba is None:
+            raise InvalidTaskDataError(f"metric {metric.name} needs source-class probabilities; "
+                                       f"candidate {candidate.name!r} has no source head")
+        inputs = candidate.source_proba(X)
+    else:
+        inputs = candidate.features(X)
+    value = metric.fn(inputs, y)
+    return value, time.perf_counter() - start
+
+
+class TransferabilitySelector:
+    """``TransferabilitySelector(metric="logme").rank(candidates, X, y)`` -> best-first Ranking."""
+
+    def __init__(self, metric: str = "logme", n_jobs: int = 1, backend: str | None = None):
+        self.metric = get_metric(metric)
+        if self.metric.kind == "regression":
+            raise ValueError("use a class-label metric; regression LogME ranks with `logme_regression` via score_problem")
+        self.n_jobs = n_jobs
+        self.backend = backend
+
+    def rank(self, candidates: Sequence[Candidate], X, y) -> Ranking:
+        """Score every candidate on ``(X, y)`` and order them best first."""
+        if not candidates:
+            raise InvalidTaskDataError("no candidate models to rank")
+        names = [c.name for c in candidates]
+        if len(set(names)) != len(names):
+            raise InvalidTaskDataError("candidate names must be unique")
+        results = Parallel(n_jobs=self.n_jobs, backend=self.backend)(
+            delayed(_score_one)(c, self.metric.name, X, y) for c in candidates)
+        raw = [r[0] for r in results]
+        scores = self._oriented(raw)
+        order = np.argsort(-scores, kind="stable")
+        entries = [RankedLearnware(
+            learnware_id=names[i], name=names[i], score=float(scores[i]),
+            reason=f"{self.metric.name} = {_fmt(raw[i])} on your labelled rows (rank {r} of {len(names)})",
+            details={"metric": self.metric.name, "value": raw[i], "seconds": results[i][1]},
+        ) for r, i in enumerate(order, start=1)]
+        return Ranking(entries, method=f"transferability:{self.metric.name}",
+                       details={"higher_is_better_raw": self.metric.higher_is_better,
+                                "pool_relative": self.metric.pool_relative})
+
+    def _oriented(self, raw: list) -> np.ndarray:
+        if self.metric.pool_relative:
+            return ncti_pool_scores(raw)
+        values = np.asarray(raw, dtype=np.float64)
+        return values if self.metric.higher_is_better else -values
+
+
+def _fmt(value) -> str:
+    return ", ".join(f"{v:.4g}" for v in value) if isinstance(value, tuple) else f"{value:.4g}"
