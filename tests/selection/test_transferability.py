@@ -93,8 +93,8 @@ def test_logme_wide_path_equals_exact_evidence_and_flag_reproduces_rank_cut():
     s_full, V = np.linalg.eigh(F.T @ F)  # all D eigenvalues, D - N of them zero
     exact = log_evidence(Y, np.clip(s_full, 0, None), (F @ V).T @ Y, D=90).mean()
     assert logme(F, y) == pytest.approx(exact, rel=1e-9)
-    s, B = spectrum(F)
-    assert len(s) == 40
+    s, z = spectrum(F, Y)
+    assert len(s) == 40 and z.shape == (40, 3)
     cut = logme(F, y, drop_null_directions=True)
     assert cut > logme(F, y)  # dropping D - N log(alpha) terms with alpha > 1 raises the value
 

@@ -48,16 +48,17 @@ Variant = Literal["fixed_point", "icml", "tllib"]
 MAX_STEPS = 11
 
 
-def spectrum(F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Non-negative eigenvalues ``s`` of ``F^T F`` (min(N, D) of them) and a function's worth of
-    basis: returns ``(s, B)`` with ``z = B^T Y`` giving ``V^T F^T Y`` for any targets ``Y``."""
+def spectrum(F: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The min(N, D) non-negative eigenvalues ``s`` of ``F^T F`` and ``z = V^T F^T Y`` (one row per
+    eigenvalue), from whichever Gram matrix is smaller; ``F^T Y`` is formed first, so no N x D x D
+    product is needed."""
     N, D = F.shape
     if N >= D:
         s, V = np.linalg.eigh(F.T @ F)
-        return np.clip(s, 0, None), F @ V
+        return np.clip(s, 0, None), V.T @ (F.T @ Y)
     s, U = np.linalg.eigh(F @ F.T)
     s = np.clip(s, 0, None)
-    return s, U * np.sqrt(s)
+    return s, np.sqrt(s)[:, None] * (U.T @ Y)
 
 
 def log_evidence(Y: np.ndarray, s: np.ndarray, z: np.ndarray, D: int, variant: Variant = "fixed_point",
@@ -134,7 +135,6 @@ def logme(F, y=None, t=None, variant: Variant = "fixed_point", drop_null_directi
     else:
         Y = as_targets(t, len(F))
     N, D = F.shape
-    s, B = spectrum(F)
-    z = B.T @ Y
+    s, z = spectrum(F, Y)
     n_null = 0 if drop_null_directions else D - len(s)
     return float(np.mean(log_evidence(Y, s, z, D, variant, n_null)))
