@@ -254,5 +254,34 @@ def bench_transfer_table(data: Optional[Path] = typer.Option(None, help="Data ro
     _emit(report, as_json, lambda r: typer.echo(render(r)))
 
 
+@bench_app.command("transfer")
+def bench_transfer(data: Optional[Path] = typer.Option(None, help="Data root (default $MODELREUSE_DATA or ../shared/data)."),
+                   cache: Path = typer.Option(Path(".cache/transfer-zoo"), help="Where MiniLM embeddings are cached (.npy)."),
+                   max_rows: int = typer.Option(2000, help="Training rows per target the metrics see."),
+                   seed: int = 0,
+                   out: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
+                   as_json: bool = JsonOpt) -> None:
+    """Rank the 28-model text zoo on 12 real targets with every metric and a learned ensemble."""
+    from modelreuse.bench.transfer_bench import run_transfer_bench
+
+    report = run_transfer_bench(data or default_data_root(), cache, max_rows=max_rows, seed=seed,
+                                progress=lambda msg: err_console.print(f"[dim]{msg}[/dim]", highlight=False))
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2))
+
+    def render(r: dict) -> None:
+        table = Table("metric", "w-tau (Model Spider)", "w-tau (SFDA)", "hit@1", "hit@3", "s / target")
+        for name, m in r["metrics"].items():
+            table.add_row(name, f"{m['weighted_tau_model_spider']:.3f}", f"{m['weighted_tau_sfda']:.3f}",
+                          f"{m['hit@1']:.2f}", f"{m['hit@3']:.2f}", f"{m['seconds_per_target']:.2f}")
+        e = r["ensemble"]
+        table.add_row("ensemble (leave-one-target-out)", f"{e['weighted_tau_model_spider']:.3f}",
+                      f"{e['weighted_tau_sfda']:.3f}", f"{e['hit@1']:.2f}", f"{e['hit@3']:.2f}", "")
+        console.print(table)
+
+    _emit(report, as_json, render)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

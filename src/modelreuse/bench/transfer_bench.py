@@ -1,0 +1,103 @@
+"""``modelreuse bench transfer``: every transferability metric ranking the text zoo on 12 targets.
+
+For each target (:mod:`modelreuse.bench.transfer_zoo`) and each of the 28 candidates: the
+candidate's features (and source-head probabilities) on the target's training split, the ground
+truth (linear-probe test accuracy, full training split), and every metric on a seeded subsample
+of at most ``max_rows`` training rows (metrics are meant to be cheap; the truth is not). Per
+metric: weighted Kendall tau in both conventions, Hit@1, Hit@3 and seconds per target (all
+candidates), averaged over targets.
+
+Beyond single metrics, :class:`~modelreuse.selection.transferability_ensemble.MetricEnsembleRanker`
+is evaluated leave-one-target-out: fitted on the other 11 targets' metric scores and truths,
+scored on the held-out one.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from modelreuse.bench.ranking_metrics import hit_at_k, weighted_tau_model_spider, weighted_tau_sfda
+from modelreuse.bench.transfer_zoo import build_text_zoo, load_targets, probe_accuracy
+from modelreuse.selection.transferability import get_metric, ncti_pool_scores
+from modelreuse.selection.transferability_ensemble import MetricEnsembleRanker
+
+BENCH_METRICS = ("hscore", "reg_hscore", "nce", "leep", "nleep_float64", "logme", "gbc", "gbc_diagonal", "transrate",
+                 "sfda", "ncti", "pactran", "lfc", "knn", "linear_probe")
+
+
+def _oriented(name: str, raw: list) -> np.ndarray:
+    metric = get_metric(name)
+    if metric.pool_relative:
+        return ncti_pool_scores(raw)
+    values = np.asarray(raw, dtype=np.float64)
+    return values if metric.higher_is_better else -values
+
+
+def score_target(zoo, target: dict, metrics=BENCH_METRICS, max_rows: int = 2000, seed: int = 0) -> dict:
+    """Truth and every metric's oriented scores for all candidates on one target."""
+    train_x, train_y = target["train"]
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(len(train_y), min(max_rows, len(train_y)), replace=False))
+    truth, raw, seconds = [], {m: [] for m in metrics}, {m: 0.0 for m in metrics}
+    for model in zoo:
+        F_train = model.features(train_x)
+        truth.append(probe_accuracy((F_train, train_y), (model.features(target["test"][0]), target["test"][1])))
+        F, P, y = F_train[rows], model.head.predict_proba(F_train[rows]), train_y[rows]
+        for name in metrics:
+            metric = get_metric(name)
+            start = time.perf_counter()
+            raw[name].append(metric.fn(P if metric.kind == "probabilities" else F, y))
+            seconds[name] += time.perf_counter() - start
+    return {"truth": np.asarray(truth), "scores": {m: _oriented(m, raw[m]) for m in metrics}, "seconds": seconds}
+
+
+def _evaluate(scores: np.ndarray, truth: np.ndarray) -> dict:
+    return {"weighted_tau_model_spider": weighted_tau_model_spider(scores, truth),
+            "weighted_tau_sfda": weighted_tau_sfda(scores, truth),
+            "hit@1": hit_at_k(scores, truth, 1), "hit@3": hit_at_k(scores, truth, 3)}
+
+
+def _mean(rows: list[dict]) -> dict:
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+
+def run_transfer_bench(data_root: str | Path, cache: Path, max_rows: int = 2000, seed: int = 0,
+                       progress: Callable[[str], None] = lambda _: None) -> dict:
+    """The whole benchmark (module doc); returns the JSON-ready report."""
+    zoo = build_text_zoo(data_root, cache, progress)
+    targets = load_targets(data_root, seed)
+    results = {}
+    for name, target in targets.items():
+        progress(f"target {name}")
+        results[name] = score_target(zoo, target, max_rows=max_rows, seed=seed)
+    per_metric = {}
+    for metric in BENCH_METRICS:
+        rows = [_evaluate(r["scores"][metric], r["truth"]) for r in results.values()]
+        per_metric[metric] = _mean(rows) | {"seconds_per_target": float(np.mean([r["seconds"][metric] for r in results.values()])),
+                                            "per_target_weighted_tau_model_spider": {
+                                                t: row["weighted_tau_model_spider"] for t, row in zip(results, rows)}}
+    ensemble = leave_one_target_out(results)
+    best = max(BENCH_METRICS, key=lambda m: per_metric[m]["weighted_tau_model_spider"])
+    return {"zoo": [m.name for m in zoo], "targets": {t: {"n_train": len(d["train"][1]), "n_test": len(d["test"][1]),
+                                                          "best_model": zoo[int(np.argmax(results[t]["truth"]))].name,
+                                                          "truth_range": [float(results[t]["truth"].min()),
+                                                                          float(results[t]["truth"].max())]}
+                                                      for t, d in targets.items()},
+            "protocol": {"max_metric_rows": max_rows, "seed": seed, "ground_truth": "linear probe, full train split"},
+            "metrics": per_metric, "ensemble": ensemble, "best_single_metric": best,
+            "ensemble_gain_over_best_single": ensemble["weighted_tau_model_spider"] - per_metric[best]["weighted_tau_model_spider"]}
+
+
+def leave_one_target_out(results: dict, metrics=BENCH_METRICS) -> dict:
+    """MetricEnsembleRanker fitted on all targets but one, evaluated on that one; averaged."""
+    matrices = {t: (np.column_stack([r["scores"][m] for m in metrics]), r["truth"]) for t, r in results.items()}
+    rows = []
+    for held_out, (S, truth) in matrices.items():
+        ranker = MetricEnsembleRanker().fit([v for t, v in matrices.items() if t != held_out])
+        rows.append(_evaluate(ranker.predict(S), truth))
+    full = MetricEnsembleRanker().fit(list(matrices.values()))
+    return _mean(rows) | {"coefficients": dict(zip(metrics, map(float, full.coef_)))}
