@@ -37,7 +37,14 @@ def test_save_load_roundtrip(X, tmp_path):
     spec.save(tmp_path / "r.npz")
     back = RKMESpec.load(tmp_path / "r.npz")
     np.testing.assert_array_equal(back.Z, spec.Z)
-    assert back.gamma == spec.gamma and back.n == spec.n
+    assert back.gamma == spec.gamma and back.n == spec.n and back.fit_mmd2 == spec.fit_mmd2
+
+
+def test_stored_fit_error_matches_exact_mmd_to_the_rows(X):
+    exact_small = RKMESpec.fit(X[:800], m=20)  # <= ERROR_SAMPLE rows: exact
+    assert exact_small.fit_mmd2 == pytest.approx(exact_small.mmd2_to_data(X[:800]), rel=1e-9)
+    sampled = RKMESpec.fit(X, m=20)  # more rows: estimated from a sample, bias-corrected
+    assert sampled.fit_mmd2 == pytest.approx(sampled.mmd2_to_data(X), rel=0.3)
 
 
 def test_corrupt_spec_file_raises_spec_error(tmp_path):

@@ -180,8 +180,9 @@ class Dock:
                 or ``"mixture"`` (non-negative mixture of learnware RKMEs).
             k: number of results (statistical, semantic).
             max_learnwares: mixture size limit.
-            calibrate: for statistical search of a Task with rows, add a p-value per entry and
-                answer ``details["nothing_fits"]`` (see modelreuse.selection.calibration).
+            calibrate: for statistical search, add a p-value per entry and answer
+                ``details["nothing_fits"]`` (see modelreuse.selection.calibration); from the
+                user's rows when the task has them, else from the task RKME alone.
             alpha: significance level of "nothing fits".
             exclude: learnware ids left out of the search.
             filters: card-field filters, e.g. ``task_type="regression"``.
@@ -202,11 +203,12 @@ class Dock:
         index, names = self.index_for(spec.n_features, **filters)
         if exclude:
             index = index.without(set(exclude))
-        if method == "mixture":
-            return mixture_search(index, spec, names, max_learnwares=max_learnwares)
         null = None
-        if calibrate and isinstance(task, Task) and task.X is not None:
-            null = null_model(task.X, spec, index, seed=task.seed)
+        if calibrate:
+            rows = task.X if isinstance(task, Task) else None
+            null = null_model(rows, spec, index, seed=task.seed if isinstance(task, Task) else 0)
+        if method == "mixture":
+            return mixture_search(index, spec, names, max_learnwares=max_learnwares, null=null, alpha=alpha)
         return statistical_search(index, spec, names, k=k, null=null, alpha=alpha)
 
     def index_for(self, n_features: int, **filters: Any) -> tuple[RKMEIndex, dict[str, str]]:

@@ -16,7 +16,8 @@ import numpy as np
 from scipy.optimize import nnls
 
 from modelreuse.dock.index import RKMEIndex
-from modelreuse.selection.calibration import DEFAULT_ALPHA, NullModel, mmd2_in_user_frame, p_values
+from modelreuse.selection.calibration import (DEFAULT_ALPHA, NullModel, mixture_expected, mixture_mmd2_in_user_frame,
+                                               mmd2_in_user_frame, p_values)
 from modelreuse.selection.ranking import RankedLearnware, Ranking
 from modelreuse.specs.rkme import RKMESpec
 
@@ -28,7 +29,7 @@ def statistical_search(index: RKMEIndex, spec: RKMESpec, names: dict[str, str], 
                        alpha: float = DEFAULT_ALPHA) -> Ranking:
     """The ``k`` learnwares with the smallest MMD to ``spec`` (exact MMD on the prefiltered set).
 
-    With ``null`` draws (see :mod:`modelreuse.selection.calibration`) every entry also gets a
+    With a ``null`` model (see :mod:`modelreuse.selection.calibration`) every entry also gets a
     ``p_value`` and the ranking says ``nothing_fits`` when all p-values are below ``alpha``.
     """
     candidates = index.prefilter(spec, max(prefilter, k))
@@ -38,7 +39,7 @@ def statistical_search(index: RKMEIndex, spec: RKMESpec, names: dict[str, str], 
         pvals = [None] * len(order)
     else:
         observed = mmd2_in_user_frame(index, spec, candidates[order])
-        pvals = p_values(observed, null.draws, null.expected(index.counts[candidates[order]]))
+        pvals = p_values(observed, null.shape, null.expected(index.counts[candidates[order]]))
     entries = []
     for rank, (i, p) in enumerate(zip(order, pvals), start=1):
         lid = index.ids[candidates[i]]
@@ -52,12 +53,13 @@ def statistical_search(index: RKMEIndex, spec: RKMESpec, names: dict[str, str], 
     details = {"n_scored": int(len(candidates)), "n_indexed": len(index)}
     if null is not None:
         details.update(alpha=alpha, nothing_fits=bool(all(e.details["p_value"] < alpha for e in entries)),
-                       null_mmd2_mean_halves=float(np.mean(null.draws)))
+                       null_shape=null.shape)
     return Ranking(entries, method="statistical", details=details)
 
 
 def mixture_search(index: RKMEIndex, spec: RKMESpec, names: dict[str, str], max_learnwares: int = 5,
-                   prefilter: int = DEFAULT_PREFILTER, pool: int = 10, min_improvement: float = 0.01) -> Ranking:
+                   prefilter: int = DEFAULT_PREFILTER, pool: int = 10, min_improvement: float = 0.01,
+                   null: NullModel | None = None, alpha: float = DEFAULT_ALPHA) -> Ranking:
     """Non-negative mixture of learnware RKMEs that best matches the task RKME.
 
     Minimises ``|| Phi_task - sum_i w_i Phi_i ||^2_H`` over ``w >= 0`` by greedy forward
@@ -65,7 +67,9 @@ def mixture_search(index: RKMEIndex, spec: RKMESpec, names: dict[str, str], max_
     lowers the residual MMD^2 most; stop at ``max_learnwares`` or when the relative
     improvement falls below ``min_improvement``. Weights are reported normalised to sum 1.
     Candidates: the ``pool`` learnwares with the smallest exact MMD among the prefiltered ones
-    (the Gram matrix costs O((pool m)^2 d)).
+    (the Gram matrix costs O((pool m)^2 d)). With a ``null`` model the mixture as a whole gets a
+    p-value (its MMD^2 in the user's frame against the null with the mixture's sampling variance)
+    and ``details["nothing_fits"]`` says whether it is below ``alpha``.
     """
     candidates = index.prefilter(spec, prefilter)
     candidates = candidates[np.argsort(index.mmd2(spec, candidates), kind="stable")[:pool]]
@@ -96,7 +100,13 @@ def mixture_search(index: RKMEIndex, spec: RKMESpec, names: dict[str, str], max_
         reason=f"weight {w:.3f} in the mixture of {len(chosen)} learnwares closest to your task (residual MMD^2 {residual:.4g})",
         details={"residual_mmd2": float(residual)},
     ) for c, w in sorted(zip(chosen, weights), key=lambda t: -t[1])]
-    return Ranking(entries, method="mixture", details={"residual_mmd2": float(residual)})
+    details = {"residual_mmd2": float(residual)}
+    if null is not None and chosen:
+        members = candidates[chosen]
+        observed = mixture_mmd2_in_user_frame(index, spec, members, weights)
+        p = float(p_values(np.array([observed]), null.shape, mixture_expected(null, index.counts[members], weights))[0])
+        details.update(p_value=p, alpha=alpha, nothing_fits=p < alpha)
+    return Ranking(entries, method="mixture", details=details)
 
 
 def _nnls_mixture(G: np.ndarray, h: np.ndarray, qq: float) -> tuple[np.ndarray, float]:
