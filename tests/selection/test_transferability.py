@@ -155,3 +155,14 @@ def test_cli_transfer_score_prints_fixture_names(reference):
         assert values[key] == pytest.approx(reference["metrics"][key]["value"], rel=1e-10)
     bad = CliRunner().invoke(app, ["transfer", "score", "--problem", str(FIXTURES / "problem.npz"), "--metric", "nope"])
     assert bad.exit_code == 2 and "unknown transferability metric" in bad.output
+
+
+@pytest.mark.parametrize("name", [n for n, m in METRICS.items() if m.kind == "features"])
+def test_all_constant_features_raise_or_give_the_no_information_value(name):
+    y = np.repeat([0, 1, 2], 20)
+    F = np.full((60, 10), 3.0)
+    if name in ("reg_hscore", "sfda", "ncti_parts"):
+        with pytest.raises(InvalidTaskDataError, match="constant"):
+            METRICS[name].fn(F, y)
+    else:
+        assert np.isfinite(np.asarray(METRICS[name].fn(F, y), dtype=np.float64)).all()

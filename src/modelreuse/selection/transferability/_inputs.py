@@ -30,6 +30,15 @@ def as_features(F, name: str = "F", min_rows: int = 2) -> np.ndarray:
     return F
 
 
+def require_variation(F: np.ndarray, metric: str) -> None:
+    """Raise for features with no variation at all (every column constant): metrics that invert
+    a covariance (regularised H-score, SFDA, NCTI) are undefined there. Metrics that stay defined
+    return their no-information value instead (H-score, TransRate and LFC 0, LogME the evidence of
+    the intercept-free model)."""
+    if np.ptp(F, axis=0).max() == 0:
+        raise InvalidTaskDataError(f"{metric} is undefined when every feature column is constant")
+
+
 def as_labels(y, n: int) -> tuple[np.ndarray, int]:
     """Labels re-encoded to ``0..C-1`` (sorted) and the number of classes ``C >= 2``."""
     y = np.asarray(y)

@@ -27,7 +27,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-from modelreuse.selection.transferability._inputs import as_features, as_labels
+from modelreuse.selection.transferability._inputs import as_features, as_labels, require_variation
 
 MIN_SHRINKAGE = 1e-10
 
@@ -36,6 +36,7 @@ def ncti_parts(F, y) -> tuple[float, float, float]:
     """``(S_seli, S_ncc, S_vc)`` of one model's features ``F`` (N, D) for labels ``y``."""
     F = as_features(F)
     y, C = as_labels(y, len(F))
+    require_variation(F, "NCTI")
     pca = PCA(n_components=min(64, *F.shape))
     X = pca.fit_transform(F)
     shrinkage = max(np.exp(-np.sum(pca.explained_variance_[:32])), MIN_SHRINKAGE)

@@ -18,13 +18,14 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from sklearn.covariance import LedoitWolf
 
-from modelreuse.selection.transferability._inputs import as_features, as_labels, class_stats
+from modelreuse.selection.transferability._inputs import as_features, as_labels, class_stats, require_variation
 
 
 def regularized_h_score(F, y) -> float:
     """Ledoit-Wolf regularised H-score of ``F`` (N, D) for labels ``y``. Higher is better."""
     F = as_features(F)
     y, C = as_labels(y, len(F))
+    require_variation(F, "regularised H-score")
     N = len(F)
     Fc = F - F.mean(axis=0)
     lw = LedoitWolf(assume_centered=False).fit(Fc)

@@ -25,7 +25,7 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from scipy.special import softmax
 
-from modelreuse.selection.transferability._inputs import as_features, as_labels, class_stats
+from modelreuse.selection.transferability._inputs import as_features, as_labels, class_stats, require_variation
 
 POWER_STEPS = 3
 MIN_SHRINKAGE = 1e-10
@@ -63,6 +63,7 @@ def sfda(F, y) -> float:
     """SFDA score of features ``F`` (N, D) for labels ``y``. Higher is better."""
     X = as_features(F).copy()
     y, C = as_labels(y, len(X))
+    require_variation(X, "SFDA")
     proba, shrinkage = discriminant_proba(X, y, C, None)
     soft = softmax(proba, axis=1)
     _, means = class_stats(X, y, C)
