@@ -47,13 +47,26 @@ def test_bad_inputs():
 
 def test_ensemble_ranker_learns_which_metric_to_trust():
     rng = np.random.default_rng(0)
+    names = [f"m{i}" for i in range(12)]
     tasks = []
     for _ in range(6):
         truth = rng.normal(size=12)
         good, noise = truth + 0.1 * rng.normal(size=12), rng.normal(size=12)
-        tasks.append((np.column_stack([noise, good]), truth))
-    ranker = MetricEnsembleRanker(alpha=1.0).fit(tasks[:5])
+        tasks.append((np.column_stack([noise, good]), truth, names))
+    ranker = MetricEnsembleRanker(alpha=1.0, use_model_prior=False).fit(tasks[:5])
     assert ranker.coef_[1] > 5 * abs(ranker.coef_[0])
-    S, truth = tasks[5]
-    assert weighted_tau_sfda(ranker.predict(S), truth) > 0.8
+    S, truth, _ = tasks[5]
+    assert weighted_tau_sfda(ranker.predict(S, names), truth) > 0.8
     assert np.allclose(standardise_within_task(np.ones((4, 2))), 0.0)
+
+
+def test_model_prior_carries_consistent_model_quality():
+    rng = np.random.default_rng(1)
+    names = [f"m{i}" for i in range(10)]
+    quality = np.arange(10.0)
+    tasks = [(rng.normal(size=(10, 1)), quality + 0.3 * rng.normal(size=10), names) for _ in range(5)]
+    ranker = MetricEnsembleRanker(alpha=1.0).fit(tasks[:4])
+    assert ranker.coef_[-1] > 0.5  # the prior column dominates the uninformative metric
+    S, truth, _ = tasks[4]
+    assert weighted_tau_sfda(ranker.predict(S, names), truth) > 0.8
+    assert ranker.predict(S, ["unseen"] * 10).std() < ranker.predict(S, names).std()

@@ -80,24 +80,41 @@ def run_transfer_bench(data_root: str | Path, cache: Path, max_rows: int = 2000,
         per_metric[metric] = _mean(rows) | {"seconds_per_target": float(np.mean([r["seconds"][metric] for r in results.values()])),
                                             "per_target_weighted_tau_model_spider": {
                                                 t: row["weighted_tau_model_spider"] for t, row in zip(results, rows)}}
-    ensemble = leave_one_target_out(results)
-    best = max(BENCH_METRICS, key=lambda m: per_metric[m]["weighted_tau_model_spider"])
-    return {"zoo": [m.name for m in zoo], "targets": {t: {"n_train": len(d["train"][1]), "n_test": len(d["test"][1]),
-                                                          "best_model": zoo[int(np.argmax(results[t]["truth"]))].name,
-                                                          "truth_range": [float(results[t]["truth"].min()),
-                                                                          float(results[t]["truth"].max())]}
-                                                      for t, d in targets.items()},
-            "protocol": {"max_metric_rows": max_rows, "seed": seed, "ground_truth": "linear probe, full train split"},
-            "metrics": per_metric, "ensemble": ensemble, "best_single_metric": best,
-            "ensemble_gain_over_best_single": ensemble["weighted_tau_model_spider"] - per_metric[best]["weighted_tau_model_spider"]}
+    raw = {t: {"truth": r["truth"].tolist(), "scores": {m: r["scores"][m].tolist() for m in BENCH_METRICS}}
+           for t, r in results.items()}
+    models = [m.name for m in zoo]
+    report = {"zoo": models, "targets": {t: {"n_train": len(d["train"][1]), "n_test": len(d["test"][1]),
+                                             "best_model": models[int(np.argmax(results[t]["truth"]))],
+                                             "truth_range": [float(results[t]["truth"].min()),
+                                                             float(results[t]["truth"].max())]}
+                                         for t, d in targets.items()},
+              "protocol": {"max_metric_rows": max_rows, "seed": seed, "ground_truth": "linear probe, full train split"},
+              "metrics": per_metric, "raw": raw}
+    return report | ensemble_report(raw, models, per_metric)
 
 
-def leave_one_target_out(results: dict, metrics=BENCH_METRICS) -> dict:
+def ensemble_report(raw: dict, models: list[str], per_metric: dict) -> dict:
+    """Leave-one-target-out ensembles (with and without the model prior) and a prior-only
+    baseline, against the best single metric (Model Spider weighted tau)."""
+    ensembles = {"ensemble": leave_one_target_out(raw, models, use_model_prior=True),
+                 "ensemble_metrics_only": leave_one_target_out(raw, models, use_model_prior=False),
+                 "model_prior_only": leave_one_target_out(raw, models, use_model_prior=True, metrics=())}
+    best = max(per_metric, key=lambda m: per_metric[m]["weighted_tau_model_spider"])
+    key = "weighted_tau_model_spider"
+    return ensembles | {"best_single_metric": best,
+                        "ensemble_gain_over_best_single": ensembles["ensemble"][key] - per_metric[best][key]}
+
+
+def leave_one_target_out(raw: dict, models: list[str], use_model_prior: bool = True,
+                         metrics=BENCH_METRICS) -> dict:
     """MetricEnsembleRanker fitted on all targets but one, evaluated on that one; averaged."""
-    matrices = {t: (np.column_stack([r["scores"][m] for m in metrics]), r["truth"]) for t, r in results.items()}
+    tasks = {t: (np.column_stack([r["scores"][m] for m in metrics]) if metrics else np.zeros((len(models), 0)),
+                 np.asarray(r["truth"]), models) for t, r in raw.items()}
     rows = []
-    for held_out, (S, truth) in matrices.items():
-        ranker = MetricEnsembleRanker().fit([v for t, v in matrices.items() if t != held_out])
-        rows.append(_evaluate(ranker.predict(S), truth))
-    full = MetricEnsembleRanker().fit(list(matrices.values()))
-    return _mean(rows) | {"coefficients": dict(zip(metrics, map(float, full.coef_)))}
+    for held_out, (S, truth, names) in tasks.items():
+        ranker = MetricEnsembleRanker(use_model_prior=use_model_prior).fit(
+            [v for t, v in tasks.items() if t != held_out])
+        rows.append(_evaluate(ranker.predict(S, names), truth))
+    full = MetricEnsembleRanker(use_model_prior=use_model_prior).fit(list(tasks.values()))
+    names = list(metrics) + (["model_prior"] if use_model_prior else [])
+    return _mean(rows) | {"coefficients": dict(zip(names, map(float, full.coef_)))}

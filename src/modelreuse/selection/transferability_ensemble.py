@@ -7,7 +7,12 @@ variance across the candidate models, oriented so higher is better), and the gro
 standardised the same way. A ridge regression from the standardised metric vector to the
 standardised truth is fitted on all (task, model) pairs of the past tasks; a new task's
 candidates are ranked by the regression's prediction. Evaluated leave-one-task-out by the
-transfer benchmark. Related: Model Spider (Zhang et al., NeurIPS 2023) learns a ranker from
+transfer benchmark.
+
+With ``use_model_prior=True`` (default) one more input joins the metric vector: the model's
+*prior*, its mean standardised ground truth over the past tasks it was evaluated on (0 for a
+model never seen). This is the historical-performance signal Model Spider learns model tokens
+from; the regression decides how much to trust it against the metrics on the new task. Related: Model Spider (Zhang et al., NeurIPS 2023) learns a ranker from
 historical performance too; this is the simplest linear instance over metric scores.
 """
 
@@ -28,20 +33,32 @@ def standardise_within_task(values: np.ndarray) -> np.ndarray:
 
 
 class MetricEnsembleRanker:
-    """``fit(tasks)`` with ``tasks = [(scores (n_models, n_metrics), truth (n_models,)), ...]``;
-    ``predict(scores)`` gives one higher-is-better value per model of a new task."""
+    """``fit(tasks)`` with ``tasks = [(scores (n_models, n_metrics), truth (n_models,), model_names), ...]``;
+    ``predict(scores, model_names)`` gives one higher-is-better value per model of a new task."""
 
-    def __init__(self, alpha: float = 10.0):
+    def __init__(self, alpha: float = 10.0, use_model_prior: bool = True):
         self.alpha = alpha
+        self.use_model_prior = use_model_prior
 
-    def fit(self, tasks: Sequence[tuple[np.ndarray, np.ndarray]]) -> "MetricEnsembleRanker":
+    def fit(self, tasks: Sequence[tuple[np.ndarray, np.ndarray, Sequence[str]]]) -> "MetricEnsembleRanker":
         if not tasks:
             raise ValueError("need at least one task with ground truth to fit the ranker")
-        X = np.vstack([standardise_within_task(S) for S, _ in tasks])
-        y = np.concatenate([standardise_within_task(t).ravel() for _, t in tasks])
+        history: dict[str, list[float]] = {}
+        for _, truth, names in tasks:
+            for name, value in zip(names, standardise_within_task(truth).ravel()):
+                history.setdefault(name, []).append(value)
+        self.prior_ = {name: float(np.mean(v)) for name, v in history.items()}
+        X = np.vstack([self._inputs(S, names) for S, _, names in tasks])
+        y = np.concatenate([standardise_within_task(t).ravel() for _, t, _ in tasks])
         self.model_ = Ridge(alpha=self.alpha, fit_intercept=False).fit(X, y)
         self.coef_ = self.model_.coef_
         return self
 
-    def predict(self, scores: np.ndarray) -> np.ndarray:
-        return standardise_within_task(scores) @ self.coef_
+    def predict(self, scores: np.ndarray, model_names: Sequence[str]) -> np.ndarray:
+        return self._inputs(scores, model_names) @ self.coef_
+
+    def _inputs(self, scores: np.ndarray, names: Sequence[str]) -> np.ndarray:
+        X = standardise_within_task(scores)
+        if self.use_model_prior:
+            X = np.column_stack([X, [self.prior_.get(n, 0.0) for n in names]])
+        return X
