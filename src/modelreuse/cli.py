@@ -275,9 +275,10 @@ def bench_transfer(data: Optional[Path] = typer.Option(None, help="Data root (de
         for name, m in r["metrics"].items():
             table.add_row(name, f"{m['weighted_tau_model_spider']:.3f}", f"{m['weighted_tau_sfda']:.3f}",
                           f"{m['hit@1']:.2f}", f"{m['hit@3']:.2f}", f"{m['seconds_per_target']:.2f}")
-        e = r["ensemble"]
-        table.add_row("ensemble (leave-one-target-out)", f"{e['weighted_tau_model_spider']:.3f}",
-                      f"{e['weighted_tau_sfda']:.3f}", f"{e['hit@1']:.2f}", f"{e['hit@3']:.2f}", "")
+        for key in ("ensemble", "ensemble_logme_only", "size_features_only"):
+            e = r[key]
+            table.add_row(f"{key} (leave-one-target-out)", f"{e['weighted_tau_model_spider']:.3f}",
+                          f"{e['weighted_tau_sfda']:.3f}", f"{e['hit@1']:.2f}", f"{e['hit@3']:.2f}", "")
         console.print(table)
 
     _emit(report, as_json, render)

@@ -6,7 +6,7 @@ from scipy import stats
 
 from modelreuse.bench.ranking_metrics import (evaluate_ranking, hit_at_k, lovm_tau, ndcg_at_k, r5, recall_at_k,
                                               regret_at_k, weighted_tau_model_spider, weighted_tau_sfda)
-from modelreuse.selection.transferability_ensemble import MetricEnsembleRanker, standardise_within_task
+from modelreuse.selection.transferability_ensemble import MetricEnsembleRanker, RankingTask, standardise_within_task
 
 TRUTH = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3])
 
@@ -47,26 +47,27 @@ def test_bad_inputs():
 
 def test_ensemble_ranker_learns_which_metric_to_trust():
     rng = np.random.default_rng(0)
-    names = [f"m{i}" for i in range(12)]
     tasks = []
     for _ in range(6):
         truth = rng.normal(size=12)
         good, noise = truth + 0.1 * rng.normal(size=12), rng.normal(size=12)
-        tasks.append((np.column_stack([noise, good]), truth, names))
-    ranker = MetricEnsembleRanker(alpha=1.0, use_model_prior=False).fit(tasks[:5])
-    assert ranker.coef_[1] > 5 * abs(ranker.coef_[0])
-    S, truth, _ = tasks[5]
-    assert weighted_tau_sfda(ranker.predict(S, names), truth) > 0.8
+        tasks.append(RankingTask(np.column_stack([noise, good]), np.full(12, 64), 1000, truth))
+    ranker = MetricEnsembleRanker().fit(tasks[:5])
+    assert ranker.coef_[1] > 5 * abs(ranker.coef_[0]) and ranker.alpha_ in ranker.alphas
+    assert weighted_tau_sfda(ranker.predict(tasks[5]), tasks[5].truth) > 0.8
     assert np.allclose(standardise_within_task(np.ones((4, 2))), 0.0)
 
 
-def test_model_prior_carries_consistent_model_quality():
+def test_ensemble_ranker_learns_that_small_tasks_favour_small_encoders():
+    """Truth = metric on large tasks, but low-dimensional encoders win on small ones (overfitting
+    probes): only the size interaction can express that, and the ranker must pick it up."""
     rng = np.random.default_rng(1)
-    names = [f"m{i}" for i in range(10)]
-    quality = np.arange(10.0)
-    tasks = [(rng.normal(size=(10, 1)), quality + 0.3 * rng.normal(size=10), names) for _ in range(5)]
-    ranker = MetricEnsembleRanker(alpha=1.0).fit(tasks[:4])
-    assert ranker.coef_[-1] > 0.5  # the prior column dominates the uninformative metric
-    S, truth, _ = tasks[4]
-    assert weighted_tau_sfda(ranker.predict(S, names), truth) > 0.8
-    assert ranker.predict(S, ["unseen"] * 10).std() < ranker.predict(S, names).std()
+    dims = np.array([32, 128] * 6)
+    tasks = []
+    for n in (300, 500, 10000, 20000, 400, 15000):
+        metric = rng.normal(size=12)
+        penalty = (np.log(dims) - np.log(dims).mean()) * (np.log(2000) - np.log(n))
+        tasks.append(RankingTask(metric[:, None], dims, n, metric - penalty))
+    ranker = MetricEnsembleRanker().fit(tasks[1:])
+    small = tasks[0]
+    assert weighted_tau_sfda(ranker.predict(small), small.truth) > weighted_tau_sfda(small.scores[:, 0], small.truth) + 0.2

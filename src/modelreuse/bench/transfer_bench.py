@@ -23,7 +23,7 @@ import numpy as np
 from modelreuse.bench.ranking_metrics import hit_at_k, weighted_tau_model_spider, weighted_tau_sfda
 from modelreuse.bench.transfer_zoo import build_text_zoo, load_targets, probe_accuracy
 from modelreuse.selection.transferability import get_metric, ncti_pool_scores
-from modelreuse.selection.transferability_ensemble import MetricEnsembleRanker
+from modelreuse.selection.transferability_ensemble import MetricEnsembleRanker, RankingTask
 
 BENCH_METRICS = ("hscore", "reg_hscore", "nce", "leep", "nleep_float64", "logme", "gbc", "gbc_diagonal", "transrate",
                  "sfda", "ncti", "pactran", "lfc", "knn", "linear_probe")
@@ -42,9 +42,10 @@ def score_target(zoo, target: dict, metrics=BENCH_METRICS, max_rows: int = 2000,
     train_x, train_y = target["train"]
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(train_y), min(max_rows, len(train_y)), replace=False))
-    truth, raw, seconds = [], {m: [] for m in metrics}, {m: 0.0 for m in metrics}
+    truth, dims, raw, seconds = [], [], {m: [] for m in metrics}, {m: 0.0 for m in metrics}
     for model in zoo:
         F_train = model.features(train_x)
+        dims.append(F_train.shape[1])
         truth.append(probe_accuracy((F_train, train_y), (model.features(target["test"][0]), target["test"][1])))
         F, P, y = F_train[rows], model.head.predict_proba(F_train[rows]), train_y[rows]
         for name in metrics:
@@ -52,7 +53,8 @@ def score_target(zoo, target: dict, metrics=BENCH_METRICS, max_rows: int = 2000,
             start = time.perf_counter()
             raw[name].append(metric.fn(P if metric.kind == "probabilities" else F, y))
             seconds[name] += time.perf_counter() - start
-    return {"truth": np.asarray(truth), "scores": {m: _oriented(m, raw[m]) for m in metrics}, "seconds": seconds}
+    return {"truth": np.asarray(truth), "dims": dims, "n_rows": len(train_y),
+            "scores": {m: _oriented(m, raw[m]) for m in metrics}, "seconds": seconds}
 
 
 def _evaluate(scores: np.ndarray, truth: np.ndarray) -> dict:
@@ -80,8 +82,8 @@ def run_transfer_bench(data_root: str | Path, cache: Path, max_rows: int = 2000,
         per_metric[metric] = _mean(rows) | {"seconds_per_target": float(np.mean([r["seconds"][metric] for r in results.values()])),
                                             "per_target_weighted_tau_model_spider": {
                                                 t: row["weighted_tau_model_spider"] for t, row in zip(results, rows)}}
-    raw = {t: {"truth": r["truth"].tolist(), "scores": {m: r["scores"][m].tolist() for m in BENCH_METRICS}}
-           for t, r in results.items()}
+    raw = {t: {"truth": r["truth"].tolist(), "dims": r["dims"], "n_rows": r["n_rows"],
+               "scores": {m: r["scores"][m].tolist() for m in BENCH_METRICS}} for t, r in results.items()}
     models = [m.name for m in zoo]
     report = {"zoo": models, "targets": {t: {"n_train": len(d["train"][1]), "n_test": len(d["test"][1]),
                                              "best_model": models[int(np.argmax(results[t]["truth"]))],
@@ -90,31 +92,33 @@ def run_transfer_bench(data_root: str | Path, cache: Path, max_rows: int = 2000,
                                          for t, d in targets.items()},
               "protocol": {"max_metric_rows": max_rows, "seed": seed, "ground_truth": "linear probe, full train split"},
               "metrics": per_metric, "raw": raw}
-    return report | ensemble_report(raw, models, per_metric)
+    return report | ensemble_report(raw, per_metric)
 
 
-def ensemble_report(raw: dict, models: list[str], per_metric: dict) -> dict:
-    """Leave-one-target-out ensembles (with and without the model prior) and a prior-only
-    baseline, against the best single metric (Model Spider weighted tau)."""
-    ensembles = {"ensemble": leave_one_target_out(raw, models, use_model_prior=True),
-                 "ensemble_metrics_only": leave_one_target_out(raw, models, use_model_prior=False),
-                 "model_prior_only": leave_one_target_out(raw, models, use_model_prior=True, metrics=())}
+def ensemble_report(raw: dict, per_metric: dict) -> dict:
+    """Leave-one-target-out ensembles (all metrics; LogME alone; no metric at all, as an
+    ablation) with the size meta-features, against the best single metric (Model Spider
+    weighted tau)."""
+    ensembles = {"ensemble": leave_one_target_out(raw), "ensemble_logme_only": leave_one_target_out(raw, ("logme",)),
+                 "size_features_only": leave_one_target_out(raw, ())}
     best = max(per_metric, key=lambda m: per_metric[m]["weighted_tau_model_spider"])
     key = "weighted_tau_model_spider"
     return ensembles | {"best_single_metric": best,
                         "ensemble_gain_over_best_single": ensembles["ensemble"][key] - per_metric[best][key]}
 
 
-def leave_one_target_out(raw: dict, models: list[str], use_model_prior: bool = True,
-                         metrics=BENCH_METRICS) -> dict:
-    """MetricEnsembleRanker fitted on all targets but one, evaluated on that one; averaged."""
-    tasks = {t: (np.column_stack([r["scores"][m] for m in metrics]) if metrics else np.zeros((len(models), 0)),
-                 np.asarray(r["truth"]), models) for t, r in raw.items()}
-    rows = []
-    for held_out, (S, truth, names) in tasks.items():
-        ranker = MetricEnsembleRanker(use_model_prior=use_model_prior).fit(
-            [v for t, v in tasks.items() if t != held_out])
-        rows.append(_evaluate(ranker.predict(S, names), truth))
-    full = MetricEnsembleRanker(use_model_prior=use_model_prior).fit(list(tasks.values()))
-    names = list(metrics) + (["model_prior"] if use_model_prior else [])
-    return _mean(rows) | {"coefficients": dict(zip(names, map(float, full.coef_)))}
+def leave_one_target_out(raw: dict, metrics=BENCH_METRICS) -> dict:
+    """MetricEnsembleRanker fitted on all targets but one, evaluated on that one; averaged. The
+    ranker picks its ridge penalty by an inner leave-one-out over the training targets only."""
+    def scores(r: dict) -> np.ndarray:
+        return np.column_stack([r["scores"][m] for m in metrics]) if metrics else np.zeros((len(r["truth"]), 0))
+
+    tasks = {t: RankingTask(scores(r), np.asarray(r["dims"]), r["n_rows"], np.asarray(r["truth"])) for t, r in raw.items()}
+    rows, alphas = [], []
+    for held_out, task in tasks.items():
+        ranker = MetricEnsembleRanker().fit([v for t, v in tasks.items() if t != held_out])
+        rows.append(_evaluate(ranker.predict(task), task.truth))
+        alphas.append(ranker.alpha_)
+    full = MetricEnsembleRanker().fit(list(tasks.values()))
+    names = list(metrics) + ["z_log_dim", "z_log_dim_x_log_n"]
+    return _mean(rows) | {"alphas_chosen": alphas, "coefficients": dict(zip(names, map(float, full.coef_)))}

@@ -1,27 +1,32 @@
-"""A learned combination of transferability metrics (a "meta-ranker").
+"""A learned combination of transferability metrics (a "meta-ranker"), trained on past tasks.
 
-Single metrics disagree from task to task (see the Model Spider table); ranking from several at
-once is more reliable. For every past task with known ground truth (fine-tune or probe accuracy
-of each candidate), each metric's scores are standardised *within the task* (zero mean, unit
-variance across the candidate models, oriented so higher is better), and the ground truth is
-standardised the same way. A ridge regression from the standardised metric vector to the
-standardised truth is fitted on all (task, model) pairs of the past tasks; a new task's
-candidates are ranked by the regression's prediction. Evaluated leave-one-task-out by the
-transfer benchmark.
+Single metrics disagree from task to task (see the Model Spider table), and none of them sees
+how the ground truth depends on the task's *size*: a linear probe on a few hundred labelled rows
+overfits a 128-d encoder that wins on ten thousand rows, so on small tasks low-dimensional
+encoders rank higher than any metric computed on the task suggests. This ranker learns that from
+past tasks with known ground truth (fine-tune or probe accuracy of each candidate).
 
-With ``use_model_prior=True`` (default) one more input joins the metric vector: the model's
-*prior*, its mean standardised ground truth over the past tasks it was evaluated on (0 for a
-model never seen). This is the historical-performance signal Model Spider learns model tokens
-from; the regression decides how much to trust it against the metrics on the new task. Related: Model Spider (Zhang et al., NeurIPS 2023) learns a ranker from
-historical performance too; this is the simplest linear instance over metric scores.
+Inputs per (task, candidate): every metric's score standardised *within the task* (zero mean,
+unit variance across candidates, oriented so higher is better), plus two meta-features known
+before any training -- ``z(log D)`` of the candidate's feature dimension and its interaction
+``z(log D) * log(n)`` with the task's labelled row count ``n``. Target: the ground truth
+standardised within the task. Model: ridge regression without intercept; its ``alpha`` is chosen
+from ``alphas`` by an inner leave-one-task-out over the training tasks (maximising the mean
+Model-Spider weighted tau), so the outer evaluation stays honest. A new task's candidates are
+ranked by the prediction. Related: Model Spider (Zhang et al., NeurIPS 2023) learns a ranker
+from historical performance with task and model representations; this is a linear instance over
+metric scores and size meta-features.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 from sklearn.linear_model import Ridge
+
+from modelreuse.bench.ranking_metrics import weighted_tau_model_spider
 
 
 def standardise_within_task(values: np.ndarray) -> np.ndarray:
@@ -32,33 +37,57 @@ def standardise_within_task(values: np.ndarray) -> np.ndarray:
     return np.divide(values - values.mean(axis=0), std, out=np.zeros_like(values), where=std > 0)
 
 
+@dataclass
+class RankingTask:
+    """One task's candidates: oriented metric ``scores`` (n_models, n_metrics), each candidate's
+    feature dimension ``dims``, the task's labelled row count ``n_rows``, and (for training) the
+    ground ``truth`` per candidate."""
+
+    scores: np.ndarray
+    dims: np.ndarray
+    n_rows: int
+    truth: np.ndarray | None = None
+
+    def inputs(self) -> np.ndarray:
+        log_dim = standardise_within_task(np.log(np.asarray(self.dims, dtype=np.float64))).ravel()
+        return np.column_stack([standardise_within_task(self.scores), log_dim, log_dim * np.log(self.n_rows)])
+
+    def target(self) -> np.ndarray:
+        if self.truth is None:
+            raise ValueError("a training task needs its ground truth")
+        return standardise_within_task(self.truth).ravel()
+
+
 class MetricEnsembleRanker:
-    """``fit(tasks)`` with ``tasks = [(scores (n_models, n_metrics), truth (n_models,), model_names), ...]``;
-    ``predict(scores, model_names)`` gives one higher-is-better value per model of a new task."""
+    """``fit(tasks)`` on past :class:`RankingTask` s with truth; ``predict(task)`` gives one
+    higher-is-better value per candidate of a new task."""
 
-    def __init__(self, alpha: float = 10.0, use_model_prior: bool = True):
-        self.alpha = alpha
-        self.use_model_prior = use_model_prior
+    def __init__(self, alphas: Sequence[float] = (0.1, 1.0, 10.0, 100.0)):
+        self.alphas = tuple(alphas)
 
-    def fit(self, tasks: Sequence[tuple[np.ndarray, np.ndarray, Sequence[str]]]) -> "MetricEnsembleRanker":
+    def fit(self, tasks: Sequence[RankingTask]) -> "MetricEnsembleRanker":
         if not tasks:
             raise ValueError("need at least one task with ground truth to fit the ranker")
-        history: dict[str, list[float]] = {}
-        for _, truth, names in tasks:
-            for name, value in zip(names, standardise_within_task(truth).ravel()):
-                history.setdefault(name, []).append(value)
-        self.prior_ = {name: float(np.mean(v)) for name, v in history.items()}
-        X = np.vstack([self._inputs(S, names) for S, _, names in tasks])
-        y = np.concatenate([standardise_within_task(t).ravel() for _, t, _ in tasks])
-        self.model_ = Ridge(alpha=self.alpha, fit_intercept=False).fit(X, y)
+        self.alpha_ = self._choose_alpha(tasks) if len(tasks) >= 3 and len(self.alphas) > 1 else self.alphas[0]
+        self.model_ = _ridge(tasks, self.alpha_)
         self.coef_ = self.model_.coef_
         return self
 
-    def predict(self, scores: np.ndarray, model_names: Sequence[str]) -> np.ndarray:
-        return self._inputs(scores, model_names) @ self.coef_
+    def predict(self, task: RankingTask) -> np.ndarray:
+        return self.model_.predict(task.inputs())
 
-    def _inputs(self, scores: np.ndarray, names: Sequence[str]) -> np.ndarray:
-        X = standardise_within_task(scores)
-        if self.use_model_prior:
-            X = np.column_stack([X, [self.prior_.get(n, 0.0) for n in names]])
-        return X
+    def _choose_alpha(self, tasks: Sequence[RankingTask]) -> float:
+        def inner_score(alpha: float) -> float:
+            taus = []
+            for i, held in enumerate(tasks):
+                model = _ridge([t for j, t in enumerate(tasks) if j != i], alpha)
+                taus.append(weighted_tau_model_spider(model.predict(held.inputs()), held.truth))
+            return float(np.mean(taus))
+
+        return max(self.alphas, key=inner_score)
+
+
+def _ridge(tasks: Sequence[RankingTask], alpha: float) -> Ridge:
+    X = np.vstack([t.inputs() for t in tasks])
+    y = np.concatenate([t.target() for t in tasks])
+    return Ridge(alpha=alpha, fit_intercept=False).fit(X, y)
