@@ -8,8 +8,9 @@ metric: weighted Kendall tau in both conventions, Hit@1, Hit@3 and seconds per t
 candidates), averaged over targets.
 
 Beyond single metrics, :class:`~modelreuse.selection.transferability_ensemble.MetricEnsembleRanker`
-is evaluated leave-one-target-out: fitted on the other 11 targets' metric scores and truths,
-scored on the held-out one.
+is evaluated leave-one-target-out: fitted on the other 11 targets' metric scores, candidate
+dimensions, row counts and truths, scored on the held-out one; a LogME-only ensemble and a
+no-metric ablation (size meta-features alone) are reported beside it.
 """
 
 from __future__ import annotations
