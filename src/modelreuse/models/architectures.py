@@ -50,3 +50,33 @@ def mlp(in_features: int, out_features: int, hidden: tuple[int, ...] | list[int]
         width = int(h)
     layers.append(nn.Linear(width, out_features))
     return nn.Sequential(*layers).to(torch.float32)
+
+
+class SmallCNN(nn.Module):
+    """``blocks`` x (3x3 conv, BatchNorm, ReLU, 2x2 max-pool), channels ``width * 2**i``, then global
+    average pooling to 2x2, a linear ``feature_dim`` layer with ReLU (the transferable representation,
+    :meth:`features`) and a linear classifier to ``num_classes`` logits. Input ``(n, 3, 32, 32)``."""
+
+    def __init__(self, width: int = 16, blocks: int = 2, feature_dim: int = 64, num_classes: int = 10):
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels = 3
+        for i in range(blocks):
+            out = width * 2**i
+            layers += [nn.Conv2d(channels, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU(), nn.MaxPool2d(2)]
+            channels = out
+        self.trunk = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+                                   nn.Linear(4 * channels, feature_dim), nn.ReLU())
+        self.head = nn.Linear(feature_dim, num_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.trunk(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.trunk(x))
+
+
+@register_architecture("small_cnn")
+def small_cnn(width: int = 16, blocks: int = 2, feature_dim: int = 64, num_classes: int = 10) -> nn.Module:
+    """:class:`SmallCNN` for 32x32 RGB inputs (grey images repeated to 3 channels)."""
+    return SmallCNN(int(width), int(blocks), int(feature_dim), int(num_classes))

@@ -52,6 +52,24 @@ def encode_text(texts: Sequence[str], batch_size: int = 128, show_progress: bool
     return np.asarray(emb, dtype=np.float64)
 
 
+def encode_text_cached(texts: Sequence[str], cache: str | os.PathLike | None, batch_size: int = 64) -> np.ndarray:
+    """:func:`encode_text`, stored as ``minilm-<SHA-256 of the texts>.npy`` under ``cache`` (None:
+    no cache) so the same list of texts is never encoded twice."""
+    import hashlib
+    from pathlib import Path
+
+    if cache is None:
+        return encode_text(texts, batch_size)
+    key = hashlib.sha256("\x1f".join(map(str, texts)).encode()).hexdigest()[:24]
+    path = Path(cache) / f"minilm-{key}.npy"
+    if path.is_file():
+        return np.load(path)
+    emb = encode_text(texts, batch_size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, emb)
+    return emb
+
+
 EFFICIENTNET_LITE = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
 
 
