@@ -25,6 +25,8 @@ app.add_typer(dock_app, name="dock")
 transfer_app = typer.Typer(help="Transferability metrics on stored problems.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 app.add_typer(transfer_app, name="transfer")
+routing_app = typer.Typer(help="Routing records and routers (instance-level LLM selection).", no_args_is_help=True)
+app.add_typer(routing_app, name="routing")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -37,6 +39,16 @@ def _emit(data: Any, as_json: bool, render) -> None:
         typer.echo(json.dumps(data, indent=2, default=str))
     else:
         render(data)
+
+
+def _progress(message: str) -> None:
+    err_console.print(f"[dim]{message}[/dim]", highlight=False)
+
+
+def _write_report(report: dict, out: Path | None) -> None:
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2))
 
 
 def _fail(exc: Exception) -> None:
@@ -193,9 +205,7 @@ def bench_market(sites: Path = typer.Option(..., help="Directory with one table 
                             rescale_seed=rescale_features, exclude_own_site=exclude_own_site)
     except ModelReuseError as exc:
         _fail(exc)
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2))
+    _write_report(report, out)
 
     def render(r: dict) -> None:
         summary = {k: v for k, v in r.items() if k not in ("users", "reusers")}
@@ -256,19 +266,21 @@ def bench_transfer_table(data: Optional[Path] = typer.Option(None, help="Data ro
 
 @bench_app.command("transfer")
 def bench_transfer(data: Optional[Path] = typer.Option(None, help="Data root (default $MODELREUSE_DATA or ../shared/data)."),
-                   cache: Path = typer.Option(Path(".cache/transfer-zoo"), help="Where MiniLM embeddings are cached (.npy)."),
+                   zoo: str = typer.Option("text", help="Which zoo: text (28 models, 12 targets) or image (30 models, 15 targets)."),
+                   cache: Path = typer.Option(Path(".cache/transfer-zoo"),
+                                              help="Cache of MiniLM/EfficientNet outputs and trained CNN weights."),
                    max_rows: int = typer.Option(2000, help="Training rows per target the metrics see."),
                    seed: int = 0,
                    out: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
                    as_json: bool = JsonOpt) -> None:
-    """Rank the 28-model text zoo on 12 real targets with every metric and a learned ensemble."""
-    from modelreuse.bench.transfer_bench import run_transfer_bench
+    """Rank a real model zoo (text or image) on real targets with every metric and a learned ensemble."""
+    from modelreuse.bench.transfer_bench import ZOOS, run_transfer_bench
 
-    report = run_transfer_bench(data or default_data_root(), cache, max_rows=max_rows, seed=seed,
-                                progress=lambda msg: err_console.print(f"[dim]{msg}[/dim]", highlight=False))
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2))
+    if zoo not in ZOOS:
+        _fail(ValueError(f"unknown zoo {zoo!r}; choose one of {ZOOS}"))
+    report = run_transfer_bench(data or default_data_root(), cache, modality=zoo, max_rows=max_rows, seed=seed,
+                                progress=_progress)
+    _write_report(report, out)
 
     def render(r: dict) -> None:
         table = Table("metric", "w-tau (Model Spider)", "w-tau (SFDA)", "hit@1", "hit@3", "s / target")
@@ -279,6 +291,103 @@ def bench_transfer(data: Optional[Path] = typer.Option(None, help="Data root (de
             e = r[key]
             table.add_row(f"{key} (leave-one-target-out)", f"{e['weighted_tau_model_spider']:.3f}",
                           f"{e['weighted_tau_sfda']:.3f}", f"{e['hit@1']:.2f}", f"{e['hit@3']:.2f}", "")
+        console.print(table)
+
+    _emit(report, as_json, render)
+
+
+@routing_app.command("import")
+def routing_import(data: Optional[Path] = typer.Option(None, help="Data root (default $MODELREUSE_DATA or ../shared/data)."),
+                   out: Path = typer.Option(Path("routing-records"), help="Folder for <collection>.parquet files."),
+                   only: Optional[list[str]] = typer.Option(None, help="Import only these collections."),
+                   as_json: bool = JsonOpt) -> None:
+    """Convert every staged routing source to the routing-records format."""
+    from modelreuse.routing.importers import IMPORTERS, import_all
+
+    unknown = set(only or []) - set(IMPORTERS)
+    if unknown:
+        _fail(ValueError(f"unknown collection(s) {sorted(unknown)}; available: {sorted(IMPORTERS)}"))
+    reports = import_all(data or default_data_root(), out, only,
+                         progress=_progress)
+
+    def render(r: dict) -> None:
+        table = Table("collection", "rows", "models", "notes")
+        for name, rep in r.items():
+            notes = {k: v for k, v in rep.items() if k not in ("rows", "models", "path")}
+            table.add_row(name, str(rep.get("rows", "-")), str(rep.get("models", "-")), json.dumps(notes))
+        console.print(table)
+
+    _emit(reports, as_json, render)
+
+
+@routing_app.command("fit")
+def routing_fit(records: Path = typer.Option(..., help="Routing records (.parquet/.csv)."),
+                router: str = typer.Option("mlp", help="lookup, knn, mlp or mf."),
+                split: str = typer.Option("train", help="Rows to fit on."),
+                out: Path = typer.Option(..., help="Folder to save the router in."),
+                cache: Path = typer.Option(Path(".cache/routing"), help="Query-embedding cache.")) -> None:
+    """Fit a router on routing records and save it (JSON + arrays, no pickle)."""
+    from modelreuse.routing.records import read_records
+    from modelreuse.routing.router import Router
+
+    try:
+        fitted = Router(router, cache=cache).fit(read_records(records).split(split))
+    except ModelReuseError as exc:
+        _fail(exc)
+    fitted.save(out)
+    typer.echo(f"saved {router} router over {len(fitted.models_)} models to {out}")
+
+
+@app.command("route")
+def route(query: list[str] = typer.Argument(..., help="Query text(s)."),
+          router: Path = typer.Option(..., help="A folder written by `modelreuse routing fit`."),
+          task: Optional[str] = typer.Option(None, help="Task label of the queries (task-aware routers)."),
+          budget: Optional[float] = typer.Option(None, help="Mean USD per query the choices may cost."),
+          lam: Optional[float] = typer.Option(None, help="Willingness to pay: maximise lam * score - cost."),
+          as_json: bool = JsonOpt) -> None:
+    """Print the model a saved router chooses for each query."""
+    from modelreuse.routing.router import Router
+
+    try:
+        choices = Router.load(router).route(query, tasks=[task or ""] * len(query), budget=budget, lam=lam)
+    except ModelReuseError as exc:
+        _fail(exc)
+    rows = [{"query": q, "model": c.model, "predicted_score": c.predicted_score, "cost": c.cost}
+            for q, c in zip(query, choices)]
+    _emit(rows, as_json, lambda r: [typer.echo(f"{x['model']}\t(predicted {x['predicted_score']:.3f}, "
+                                               f"cost {x['cost']:.3g} USD)") for x in r])
+
+
+@bench_app.command("route")
+def bench_route(records: Path = typer.Option(..., help="Routing records (.parquet/.csv)."),
+                router: Optional[list[str]] = typer.Option(None, help="Routers to run (default lookup, knn, mlp, mf)."),
+                train_split: str = "train", test_split: str = "test",
+                seeds: int = typer.Option(3, help="Seeds per trainable router."),
+                eval_task: Optional[list[str]] = typer.Option(None, help="Tasks in the macro average (default all)."),
+                cache: Path = typer.Option(Path(".cache/routing"), help="Query-embedding cache."),
+                plots: Optional[Path] = typer.Option(None, help="Folder for deferral-curve PNGs."),
+                out: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
+                as_json: bool = JsonOpt) -> None:
+    """Routers vs oracle, random, best single and per-task best on a records table."""
+    from modelreuse.bench.route_bench import DEFAULT_ROUTERS, run_route_bench
+    from modelreuse.routing.records import read_records
+
+    try:
+        report = run_route_bench(read_records(records), router or DEFAULT_ROUTERS, train_split, test_split,
+                                 tuple(range(seeds)), cache, eval_task, plots,
+                                 progress=_progress)
+    except ModelReuseError as exc:
+        _fail(exc)
+    _write_report(report, out)
+
+    def render(r: dict) -> None:
+        table = Table("method", "score", "macro", "cost (USD/query)", "AIQ", "APGR")
+        for name, b in r["baselines"].items():
+            table.add_row(name, f"{b['score']:.3f}", f"{b['macro']:.3f}", f"{b['cost']:.3g}", "", "")
+        for name, m in r["routers"].items():
+            aiq = "" if m.get("aiq") is None else f"{m['aiq']:.3f}"
+            table.add_row(name, f"{m['score']:.3f} ± {m['score_std']:.3f}", f"{m['macro']:.3f}", f"{m['cost']:.3g}", aiq,
+                          f"{m['apgr']:.3f}" if "apgr" in m else "")
         console.print(table)
 
     _emit(report, as_json, render)

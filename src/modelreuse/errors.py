@@ -66,3 +66,7 @@ class NothingFitsError(ModelReuseError, LookupError):
     def __init__(self, message: str, ranking=None):
         super().__init__(message)
         self.ranking = ranking
+
+
+class RoutingDataError(ModelReuseError, ValueError):
+    """A routing-records table or a routing request is malformed (see ``routing/records.py``)."""

@@ -1,0 +1,106 @@
+"""Routers on real RouterDC / RouterBench records: each learns, saves and loads without pickle,
+and decides under cost and budget with typed errors for bad requests.
+
+Score models are fed cheap real features (TF-IDF -> SVD of the prompts) so the suite stays fast;
+the MiniLM query encoder has its own test."""
+
+import numpy as np
+import pytest
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import make_pipeline
+
+from modelreuse.errors import RoutingDataError
+from modelreuse.routing.base import decide
+from modelreuse.routing.encoder import encode_queries, query_text
+from modelreuse.routing.importers import import_routerbench, import_routerdc
+from modelreuse.routing.router import Router
+from tests.conftest import DATA
+
+TASKS = ("mmlu", "gsm8k", "arc_challenge", "humaneval")
+
+
+@pytest.fixture(scope="module")
+def routerdc():
+    records, _ = import_routerdc(DATA / "routing")
+    table = records.table[records.table["task"].isin(TASKS)]
+    rng = np.random.default_rng(0)
+    parts = {}
+    for split, n in (("train", 1500), ("test", 800)):
+        rows = table[table["split"] == split]
+        parts[split] = records.__class__(rows.iloc[np.sort(rng.choice(len(rows), n, replace=False))].reset_index(drop=True))
+    features = make_pipeline(TfidfVectorizer(min_df=2, sublinear_tf=True), TruncatedSVD(64, random_state=0))
+    X_train = features.fit_transform(parts["train"].prompts)
+    return parts["train"], parts["test"], X_train, features.transform(parts["test"].prompts)
+
+
+def _routed_score(router, test, X_test) -> float:
+    chosen = decide(router.predict(embeddings=X_test, tasks=test.tasks))
+    return float(test.scores()[np.arange(len(chosen)), chosen].mean())
+
+
+@pytest.mark.parametrize("kind", ["lookup", "knn", "mlp", "mf"])
+def test_every_router_beats_random_and_round_trips(kind, routerdc, tmp_path):
+    train, test, X_train, X_test = routerdc
+    config = {"epochs": 15} if kind in ("mlp", "mf") else {}
+    router = Router(kind, **config).fit(train, X_train)
+    random_score = float(test.scores().mean())
+    assert _routed_score(router, test, X_test) > random_score + 0.02
+    router.save(tmp_path / kind)
+    assert not list((tmp_path / kind).glob("*.pkl"))
+    loaded = Router.load(tmp_path / kind)
+    np.testing.assert_allclose(loaded.predict(embeddings=X_test, tasks=test.tasks),
+                               router.predict(embeddings=X_test, tasks=test.tasks), atol=1e-6)
+
+
+def test_lookup_router_is_the_per_task_best_model(routerdc):
+    train, test, X_train, X_test = routerdc
+    predicted = Router("lookup").fit(train, X_train).predict(embeddings=X_test, tasks=test.tasks)
+    for task in TASKS:
+        best = np.nanargmax(np.nanmean(train.scores()[train.tasks == task], axis=0))
+        assert set(decide(predicted[test.tasks == task])) == {best}
+
+
+@pytest.fixture(scope="module")
+def routerbench():
+    records, _ = import_routerbench(DATA / "routing")
+    train = records.split("train")
+    X = make_pipeline(TfidfVectorizer(min_df=2), TruncatedSVD(32, random_state=0)).fit_transform(train.prompts)
+    return Router("knn", k=20).fit(train, X), X
+
+
+def test_willingness_to_pay_and_budget_trade_cost_for_quality(routerbench):
+    router, X = routerbench
+    predicted = router.predict(embeddings=X[:300])
+    cheapest = int(np.argmin(router.costs_))
+    assert set(decide(predicted, router.costs_, lam=0.0)) == {cheapest}
+    free_choice = router.costs_[decide(predicted, router.costs_)].mean()
+    budget = (router.costs_.min() + free_choice) / 2
+    within = decide(predicted, router.costs_, budget=budget)
+    assert router.costs_[within].mean() <= budget < free_choice
+    with pytest.raises(RoutingDataError, match="below the cheapest"):
+        decide(predicted, router.costs_, budget=router.costs_.min() / 2)
+    with pytest.raises(RoutingDataError, match="either lam or budget"):
+        decide(predicted, router.costs_, lam=1.0, budget=1.0)
+
+
+def test_route_rejects_unknown_models_and_empty_queries(routerbench, tmp_path):
+    router, _ = routerbench
+    with pytest.raises(RoutingDataError, match="unknown model"):
+        router.route(["What is 2+2?"], models=["gpt-9"])
+    with pytest.raises(RoutingDataError, match="non-empty"):
+        router.route(["   "])
+    with pytest.raises(RoutingDataError, match="unknown router"):
+        Router("oracle")
+    with pytest.raises(RoutingDataError, match="no saved router"):
+        Router.load(tmp_path)
+
+
+def test_query_encoder_reads_the_tail_of_long_prompts_and_caches(tmp_path):
+    records, _ = import_routerbench(DATA / "routing")
+    prompts = [p for p in records.prompts if len(p) > 3000][:8]
+    assert all(query_text(p).split()[-3:] == p.split()[-3:] and len(query_text(p)) <= 1000 for p in prompts)
+    first = encode_queries(prompts, tmp_path)
+    assert first.shape == (8, 384) and len(list(tmp_path.glob("*.npy"))) == 1
+    np.testing.assert_array_equal(encode_queries(prompts, tmp_path), first)
+    np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-6)
