@@ -393,5 +393,37 @@ def bench_route(records: Path = typer.Option(..., help="Routing records (.parque
     _emit(report, as_json, render)
 
 
+@bench_app.command("onboard")
+def bench_onboard(records: Path = typer.Option(..., help="Item-level records, e.g. metabench from `routing import`."),
+                  holdout: float = typer.Option(0.2, help="Fraction of models held out as new models."),
+                  zoo_size: int = typer.Option(5, help="Models per random zoo for routing accuracy."),
+                  n_zoos: int = 200, seed: int = 0,
+                  max_models: Optional[int] = typer.Option(None, help="Subsample the models (speed)."),
+                  epochs: int = typer.Option(20, help="Capability-router training epochs."),
+                  cache: Path = typer.Option(Path(".cache/routing"), help="Query-embedding cache."),
+                  out: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
+                  as_json: bool = JsonOpt) -> None:
+    """New models described only by their aptitude-test results: capability router vs kNN and MF."""
+    from modelreuse.bench.onboarding import run_onboarding
+    from modelreuse.routing.records import read_records
+
+    try:
+        report = run_onboarding(read_records(records), holdout, zoo_size, n_zoos, seed, cache, max_models,
+                                progress=_progress, epochs=epochs)
+    except ModelReuseError as exc:
+        _fail(exc)
+    _write_report(report, out)
+
+    def render(r: dict) -> None:
+        table = Table("method", "item accuracy", "Brier", f"routing accuracy ({zoo_size}-model zoos)")
+        for name, m in r["methods"].items():
+            table.add_row(name, f"{m['accuracy']:.4f}", f"{m['brier']:.4f}", f"{m['routing_accuracy']:.4f}")
+        for name, value in r["zoo_references"].items():
+            table.add_row(f"[dim]{name}[/dim]", "", "", f"{value:.4f}")
+        console.print(table)
+
+    _emit(report, as_json, render)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

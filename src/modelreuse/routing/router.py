@@ -5,7 +5,7 @@
     router.save("my-router");  Router.load("my-router")
 
 Queries are embedded with :func:`~modelreuse.routing.encoder.encode_queries` (MiniLM, tail of long
-prompts, disk cache), a score model (``lookup``, ``knn``, ``mlp``, ``mf``) predicts every model's
+prompts, disk cache), a score model (``lookup``, ``knn``, ``mlp``, ``mf``, ``capability``) predicts every model's
 score, and :func:`~modelreuse.routing.base.decide` picks one model per query: the best predicted
 score, or the best ``lam * score - cost``, or the best within a mean ``budget`` (USD per query).
 A model's cost is its mean recorded cost per query in the training records (0 when the records
@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from modelreuse.errors import RoutingDataError
-from modelreuse.routing import knn, lookup, mf, mlp  # noqa: F401  (register the score models)
+from modelreuse.routing import capability, knn, lookup, mf, mlp  # noqa: F401  (register the score models)
 from modelreuse.routing.base import SCORE_MODELS, decide, load_score_model, save_score_model
 from modelreuse.routing.encoder import DEFAULT_MAX_CHARS, encode_queries
 from modelreuse.routing.records import RoutingRecords

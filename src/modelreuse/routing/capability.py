@@ -1,0 +1,209 @@
+"""Capability-instruction routing after Model-SAT (Zhang et al. 2025, "Capability Instruction
+Tuning: A New Paradigm for Dynamic LLM Routing"; format checked against ``Now-Join-Us/LLMRec``
+``data/capit_1.0``).
+
+Every model is described by its results on a fixed **aptitude test**: the training queries are
+clustered into K groups (k-means on query embeddings) and the (up to) 20 queries nearest each
+centroid are the test's items; each cluster is named by its 5 highest-TF-IDF words. A model's
+capability representation is
+
+* a vector: its accuracy on each cluster (K values) followed by its result on every item
+  (missing results replaced by the model's accuracy on that cluster, then by 0.5), and
+* a text, Model-SAT's instruction format: ``The model achieves accuracy 50.0% on the task of
+  "economics, market, ...", accuracy 25.0% on ...`` (:meth:`AptitudeTest.describe`).
+
+A selector learns ``P(model handles query | capability vector, query embedding)``:
+``logit = MLP([h_q * h_m, h_q, h_m])`` with ``h_q``, ``h_m`` learned projections of the query
+embedding and of the capability vector. Each step samples a batch of queries and up to
+``models_per_step`` models; the loss is the sum of (a) Model-SAT's in-batch contrastive term -- for
+every query with a model that handles it (score >= 0.5), softmax cross-entropy of one such
+positive against ``negatives`` models that fail it -- and (b) binary cross-entropy on every
+observed (query, model) score, which keeps the output a calibrated score for cost-aware decisions.
+Routing takes the argmax. A **new model joins by taking the aptitude test**: its capability vector
+is all the selector needs (:meth:`CapabilityRouter.add_model`); nothing is retrained.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from modelreuse.errors import RoutingDataError
+from modelreuse.routing.base import ScoreModel, check_training_data
+
+
+class AptitudeTest:
+    """K clusters of up to ``items_per_cluster`` items, chosen from training queries (module doc)."""
+
+    def __init__(self, items: np.ndarray, clusters: np.ndarray, keywords: list[str]):
+        self.items, self.clusters, self.keywords = np.asarray(items), np.asarray(clusters), list(keywords)
+
+    @classmethod
+    def build(cls, embeddings: np.ndarray, prompts: list[str] | None = None, n_clusters: int = 20,
+              items_per_cluster: int = 20, seed: int = 0) -> AptitudeTest:
+        from sklearn.cluster import KMeans
+
+        n_clusters = min(n_clusters, len(embeddings))
+        km = KMeans(n_clusters, n_init=4, random_state=seed).fit(embeddings)
+        items, clusters = [], []
+        for c in range(n_clusters):
+            members = np.flatnonzero(km.labels_ == c)
+            distance = np.linalg.norm(embeddings[members] - km.cluster_centers_[c], axis=1)
+            chosen = members[np.argsort(distance)[:items_per_cluster]]
+            items += chosen.tolist()
+            clusters += [c] * len(chosen)
+        items, clusters = np.asarray(items), np.asarray(clusters)
+        return cls(items, clusters, _cluster_keywords(prompts, items, clusters, n_clusters))
+
+    @property
+    def n_clusters(self) -> int:
+        return int(self.clusters.max()) + 1
+
+    def vector(self, results: np.ndarray) -> np.ndarray:
+        """Capability vector from a model's results on the test items (``len(items)``, NaN allowed)."""
+        results = np.asarray(results, dtype=np.float64)
+        if results.shape != self.items.shape:
+            raise RoutingDataError(f"need {len(self.items)} aptitude results, got {results.shape}")
+        per_cluster = np.array([_nanmean_or(results[self.clusters == c], np.nanmean(results)) for c in range(self.n_clusters)])
+        per_cluster = np.nan_to_num(per_cluster, nan=0.5)
+        filled = np.where(np.isnan(results), per_cluster[self.clusters], results)
+        return np.concatenate([per_cluster, filled])
+
+    def describe(self, results: np.ndarray) -> str:
+        """Model-SAT's capability instruction for a model's aptitude results."""
+        per_cluster = self.vector(results)[: self.n_clusters]
+        parts = [f'accuracy {100 * a:.1f}% on the task of "{k}"' for a, k in zip(per_cluster, self.keywords)]
+        return "The model achieves " + ", ".join(parts) + "."
+
+
+def _nanmean_or(values: np.ndarray, default: float) -> float:
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if values.size else default
+
+
+def _cluster_keywords(prompts, items, clusters, n_clusters) -> list[str]:
+    if prompts is None:
+        return [f"cluster {c}" for c in range(n_clusters)]
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(stop_words="english", max_features=20000, token_pattern=r"(?u)\b[a-zA-Z]{3,}\b")
+    weights = vectorizer.fit_transform([prompts[i] for i in items])
+    vocab = np.asarray(vectorizer.get_feature_names_out())
+    return [", ".join(vocab[np.argsort(-np.asarray(weights[clusters == c].mean(axis=0)).ravel())[:5]])
+            for c in range(n_clusters)]
+
+
+def _selector(n_query: int, n_capability: int, hidden: int):
+    import torch
+    from torch import nn
+
+    class Selector(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.query = nn.Sequential(nn.Linear(n_query, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
+            self.capability = nn.Sequential(nn.Linear(n_capability, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
+            self.head = nn.Sequential(nn.Linear(3 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+        def forward(self, queries, capabilities):  # (b, d), (m, p) -> logits (b, m)
+            hq, hm = self.query(queries), self.capability(capabilities)
+            b, m = hq.shape[0], hm.shape[0]
+            pairs = torch.cat([hq[:, None] * hm[None], hq[:, None].expand(b, m, -1), hm[None].expand(b, m, -1)], -1)
+            return self.head(pairs).squeeze(-1)
+
+    return Selector()
+
+
+class CapabilityRouter(ScoreModel):
+    """Model-SAT-style selector over capability vectors (module doc)."""
+
+    name = "capability"
+
+    def __init__(self, n_clusters: int = 20, items_per_cluster: int = 20, hidden: int = 128, epochs: int = 20,
+                 lr: float = 1e-3, batch_size: int = 128, models_per_step: int = 64, negatives: int = 7,
+                 seed: int = 0):
+        self.n_clusters, self.items_per_cluster, self.hidden, self.epochs = n_clusters, items_per_cluster, hidden, epochs
+        self.lr, self.batch_size, self.models_per_step, self.negatives, self.seed = (lr, batch_size, models_per_step,
+                                                                                     negatives, seed)
+
+    def get_config(self) -> dict:
+        return {"n_clusters": self.n_clusters, "items_per_cluster": self.items_per_cluster, "hidden": self.hidden,
+                "epochs": self.epochs, "lr": self.lr, "batch_size": self.batch_size,
+                "models_per_step": self.models_per_step, "negatives": self.negatives, "seed": self.seed}
+
+    def fit(self, X, S, tasks=None, aptitude: AptitudeTest | None = None,
+            capabilities: np.ndarray | None = None) -> CapabilityRouter:
+        """Build the aptitude test from ``X`` (unless given), describe every model by its results
+        on it (unless ``capabilities`` are given) and train the selector on ``(X, S)``."""
+        X, S, _ = check_training_data(X, S, tasks)
+        self.aptitude_ = aptitude or AptitudeTest.build(X, None, self.n_clusters, self.items_per_cluster, self.seed)
+        self.capabilities_ = (np.vstack([self.aptitude_.vector(S[self.aptitude_.items, m]) for m in range(S.shape[1])])
+                              if capabilities is None else np.asarray(capabilities, dtype=np.float64))
+        self.net_ = _selector(X.shape[1], self.capabilities_.shape[1], self.hidden)
+        self._train(X.astype(np.float32), S)
+        return self
+
+    def _train(self, X: np.ndarray, S: np.ndarray) -> None:
+        import torch
+        import torch.nn.functional as F
+
+        rng = np.random.default_rng(self.seed)
+        torch.manual_seed(self.seed)
+        caps = torch.as_tensor(self.capabilities_, dtype=torch.float32)
+        optimiser = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
+        self.net_.train()
+        for _ in range(self.epochs):
+            for batch in np.array_split(rng.permutation(len(X)), max(1, len(X) // self.batch_size)):
+                models = rng.choice(S.shape[1], min(self.models_per_step, S.shape[1]), replace=False)
+                scores = S[np.ix_(batch, models)]
+                logits = self.net_(torch.as_tensor(X[batch]), caps[models])
+                observed = torch.as_tensor(~np.isnan(scores), dtype=torch.float32)
+                target = torch.as_tensor(np.nan_to_num(scores), dtype=torch.float32)
+                loss = F.binary_cross_entropy_with_logits(logits, target, weight=observed, reduction="sum")
+                loss = loss / observed.sum().clamp(min=1.0) + self._contrastive(logits, scores, rng)
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+        self.net_.eval()
+
+    def _contrastive(self, logits, scores: np.ndarray, rng: np.random.Generator):
+        """One positive (score >= 0.5) against ``negatives`` failing models, per query that has both."""
+        import torch
+        import torch.nn.functional as F
+
+        rows, columns = [], []
+        for i, row in enumerate(scores):
+            positives, failures = np.flatnonzero(row >= 0.5), np.flatnonzero(row < 0.5)
+            if positives.size and failures.size:
+                rows.append(i)
+                columns.append(np.concatenate([[rng.choice(positives)], rng.choice(failures, self.negatives)]))
+        if not rows:
+            return logits.sum() * 0.0
+        picked = logits[torch.as_tensor(rows)[:, None], torch.as_tensor(np.vstack(columns))]
+        return F.cross_entropy(picked, torch.zeros(len(rows), dtype=torch.long))
+
+    def add_model(self, aptitude_results: np.ndarray) -> int:
+        """Onboard a new model from its aptitude-test results alone; returns its column index."""
+        self.capabilities_ = np.vstack([self.capabilities_, self.aptitude_.vector(aptitude_results)])
+        return len(self.capabilities_) - 1
+
+    def predict(self, X, tasks=None, capabilities: np.ndarray | None = None) -> np.ndarray:
+        import torch
+
+        caps = self.capabilities_ if capabilities is None else capabilities
+        with torch.no_grad():
+            logits = self.net_(torch.as_tensor(np.asarray(X, dtype=np.float32)), torch.as_tensor(caps, dtype=torch.float32))
+        return torch.sigmoid(logits).double().numpy()
+
+    def get_state(self) -> dict:
+        from modelreuse.routing._training import module_state
+
+        return {"capabilities": self.capabilities_, "items": self.aptitude_.items, "clusters": self.aptitude_.clusters,
+                "keywords": np.asarray(self.aptitude_.keywords, dtype=str),
+                "n_query": np.array([self.net_.query[0].in_features])} | module_state(self.net_)
+
+    def set_state(self, state: dict) -> None:
+        from modelreuse.routing._training import load_module_state
+
+        self.capabilities_ = state["capabilities"]
+        self.aptitude_ = AptitudeTest(state["items"], state["clusters"], [str(k) for k in state["keywords"]])
+        self.net_ = _selector(int(state["n_query"][0]), self.capabilities_.shape[1], self.hidden)
+        load_module_state(self.net_, state)
