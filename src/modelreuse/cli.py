@@ -399,7 +399,7 @@ def bench_onboard(records: Path = typer.Option(..., help="Item-level records, e.
                   zoo_size: int = typer.Option(5, help="Models per random zoo for routing accuracy."),
                   n_zoos: int = 200, seed: int = 0,
                   max_models: Optional[int] = typer.Option(None, help="Subsample the models (speed)."),
-                  epochs: int = typer.Option(20, help="Capability-router training epochs."),
+                  steps: int = typer.Option(1500, help="Capability-router training steps."),
                   cache: Path = typer.Option(Path(".cache/routing"), help="Query-embedding cache."),
                   out: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
                   as_json: bool = JsonOpt) -> None:
@@ -409,7 +409,7 @@ def bench_onboard(records: Path = typer.Option(..., help="Item-level records, e.
 
     try:
         report = run_onboarding(read_records(records), holdout, zoo_size, n_zoos, seed, cache, max_models,
-                                progress=_progress, epochs=epochs)
+                                progress=_progress, steps=steps)
     except ModelReuseError as exc:
         _fail(exc)
     _write_report(report, out)

@@ -40,7 +40,7 @@ def test_new_model_joins_without_retraining(metabench, tmp_path):
     models = np.flatnonzero(~np.isnan(scores).any(axis=0))[:60]
     S = scores[:, models]
     X = np.random.default_rng(0).normal(size=(len(S), 16))  # item features; the real encoder is tested elsewhere
-    router = CapabilityRouter(n_clusters=5, items_per_cluster=10, epochs=3, hidden=32).fit(X, S[:, :50])
+    router = CapabilityRouter(n_clusters=5, items_per_cluster=10, steps=30, hidden=32).fit(X, S[:, :50])
     before = router.predict(X[:20])
     weights = [p.detach().clone() for p in router.net_.parameters()]
     column = router.add_model(S[router.aptitude_.items, 55])
@@ -53,7 +53,7 @@ def test_new_model_joins_without_retraining(metabench, tmp_path):
 def test_onboarding_benchmark_runs_all_methods(metabench):
     features = make_pipeline(TfidfVectorizer(min_df=2, sublinear_tf=True), TruncatedSVD(32, random_state=0))
     items = features.fit_transform([query_text(p) for p in metabench.prompts])
-    report = run_onboarding(metabench, max_models=150, n_zoos=50, embeddings=items, epochs=5, hidden=32)
+    report = run_onboarding(metabench, max_models=150, n_zoos=50, embeddings=items, steps=60, hidden=32)
     assert report["n_held_out"] == 30 and report["n_test_items"] == 347
     assert set(report["methods"]) == {"capability", "knn", "mf", "aptitude_mean"}
     refs = report["zoo_references"]

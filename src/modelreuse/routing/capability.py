@@ -13,9 +13,11 @@ capability representation is
   "economics, market, ...", accuracy 25.0% on ...`` (:meth:`AptitudeTest.describe`).
 
 A selector learns ``P(model handles query | capability vector, query embedding)``:
-``logit = MLP([h_q * h_m, h_q, h_m])`` with ``h_q``, ``h_m`` learned projections of the query
-embedding and of the capability vector. Each step samples a batch of queries and up to
-``models_per_step`` models; the loss is the sum of (a) Model-SAT's in-batch contrastive term -- for
+``logit = MLP([h_q * h_m, h_q, h_m])`` with ``h_m`` a learned projection of the capability vector
+and ``h_q`` a learned projection of the query embedding plus, for a query that was in the
+training set (recognised by its embedding), a learned per-query residual -- the item embedding of
+matrix factorisation, so known benchmark items keep their identity while new queries fall back to
+their text. Each of ``steps`` steps samples a batch of queries and up to ``models_per_step`` models; the loss is the sum of (a) Model-SAT's in-batch contrastive term -- for
 every query with a model that handles it (score >= 0.5), softmax cross-entropy of one such
 positive against ``negatives`` models that fail it -- and (b) binary cross-entropy on every
 observed (query, model) score, which keeps the output a calibrated score for cost-aware decisions.
@@ -92,7 +94,7 @@ def _cluster_keywords(prompts, items, clusters, n_clusters) -> list[str]:
             for c in range(n_clusters)]
 
 
-def _selector(n_query: int, n_capability: int, hidden: int):
+def _selector(n_query: int, n_capability: int, hidden: int, n_known: int):
     import torch
     from torch import nn
 
@@ -100,11 +102,13 @@ def _selector(n_query: int, n_capability: int, hidden: int):
         def __init__(self):
             super().__init__()
             self.query = nn.Sequential(nn.Linear(n_query, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
+            self.known = nn.Embedding(n_known + 1, hidden, padding_idx=n_known)  # last row: unseen query
+            nn.init.zeros_(self.known.weight)
             self.capability = nn.Sequential(nn.Linear(n_capability, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
             self.head = nn.Sequential(nn.Linear(3 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
-        def forward(self, queries, capabilities):  # (b, d), (m, p) -> logits (b, m)
-            hq, hm = self.query(queries), self.capability(capabilities)
+        def forward(self, queries, known, capabilities):  # (b, d), (b,), (m, p) -> logits (b, m)
+            hq, hm = self.query(queries) + self.known(known), self.capability(capabilities)
             b, m = hq.shape[0], hm.shape[0]
             pairs = torch.cat([hq[:, None] * hm[None], hq[:, None].expand(b, m, -1), hm[None].expand(b, m, -1)], -1)
             return self.head(pairs).squeeze(-1)
@@ -117,16 +121,16 @@ class CapabilityRouter(ScoreModel):
 
     name = "capability"
 
-    def __init__(self, n_clusters: int = 20, items_per_cluster: int = 20, hidden: int = 128, epochs: int = 20,
+    def __init__(self, n_clusters: int = 20, items_per_cluster: int = 20, hidden: int = 128, steps: int = 1500,
                  lr: float = 1e-3, batch_size: int = 128, models_per_step: int = 64, negatives: int = 7,
                  seed: int = 0):
-        self.n_clusters, self.items_per_cluster, self.hidden, self.epochs = n_clusters, items_per_cluster, hidden, epochs
+        self.n_clusters, self.items_per_cluster, self.hidden, self.steps = n_clusters, items_per_cluster, hidden, steps
         self.lr, self.batch_size, self.models_per_step, self.negatives, self.seed = (lr, batch_size, models_per_step,
                                                                                      negatives, seed)
 
     def get_config(self) -> dict:
         return {"n_clusters": self.n_clusters, "items_per_cluster": self.items_per_cluster, "hidden": self.hidden,
-                "epochs": self.epochs, "lr": self.lr, "batch_size": self.batch_size,
+                "steps": self.steps, "lr": self.lr, "batch_size": self.batch_size,
                 "models_per_step": self.models_per_step, "negatives": self.negatives, "seed": self.seed}
 
     def fit(self, X, S, tasks=None, aptitude: AptitudeTest | None = None,
@@ -137,9 +141,16 @@ class CapabilityRouter(ScoreModel):
         self.aptitude_ = aptitude or AptitudeTest.build(X, None, self.n_clusters, self.items_per_cluster, self.seed)
         self.capabilities_ = (np.vstack([self.aptitude_.vector(S[self.aptitude_.items, m]) for m in range(S.shape[1])])
                               if capabilities is None else np.asarray(capabilities, dtype=np.float64))
-        self.net_ = _selector(X.shape[1], self.capabilities_.shape[1], self.hidden)
-        self._train(X.astype(np.float32), S)
+        self.known_queries_ = X.astype(np.float32)
+        self.net_ = _selector(X.shape[1], self.capabilities_.shape[1], self.hidden, len(X))
+        self._train(self.known_queries_, S)
         return self
+
+    def _known_index(self, X: np.ndarray) -> np.ndarray:
+        """Training-row index of each query seen in training (by exact embedding), else the
+        'unseen' index."""
+        lookup = {row.tobytes(): i for i, row in enumerate(self.known_queries_)}
+        return np.array([lookup.get(row.tobytes(), len(self.known_queries_)) for row in X.astype(np.float32)])
 
     def _train(self, X: np.ndarray, S: np.ndarray) -> None:
         import torch
@@ -150,18 +161,18 @@ class CapabilityRouter(ScoreModel):
         caps = torch.as_tensor(self.capabilities_, dtype=torch.float32)
         optimiser = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
         self.net_.train()
-        for _ in range(self.epochs):
-            for batch in np.array_split(rng.permutation(len(X)), max(1, len(X) // self.batch_size)):
-                models = rng.choice(S.shape[1], min(self.models_per_step, S.shape[1]), replace=False)
-                scores = S[np.ix_(batch, models)]
-                logits = self.net_(torch.as_tensor(X[batch]), caps[models])
-                observed = torch.as_tensor(~np.isnan(scores), dtype=torch.float32)
-                target = torch.as_tensor(np.nan_to_num(scores), dtype=torch.float32)
-                loss = F.binary_cross_entropy_with_logits(logits, target, weight=observed, reduction="sum")
-                loss = loss / observed.sum().clamp(min=1.0) + self._contrastive(logits, scores, rng)
-                optimiser.zero_grad()
-                loss.backward()
-                optimiser.step()
+        for _ in range(self.steps):
+            batch = rng.choice(len(X), min(self.batch_size, len(X)), replace=False)
+            models = rng.choice(S.shape[1], min(self.models_per_step, S.shape[1]), replace=False)
+            scores = S[np.ix_(batch, models)]
+            logits = self.net_(torch.as_tensor(X[batch]), torch.as_tensor(batch), caps[models])
+            observed = torch.as_tensor(~np.isnan(scores), dtype=torch.float32)
+            target = torch.as_tensor(np.nan_to_num(scores), dtype=torch.float32)
+            loss = F.binary_cross_entropy_with_logits(logits, target, weight=observed, reduction="sum")
+            loss = loss / observed.sum().clamp(min=1.0) + self._contrastive(logits, scores, rng)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
         self.net_.eval()
 
     def _contrastive(self, logits, scores: np.ndarray, rng: np.random.Generator):
@@ -189,8 +200,10 @@ class CapabilityRouter(ScoreModel):
         import torch
 
         caps = self.capabilities_ if capabilities is None else capabilities
+        X = np.asarray(X, dtype=np.float32)
         with torch.no_grad():
-            logits = self.net_(torch.as_tensor(np.asarray(X, dtype=np.float32)), torch.as_tensor(caps, dtype=torch.float32))
+            logits = self.net_(torch.as_tensor(X), torch.as_tensor(self._known_index(X)),
+                               torch.as_tensor(caps, dtype=torch.float32))
         return torch.sigmoid(logits).double().numpy()
 
     def get_state(self) -> dict:
@@ -198,12 +211,14 @@ class CapabilityRouter(ScoreModel):
 
         return {"capabilities": self.capabilities_, "items": self.aptitude_.items, "clusters": self.aptitude_.clusters,
                 "keywords": np.asarray(self.aptitude_.keywords, dtype=str),
-                "n_query": np.array([self.net_.query[0].in_features])} | module_state(self.net_)
+                "known_queries": self.known_queries_} | module_state(self.net_)
 
     def set_state(self, state: dict) -> None:
         from modelreuse.routing._training import load_module_state
 
         self.capabilities_ = state["capabilities"]
         self.aptitude_ = AptitudeTest(state["items"], state["clusters"], [str(k) for k in state["keywords"]])
-        self.net_ = _selector(int(state["n_query"][0]), self.capabilities_.shape[1], self.hidden)
+        self.known_queries_ = state["known_queries"]
+        self.net_ = _selector(self.known_queries_.shape[1], self.capabilities_.shape[1], self.hidden,
+                              len(self.known_queries_))
         load_module_state(self.net_, state)
