@@ -121,7 +121,7 @@ class CapabilityRouter(ScoreModel):
 
     name = "capability"
 
-    def __init__(self, n_clusters: int = 20, items_per_cluster: int = 20, hidden: int = 128, steps: int = 1500,
+    def __init__(self, n_clusters: int = 20, items_per_cluster: int = 20, hidden: int = 128, steps: int = 5000,
                  lr: float = 1e-3, batch_size: int = 128, models_per_step: int = 64, negatives: int = 7,
                  seed: int = 0):
         self.n_clusters, self.items_per_cluster, self.hidden, self.steps = n_clusters, items_per_cluster, hidden, steps
