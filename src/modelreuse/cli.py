@@ -425,5 +425,28 @@ def bench_onboard(records: Path = typer.Option(..., help="Item-level records, e.
     _emit(report, as_json, render)
 
 
+@bench_app.command("vlm")
+def bench_vlm(benchmark: str = typer.Option("swab", help="lovm (35 models) or swab (43 models)."),
+              data: Optional[Path] = typer.Option(None, help="Data root (default $MODELREUSE_DATA or ../shared/data)."),
+              cache: Path = typer.Option(Path(".cache/vlm"), help="Dataset-text embedding cache."),
+              out: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
+              as_json: bool = JsonOpt) -> None:
+    """Language-only VLM selection, leave-one-dataset-out: R5 and tau per method."""
+    from modelreuse.bench.vlm_selection import run_vlm_bench
+
+    if benchmark not in ("lovm", "swab"):
+        _fail(ValueError(f"unknown benchmark {benchmark!r}; choose lovm or swab"))
+    report = run_vlm_bench(benchmark, data or default_data_root(), cache)
+    _write_report(report, out)
+
+    def render(r: dict) -> None:
+        table = Table("method", "R5", "tau", "R5 + tau")
+        for name, m in r["methods"].items():
+            table.add_row(name, f"{m['r5']:.3f}", f"{m['tau']:.3f}", f"{m['r5_plus_tau']:.3f}")
+        console.print(table)
+
+    _emit(report, as_json, render)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

@@ -1,0 +1,153 @@
+"""``modelreuse bench vlm``: choosing a vision-language model for a new dataset from text alone.
+
+Benchmarks: LOVM (Zohar et al. 2023; 35 open_clip models x 23 datasets) and SWAB (Yi et al. 2024;
+43 models, same datasets), from ``<data>/vlm_selection``. Protocol (LOVM): leave one dataset out;
+a method sees every other dataset's results and the held-out dataset's *text* only (task, domain,
+class names), and ranks the models; R5 = |true top-5 ∩ predicted top-5| / 5 and tau = Kendall
+tau on the models in both top-5 lists (0 when two or fewer overlap)
+(:func:`~modelreuse.bench.ranking_metrics.r5`, :func:`~modelreuse.bench.ranking_metrics.lovm_tau`),
+averaged over all 23 held-out datasets. ImageNet-1k is held out too, as in the published tables
+(INB is trivially perfect there, which is how LOVM's 0.452 / 0.177 and SWAB's 0.443 / 0.267 come
+about: 22 real datasets plus a perfect one); our method never uses a held-out dataset's results.
+
+Methods:
+
+* ``inb`` -- ImageNet Baseline: rank by ImageNet-1k top-1 accuracy.
+* ``modelgpt`` -- LOVM's ModelGPT: a linear regression of accuracy on the shipped text-derived
+  features (ImageNet score, text-classification F1/acc, class-text similarities, ...), fitted on
+  the other datasets (LOVM only: the features ship for LOVM's 35 models).
+* ``text_neighbours`` (ours) -- each model's within-dataset z-scored accuracy on the other
+  datasets, averaged with weights ``softmax(cos(e_d, e_d') / temperature)`` where ``e`` is the
+  MiniLM embedding of the dataset's text (task, domain and class names), plus ``inb_weight`` times
+  the z-scored ImageNet accuracy; the temperature and weight are chosen by an inner
+  leave-one-dataset-out over the training datasets only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from modelreuse.bench.ranking_metrics import lovm_tau, r5
+
+IMAGENET = "imagenet1k"
+MODELGPT_FEATURES = ("IN-score", "text-f1", "text-acc1", "intraclass_sim", "inter_close", "intra_close",
+                     "superclass_metric")
+
+
+@dataclass
+class VLMBenchmark:
+    """Accuracy table (datasets x models), each dataset's description text, ModelGPT features."""
+
+    accuracy: pd.DataFrame
+    texts: dict[str, str]
+    modelgpt: pd.DataFrame | None
+
+
+def load_benchmark(name: str, data_root: str | Path) -> VLMBenchmark:
+    root = Path(data_root) / "vlm_selection"
+    lovm = root / "lovm" / "LOVM"
+    table = pd.read_csv((lovm if name == "lovm" else root / "swab" / "LOVM") / "eval_table.csv")
+    accuracy = table.pivot_table(index="dataset", columns="model_fullname", values="acc1", aggfunc="mean")
+    tasks, domains = _string_map(lovm / "dataset_tasks.json"), _string_map(lovm / "dataset_domains.json")
+    texts = {}
+    for d in accuracy.index:
+        names_file = lovm / "classnames" / f"{d}.txt"
+        names = names_file.read_text().split("\n") if names_file.is_file() else []
+        texts[d] = f"{tasks.get(d, '')}; {domains.get(d, '')}; classes: " + ", ".join(n for n in names[:100] if n)
+    modelgpt = None
+    if name == "lovm":
+        modelgpt = pd.read_csv(root / "lovm" / "modelGPT" / "eval_table_features.csv")
+    return VLMBenchmark(accuracy, texts, modelgpt)
+
+
+def _string_map(path: Path) -> dict[str, str]:
+    """A flat ``{"key": "value"}`` JSON file; LOVM's ``dataset_domains.json`` misses two commas
+    upstream, so the pairs are read with a pattern rather than ``json.loads``."""
+    return dict(re.findall(r'"([^"]+)"\s*:\s*"([^"]*)"', path.read_text()))
+
+
+def _z(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sub(frame.mean(axis=1), axis=0).div(frame.std(axis=1).replace(0, 1), axis=0)
+
+
+def text_neighbour_scores(z: pd.DataFrame, sims: pd.Series, imagenet_z: pd.Series, temperature: float,
+                          inb_weight: float) -> pd.Series:
+    weights = np.exp((sims - sims.max()) / temperature)
+    weights = weights / weights.sum()
+    return (z.loc[weights.index].mul(weights, axis=0)).sum() + inb_weight * imagenet_z
+
+
+TEMPERATURES = (0.02, 0.05, 0.1, 0.2, 1.0)
+INB_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 8.0)
+
+
+def run_vlm_bench(name: str, data_root: str | Path, cache: Path | None = None) -> dict:
+    """Every method under the leave-one-dataset-out protocol (module doc)."""
+    from modelreuse.models.encoders import encode_text_cached
+
+    bench = load_benchmark(name, data_root)
+    acc = bench.accuracy
+    held_out = list(acc.index)
+    emb = pd.DataFrame(encode_text_cached([bench.texts[d] for d in acc.index], cache), index=acc.index)
+    cos = pd.DataFrame(emb.values @ emb.values.T, index=acc.index, columns=acc.index)
+    z = _z(acc)
+    imagenet_z = z.loc[IMAGENET]
+
+    def ours(target: str, pool: list[str], temperature: float, weight: float) -> pd.Series:
+        sources = [d for d in pool if d not in (target, IMAGENET)]
+        weight = 0.0 if target == IMAGENET else weight  # never the held-out dataset's own results
+        return text_neighbour_scores(z.loc[sources], cos.loc[target, sources], imagenet_z, temperature, weight)
+
+    def choose(pool: list[str]) -> tuple[float, float]:
+        grid = [(t, w) for t in TEMPERATURES for w in INB_WEIGHTS]
+        quality = [np.mean([_score(ours(d, pool, t, w), acc.loc[d]) for d in pool if d != IMAGENET]) for t, w in grid]
+        return grid[int(np.argmax(quality))]
+
+    methods: dict[str, list] = {"inb": [], "text_neighbours": []}
+    if bench.modelgpt is not None:
+        methods["modelgpt"], methods["modelgpt_within"] = [], []
+    for target in held_out:
+        truth = acc.loc[target]
+        methods["inb"].append(_metrics(acc.loc[IMAGENET], truth))
+        t, w = choose([d for d in acc.index if d != target])
+        methods["text_neighbours"].append(_metrics(ours(target, list(acc.index), t, w), truth) | {"temperature": t,
+                                                                                                 "inb_weight": w})
+        if bench.modelgpt is not None:
+            methods["modelgpt"].append(_metrics(_modelgpt(bench.modelgpt, target), truth))
+            methods["modelgpt_within"].append(_metrics(_modelgpt(bench.modelgpt, target, within=True), truth))
+    return {"benchmark": name, "n_models": acc.shape[1], "n_held_out_datasets": len(held_out),
+            "methods": {m: {"r5": float(np.mean([r["r5"] for r in rows])), "tau": float(np.mean([r["tau"] for r in rows])),
+                            "r5_plus_tau": float(np.mean([r["r5"] + r["tau"] for r in rows]))}
+                        for m, rows in methods.items()},
+            "per_dataset": {m: dict(zip(held_out, rows)) for m, rows in methods.items()}}
+
+
+def _metrics(scores: pd.Series, truth: pd.Series) -> dict:
+    scores = scores.reindex(truth.index)
+    return {"r5": r5(scores.to_numpy(), truth.to_numpy()), "tau": lovm_tau(scores.to_numpy(), truth.to_numpy())}
+
+
+def _score(scores: pd.Series, truth: pd.Series) -> float:
+    m = _metrics(scores, truth)
+    return m["r5"] + m["tau"]
+
+
+def _modelgpt(features: pd.DataFrame, target: str, within: bool = False) -> pd.Series:
+    """Linear regression of acc1 on the ModelGPT features, fitted on the other datasets; with
+    ``within`` features and accuracy are first z-scored inside each dataset (only the ranking
+    inside a dataset matters)."""
+    from sklearn.linear_model import LinearRegression
+
+    if within:
+        columns = list(MODELGPT_FEATURES) + ["acc1"]
+        grouped = features.groupby("dataset")[columns]
+        features = features.assign(**((features[columns] - grouped.transform("mean")) /
+                                      grouped.transform("std").replace(0, 1)).fillna(0.0))
+    train, test = features[features["dataset"] != target], features[features["dataset"] == target]
+    model = LinearRegression().fit(train[list(MODELGPT_FEATURES)], train["acc1"])
+    return pd.Series(model.predict(test[list(MODELGPT_FEATURES)]), index=test["model_fullname"].to_numpy())

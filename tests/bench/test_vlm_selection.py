@@ -1,0 +1,27 @@
+"""Language-only VLM selection: the LOVM protocol reproduces the published INB baselines exactly."""
+
+import pytest
+
+from modelreuse.bench.ranking_metrics import lovm_tau, r5
+from modelreuse.bench.vlm_selection import IMAGENET, load_benchmark
+from tests.conftest import DATA
+
+
+@pytest.mark.parametrize("name, models, published_r5, published_tau", [
+    ("lovm", 35, 0.452, 0.177),  # LOVM paper, acc1
+    ("swab", 43, 0.443, 0.267),  # SWAB paper
+])
+def test_imagenet_baseline_matches_published_values(name, models, published_r5, published_tau):
+    bench = load_benchmark(name, DATA)
+    acc = bench.accuracy
+    assert acc.shape == (23, models) and not acc.isna().any().any()
+    rows = [(r5(acc.loc[IMAGENET].to_numpy(), acc.loc[d].to_numpy()),
+             lovm_tau(acc.loc[IMAGENET].to_numpy(), acc.loc[d].to_numpy())) for d in acc.index]
+    assert sum(r for r, _ in rows) / 23 == pytest.approx(published_r5, abs=5e-4)
+    assert sum(t for _, t in rows) / 23 == pytest.approx(published_tau, abs=5e-4)
+
+
+def test_dataset_texts_are_read_despite_the_malformed_upstream_json():
+    bench = load_benchmark("lovm", DATA)
+    assert "medical" in bench.texts["pcam"] and "classes:" in bench.texts["eurosat"]
+    assert "kitti_closest_vehicle_distance" in bench.texts and "photograph" in bench.texts["kitti_closest_vehicle_distance"]
