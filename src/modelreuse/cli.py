@@ -27,6 +27,8 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(transfer_app, name="transfer")
 routing_app = typer.Typer(help="Routing records and routers (instance-level LLM selection).", no_args_is_help=True)
 app.add_typer(routing_app, name="routing")
+records_app = typer.Typer(help="Leaderboard records (model, dataset, metric, score) for recommenders.", no_args_is_help=True)
+app.add_typer(records_app, name="records")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -450,3 +452,31 @@ def bench_vlm(benchmark: str = typer.Option("swab", help="lovm (35 models) or sw
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
+
+
+@records_app.command("import")
+def records_import(data: Optional[Path] = typer.Option(None, help="Data root (default $MODELREUSE_DATA or ../shared/data)."),
+                   out: Path = typer.Option(Path("leaderboard-records"), help="Folder for records/models/datasets tables."),
+                   only: Optional[list[str]] = typer.Option(None, help="Import only these sources."),
+                   fmt: str = typer.Option("parquet", "--format", help="parquet or csv."),
+                   as_json: bool = JsonOpt) -> None:
+    """Convert every staged leaderboard to the leaderboard-records format and report what was skipped."""
+    from modelreuse.selection.learned.importers import import_all
+
+    try:
+        result = import_all(data or default_data_root(), only, progress=_progress)
+        result.write(out, fmt)
+    except ModelReuseError as exc:
+        _fail(exc)
+
+    def render(r: dict) -> None:
+        table = Table("source", "records", "models", "datasets", "groups", "skipped / merged")
+        for name, rep in r["per_source"].items():
+            notes = {k: v for k, v in rep.items() if k not in ("records", "models", "datasets", "ranking_groups")}
+            table.add_row(name, str(rep["records"]), str(rep["models"]), str(rep["datasets"]),
+                          str(rep["ranking_groups"]), json.dumps(notes))
+        console.print(table)
+        console.print({k: v for k, v in r.items() if k != "per_source"})
+        console.print(f"wrote {out}")
+
+    _emit(result.report, as_json, render)

@@ -70,3 +70,7 @@ class NothingFitsError(ModelReuseError, LookupError):
 
 class RoutingDataError(ModelReuseError, ValueError):
     """A routing-records table or a routing request is malformed (see ``routing/records.py``)."""
+
+
+class RecordsDataError(ModelReuseError, ValueError):
+    """Leaderboard records (model, dataset, task, metric, score) are malformed or inconsistent."""

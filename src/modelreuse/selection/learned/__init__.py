@@ -1,0 +1,1 @@
+"""Learned dataset-level selection: leaderboard records, their importers and recommenders."""
