@@ -1,0 +1,146 @@
+"""``modelreuse bench recommend``: recommenders vs baselines on leaderboard records, three settings.
+
+Settings (test share ``test_fraction``, seeded):
+
+* ``completion`` -- a random share of the records of every ranking group is hidden; a query is a
+  group's hidden records (two or more models), ranked by a recommender fitted on the rest.
+* ``unseen-datasets`` -- a share of each source's datasets is held out entirely (by name, across
+  sources); queries are their groups; their records are never seen in training, only the dataset
+  metadata (name, task, description).
+* ``unseen-models`` -- a share of the models is held out entirely: where a model has a
+  ``release_date`` the latest ones are held out (a temporal split), the undated ones by a seeded
+  random draw; a query is a group restricted to held-out models (two or more).
+
+Per query (ModelLens' protocol, averaged over queries): weighted Kendall tau in both conventions
+(``weighted_tau`` = Model Spider / ModelLens: ``weightedtau(truth, pred, rank=None)``, weights on the
+true top; ``weighted_tau_sfda`` = ``weightedtau(pred, truth)``), Hit@k (the true best model is in the
+predicted top k), NDCG@k (relevance = min-max-scaled truth, gain ``2^rel - 1``) and Rec@k (share of
+the true top k in the predicted top k) for k in 1, 10, 30, 50; k is capped at the query size. A
+recommender that gives every model of a query the same score has tau 0 there. Results are
+reported pooled over all queries and per source.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from modelreuse.bench.ranking_metrics import hit_at_k, ndcg_at_k, recall_at_k
+from modelreuse.errors import RecordsDataError
+from modelreuse.selection.learned.base import PAIR_COLUMNS
+from modelreuse.selection.learned.baselines import FamilyMean, ParamCount, Popularity, TextSimilarity
+from modelreuse.selection.learned.mf import MatrixFactorisation
+from modelreuse.selection.learned.modellens import ModelLens
+from modelreuse.selection.learned.records import LeaderboardRecords
+
+SETTINGS = ("completion", "unseen-datasets", "unseen-models")
+KS = (1, 10, 30, 50)
+METHODS: dict[str, Callable[..., object]] = {
+    "modellens": ModelLens, "params": ParamCount, "popularity": Popularity,
+    "text_similarity": TextSimilarity, "mf": MatrixFactorisation, "family_mean": FamilyMean,
+}
+
+
+def split_records(records: LeaderboardRecords, setting: str, seed: int = 0,
+                  test_fraction: float = 0.2) -> tuple[LeaderboardRecords, pd.DataFrame, dict]:
+    """``(train records, test query rows with a 'group' id, split report)`` for one setting (module doc)."""
+    if setting not in SETTINGS:
+        raise RecordsDataError(f"unknown setting {setting!r}; choose from {list(SETTINGS)}")
+    rng = np.random.default_rng(seed)
+    frame = records.ranking_groups()
+    if setting == "completion":
+        test_rows = rng.random(len(frame)) < test_fraction
+    elif setting == "unseen-datasets":
+        held = _held_out_datasets(frame, rng, test_fraction)
+        test_rows = frame["dataset"].isin(held).to_numpy()
+    else:
+        held = _held_out_models(records.models, frame["model"].unique(), rng, test_fraction)
+        test_rows = frame["model"].isin(held).to_numpy()
+    test = frame[test_rows]
+    test = test[test.groupby("group")["model"].transform("size") >= 2].reset_index(drop=True)
+    train_rows = ~frame["dataset"].isin(held) if setting == "unseen-datasets" else \
+        ~frame["model"].isin(held) if setting == "unseen-models" else ~test_rows
+    train = LeaderboardRecords(frame.loc[train_rows, records.records.columns], records.models, records.datasets)
+    report = {"train_records": len(train.records), "test_records": len(test),
+              "queries": int(test["group"].nunique()), "test_models": int(test["model"].nunique()),
+              "test_datasets": int(test["dataset"].nunique())}
+    return train, test, report
+
+
+def _held_out_datasets(frame: pd.DataFrame, rng, fraction: float) -> set:
+    held = set()
+    for _, part in frame.groupby("source"):
+        names = np.sort(part["dataset"].unique())
+        if len(names) >= 2:
+            held |= set(rng.choice(names, max(1, int(round(fraction * len(names)))), replace=False))
+    return held
+
+
+def _held_out_models(models: pd.DataFrame, used, rng, fraction: float) -> set:
+    meta = models[models["model"].isin(used)]
+    dates = pd.to_datetime(meta["release_date"], errors="coerce", utc=True)
+    dated, undated = meta[dates.notna()], meta[dates.isna()]
+    cutoff = dates[dates.notna()].quantile(1 - fraction) if len(dated) else None
+    held = set(dated.loc[dates[dates.notna()] >= cutoff, "model"]) if cutoff is not None else set()
+    names = np.sort(undated["model"].to_numpy(dtype=str))
+    return held | set(rng.choice(names, int(round(fraction * len(names))), replace=False))
+
+
+def query_metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Every metric of the module doc for one query (higher is better throughout)."""
+    constant = np.ptp(pred) == 0
+    out = {"weighted_tau": 0.0 if constant else float(stats.weightedtau(truth, pred, rank=None).statistic),
+           "weighted_tau_sfda": 0.0 if constant else float(stats.weightedtau(pred, truth).statistic)}
+    for k in KS:
+        out |= {f"hit@{k}": hit_at_k(pred, truth, k), f"ndcg@{k}": ndcg_at_k(pred, truth, k),
+                f"rec@{k}": recall_at_k(pred, truth, k)}
+    return {k: (v if np.isfinite(v) else 0.0) for k, v in out.items()}
+
+
+def evaluate(test: pd.DataFrame, scores: np.ndarray) -> dict:
+    """Mean of :func:`query_metrics` over the queries, pooled and per source."""
+    rows = []
+    for (group, source), part in test.assign(pred=scores).groupby(["group", "source"], sort=False):
+        rows.append({"source": source, **query_metrics(part["pred"].to_numpy(), part["utility"].to_numpy())})
+    table = pd.DataFrame(rows)
+    metrics = [c for c in table.columns if c != "source"]
+    return {"pooled": table[metrics].mean().round(4).to_dict(), "queries": len(table),
+            "per_source": {s: {**part[metrics].mean().round(4).to_dict(), "queries": len(part)}
+                           for s, part in table.groupby("source")}}
+
+
+def run_recommend_bench(records: LeaderboardRecords, setting: str, methods: list[str] | None = None,
+                        seed: int = 0, test_fraction: float = 0.2, cache: Path | None = Path(".cache/recommend"),
+                        modellens_options: dict | None = None, progress: Callable[[str], None] | None = None) -> dict:
+    """Fit every method on the training part of one setting and evaluate it on the queries."""
+    methods = methods or list(METHODS)
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise RecordsDataError(f"unknown method(s) {sorted(unknown)}; available: {sorted(METHODS)}")
+    train, test, report = split_records(records, setting, seed, test_fraction)
+    if test.empty:
+        raise RecordsDataError(f"the {setting} split left no query with two or more models")
+    pairs = test[list(PAIR_COLUMNS)]
+    results = {}
+    for name in methods:
+        if progress:
+            progress(f"{setting}: fitting {name}")
+        method = _build(name, seed, cache, modellens_options or {}, progress)
+        method.fit(train)
+        results[name] = evaluate(test, method.score(pairs, records.models, records.datasets))
+    return {"setting": setting, "seed": seed, "split": report, "methods": {
+        name: {**r["pooled"], "per_source": r["per_source"]} for name, r in results.items()}}
+
+
+def _build(name: str, seed: int, cache, modellens_options: dict, progress):
+    if name == "modellens":
+        return ModelLens(seed=seed, cache=cache, progress=progress, **modellens_options)
+    if name == "mf":
+        return MatrixFactorisation(seed=seed)
+    if name == "text_similarity":
+        return TextSimilarity(cache)
+    return METHODS[name]()

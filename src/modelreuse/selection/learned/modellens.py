@@ -1,0 +1,253 @@
+"""ModelLens: recommending models for a dataset from leaderboard records, including cold start.
+
+Paper: "ModelLens: model recommendation in the wild" (seed ``004``; reference code
+github.com/luisrui/ModelLens, not reachable here -- this follows the paper's section 3).
+
+Representations (all ``dim``-wide, summed per entity before the interaction):
+
+* model = learned ID embedding + mean of hashed name-token embeddings + a linear map of the frozen
+  MiniLM embedding of its description (its name when it has none);
+* dataset = learned ID embedding + a linear map of the MiniLM embedding of ``name (task): description``;
+* evaluation context = task embedding, metric embedding; structure = size-bucket embedding
+  (half-decades of log10 params, one bucket for unknown) and family embedding.
+
+**ID dropout**: in training each model ID (probability ``model_id_dropout``) and each dataset ID
+(``dataset_id_dropout``) is independently replaced by the shared unknown entry 0, so that the net
+also learns to score from metadata alone; unseen models and datasets use entry 0 at inference.
+
+**Score** ``s = (prior(size, family) + residual(all views)) / (softplus(t) + 1e-3)``: the prior is a
+small MLP over the size and family embeddings only (general competence, e.g. scaling), the
+residual is an MLP over every view plus the element-wise product of the model and dataset
+vectors (dataset-specific affinity); a second head of the residual backbone predicts the
+within-group z-score. Higher is better.
+
+**Losses**, per sampled ranking group of up to ``group_size`` models (groups = ``(source, dataset,
+task, metric)``): BPR on every ordered pair ``-log sigmoid(s_i - s_j)`` for ``z_i > z_j``;
+Plackett-Luce ``sum_i [logsumexp_{j >= i} s_j - s_i]`` over the true order; MSE of the z head
+against the within-group z-score. Total = ``bpr + listwise_weight * pl + regression_weight * mse``.
+Adam, seeded, CPU-sized (a few minutes for ~140k records).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from modelreuse.errors import RecordsDataError
+from modelreuse.selection.learned.base import training_targets
+from modelreuse.selection.learned.features import (N_NAME_HASHES, N_SIZE_BUCKETS, TextEmbeddings,
+                                                   hashed_name_tokens, lookup, metadata_rows, size_bucket,
+                                                   vocabulary)
+from modelreuse.selection.learned.records import LeaderboardRecords
+
+HYPERPARAMETERS = ("dim", "hidden", "steps", "groups_per_step", "group_size", "lr", "weight_decay",
+                   "model_id_dropout", "dataset_id_dropout", "listwise_weight", "regression_weight", "seed")
+
+
+def _net(n_models: int, n_datasets: int, n_tasks: int, n_metrics: int, n_families: int, text_dim: int,
+         dim: int, hidden: int):
+    import torch
+    from torch import nn
+
+    class ModelLensNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model_id, self.dataset_id = nn.Embedding(n_models + 1, dim), nn.Embedding(n_datasets + 1, dim)
+            self.name = nn.EmbeddingBag(N_NAME_HASHES, dim, mode="mean", padding_idx=0)
+            self.model_text, self.dataset_text = nn.Linear(text_dim, dim), nn.Linear(text_dim, dim)
+            self.task, self.metric = nn.Embedding(n_tasks + 1, dim), nn.Embedding(n_metrics + 1, dim)
+            self.size, self.family = nn.Embedding(N_SIZE_BUCKETS, dim), nn.Embedding(n_families + 1, dim)
+            self.prior = nn.Sequential(nn.Linear(2 * dim, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+            self.backbone = nn.Sequential(nn.Linear(7 * dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+            self.rank_head, self.z_head = nn.Linear(hidden, 1), nn.Linear(hidden, 1)
+            self.temperature = nn.Parameter(torch.zeros(()))
+
+        def forward(self, x: dict):
+            size, family = self.size(x["size"]), self.family(x["family"])
+            model = self.model_id(x["model_id"]) + self.name(x["name"]) + self.model_text(x["model_text"])
+            dataset = self.dataset_id(x["dataset_id"]) + self.dataset_text(x["dataset_text"])
+            context = self.task(x["task"]) + self.metric(x["metric"])
+            h = self.backbone(torch.cat([model, dataset, context, size, family, model * dataset,
+                                         model * context], dim=-1))
+            prior = self.prior(torch.cat([size, family], dim=-1)).squeeze(-1)
+            residual = self.rank_head(h).squeeze(-1)
+            scale = torch.nn.functional.softplus(self.temperature) + 1e-3
+            return prior / scale, residual / scale, self.z_head(h).squeeze(-1)
+
+    return ModelLensNet()
+
+
+class ModelLens:
+    """The ModelLens recommender (module doc); scikit-learn style: hyperparameters in ``__init__``,
+    learned state in trailing-underscore attributes after :meth:`fit`."""
+
+    name = "modellens"
+
+    def __init__(self, dim: int = 32, hidden: int = 128, steps: int = 3000, groups_per_step: int = 32,
+                 group_size: int = 32, lr: float = 2e-3, weight_decay: float = 1e-6,
+                 model_id_dropout: float = 0.3, dataset_id_dropout: float = 0.3, listwise_weight: float = 1.0,
+                 regression_weight: float = 0.5, seed: int = 0, cache: Path | None = Path(".cache/recommend"),
+                 progress=None):
+        self.dim, self.hidden, self.steps, self.groups_per_step, self.group_size = dim, hidden, steps, groups_per_step, group_size
+        self.lr, self.weight_decay, self.seed = lr, weight_decay, seed
+        self.model_id_dropout, self.dataset_id_dropout = model_id_dropout, dataset_id_dropout
+        self.listwise_weight, self.regression_weight = listwise_weight, regression_weight
+        self.embeddings, self.progress = TextEmbeddings(cache), progress
+
+    # ---- inputs -------------------------------------------------------------------------------
+    def _inputs(self, pairs: pd.DataFrame, models: pd.DataFrame, datasets: pd.DataFrame) -> dict:
+        """Tensors for every pair: IDs (0 when unknown), context, structure, name hashes, text embeddings."""
+        import torch
+
+        model_names, model_row = np.unique(pairs["model"].astype(str), return_inverse=True)
+        dataset_names, dataset_row = np.unique(pairs["dataset"].astype(str), return_inverse=True)
+        model_meta = metadata_rows(models, "model", model_names)
+        dataset_meta = metadata_rows(datasets, "dataset", dataset_names)
+        model_text = self.embeddings.models(model_meta)[model_row]
+        dataset_text = self.embeddings.datasets(dataset_meta)[dataset_row]
+        params = pd.to_numeric(model_meta["params"], errors="coerce").to_numpy(float)
+        x = {"model_id": lookup(self.models_, model_names)[model_row],
+             "dataset_id": lookup(self.datasets_, dataset_names)[dataset_row],
+             "task": lookup(self.tasks_, pairs["task"]), "metric": lookup(self.metrics_, pairs["metric"]),
+             "size": size_bucket(params)[model_row],
+             "family": lookup(self.families_, model_meta["family"].astype("string").fillna(""))[model_row],
+             "name": hashed_name_tokens(model_names)[model_row], "model_text": model_text, "dataset_text": dataset_text}
+        return {k: torch.as_tensor(v) for k, v in x.items()}
+
+    # ---- training -----------------------------------------------------------------------------
+    def fit(self, records: LeaderboardRecords) -> "ModelLens":
+        import torch
+
+        frame = training_targets(records)
+        if frame.empty:
+            raise RecordsDataError("no ranking group with two or more models to learn from")
+        self.models_, self.datasets_ = vocabulary(frame["model"]), vocabulary(frame["dataset"])
+        self.tasks_, self.metrics_ = vocabulary(frame["task"]), vocabulary(frame["metric"])
+        self.families_ = vocabulary(records.models["family"].astype("string").fillna("").replace("", pd.NA))
+        x = self._inputs(frame, records.models, records.datasets)
+        torch.manual_seed(self.seed)
+        self.net_ = _net(len(self.models_), len(self.datasets_), len(self.tasks_), len(self.metrics_),
+                         len(self.families_), x["model_text"].shape[1], self.dim, self.hidden)
+        self._train(x, torch.as_tensor(frame["z"].to_numpy(np.float32)), frame["group"].to_numpy())
+        self.catalogue_ = (records.models.copy(), records.datasets.copy())
+        return self
+
+    def _train(self, x: dict, z, groups: np.ndarray) -> None:
+        import torch
+
+        members = _padded_members(groups)                      # (n_groups, max_size), -1 padded
+        generator = torch.Generator().manual_seed(self.seed)
+        optimiser = torch.optim.Adam(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        self.net_.train()
+        for step in range(self.steps):
+            chosen = torch.randint(len(members), (self.groups_per_step,), generator=generator)
+            index = _sample_members(members[chosen], self.group_size, generator)   # (G, M), -1 padded
+            valid = index >= 0
+            flat = index.clamp(min=0).reshape(-1)
+            batch = {k: v[flat] for k, v in x.items()}
+            batch["model_id"] = _drop_ids(batch["model_id"], self.model_id_dropout, generator)
+            batch["dataset_id"] = _drop_ids(batch["dataset_id"], self.dataset_id_dropout, generator)
+            prior, residual, z_hat = (t.reshape(index.shape) for t in self.net_(batch))
+            target = z[flat].reshape(index.shape)
+            loss = _ranking_loss(prior + residual, z_hat, target, valid, self.listwise_weight, self.regression_weight)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            if self.progress and (step + 1) % 500 == 0:
+                self.progress(f"modellens step {step + 1}/{self.steps}: loss {loss.item():.4f}")
+        self.net_.eval()
+
+    # ---- inference ----------------------------------------------------------------------------
+    def explain(self, pairs: pd.DataFrame, models: pd.DataFrame | None = None,
+                datasets: pd.DataFrame | None = None) -> pd.DataFrame:
+        """``score = prior + interaction`` per pair (module doc), in the temperature-scaled units."""
+        import torch
+
+        models = self.catalogue_[0] if models is None else models
+        datasets = self.catalogue_[1] if datasets is None else datasets
+        with torch.no_grad():
+            prior, residual, _ = self.net_(self._inputs(pairs, models, datasets))
+        prior, residual = prior.double().numpy(), residual.double().numpy()
+        return pd.DataFrame({"score": prior + residual, "prior": prior, "interaction": residual})
+
+    def score(self, pairs: pd.DataFrame, models: pd.DataFrame, datasets: pd.DataFrame) -> np.ndarray:
+        return self.explain(pairs, models, datasets)["score"].to_numpy()
+
+    # ---- persistence (JSON + npz; no pickle) --------------------------------------------------
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        config = {"hyperparameters": {k: getattr(self, k) for k in HYPERPARAMETERS},
+                  "vocabularies": {k: list(getattr(self, f"{k}_")) for k in ("models", "datasets", "tasks", "metrics",
+                                                                               "families")}}
+        (folder / "config.json").write_text(json.dumps(config))
+        np.savez(folder / "weights.npz", **{k: v.detach().numpy() for k, v in self.net_.state_dict().items()})
+        self.catalogue_[0].to_parquet(folder / "models.parquet", index=False)
+        self.catalogue_[1].to_parquet(folder / "datasets.parquet", index=False)
+
+    @classmethod
+    def load(cls, folder: str | Path, cache: Path | None = Path(".cache/recommend")) -> "ModelLens":
+        import torch
+
+        folder = Path(folder)
+        if not (folder / "config.json").is_file():
+            raise RecordsDataError(f"{folder} holds no saved recommender (config.json missing)")
+        config = json.loads((folder / "config.json").read_text())
+        self = cls(**config["hyperparameters"], cache=cache)
+        for key, names in config["vocabularies"].items():
+            setattr(self, f"{key}_", {n: i + 1 for i, n in enumerate(names)})
+        weights = np.load(folder / "weights.npz")
+        self.net_ = _net(len(self.models_), len(self.datasets_), len(self.tasks_), len(self.metrics_),
+                         len(self.families_), weights["model_text.weight"].shape[1], self.dim, self.hidden)
+        self.net_.load_state_dict({k: torch.as_tensor(weights[k]) for k in weights.files})
+        self.net_.eval()
+        self.catalogue_ = (pd.read_parquet(folder / "models.parquet"), pd.read_parquet(folder / "datasets.parquet"))
+        return self
+
+
+def _padded_members(groups: np.ndarray):
+    """``(n_groups, max_size)`` record indices per group, padded with -1."""
+    import torch
+
+    order = np.argsort(groups, kind="stable")
+    sizes = np.bincount(groups)
+    sizes = sizes[sizes > 0]
+    out = np.full((len(sizes), sizes.max()), -1, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    for g, (start, size) in enumerate(zip(starts, sizes)):
+        out[g, :size] = order[start:start + size]
+    return torch.as_tensor(out)
+
+
+def _sample_members(members, size: int, generator):
+    """Up to ``size`` random members of every row (without replacement), -1 padded."""
+    import torch
+
+    keys = torch.rand(members.shape, generator=generator).masked_fill(members < 0, 2.0)
+    take = keys.argsort(dim=1)[:, :min(size, members.shape[1])]
+    return members.gather(1, take)
+
+
+def _drop_ids(ids, rate: float, generator):
+    import torch
+
+    return ids.masked_fill(torch.rand(ids.shape, generator=generator) < rate, 0)
+
+
+def _ranking_loss(s, z_hat, z, valid, listwise_weight: float, regression_weight: float):
+    """BPR over correctly ordered pairs + Plackett-Luce over the true order + z-score MSE (module doc)."""
+    import torch
+    import torch.nn.functional as F
+
+    pair = valid[:, :, None] & valid[:, None, :] & (z[:, :, None] > z[:, None, :])
+    bpr = F.softplus(-(s[:, :, None] - s[:, None, :]))[pair].mean() if pair.any() else s.sum() * 0
+    order = torch.where(valid, z, torch.full_like(z, -torch.inf)).argsort(dim=1, descending=True)
+    s_sorted = s.gather(1, order).masked_fill(~valid.gather(1, order), -torch.inf)
+    tail_lse = torch.logcumsumexp(s_sorted.flip(1), dim=1).flip(1)
+    keep = valid.gather(1, order)
+    listwise = (tail_lse - s_sorted)[keep].mean()
+    mse = ((z_hat - z) ** 2)[valid].mean()
+    return bpr + listwise_weight * listwise + regression_weight * mse
