@@ -29,6 +29,8 @@ routing_app = typer.Typer(help="Routing records and routers (instance-level LLM 
 app.add_typer(routing_app, name="routing")
 records_app = typer.Typer(help="Leaderboard records (model, dataset, metric, score) for recommenders.", no_args_is_help=True)
 app.add_typer(records_app, name="records")
+recommend_app = typer.Typer(help="Recommend models for a dataset from leaderboard records (ModelLens).")
+app.add_typer(recommend_app, name="recommend")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -450,9 +452,6 @@ def bench_vlm(benchmark: str = typer.Option("swab", help="lovm (35 models) or sw
     _emit(report, as_json, render)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
-
 
 @records_app.command("import")
 def records_import(data: Optional[Path] = typer.Option(None, help="Data root (default $MODELREUSE_DATA or ../shared/data)."),
@@ -480,3 +479,91 @@ def records_import(data: Optional[Path] = typer.Option(None, help="Data root (de
         console.print(f"wrote {out}")
 
     _emit(result.report, as_json, render)
+
+
+@bench_app.command("recommend")
+def bench_recommend(records: Path = typer.Option(..., help="Folder with records, models, datasets tables."),
+                    setting: str = typer.Option("unseen-datasets", help="completion, unseen-datasets or unseen-models."),
+                    method: Optional[list[str]] = typer.Option(None, help="Methods to run (default: all)."),
+                    seeds: int = typer.Option(1, help="Number of seeds (splits and training), 0..N-1."),
+                    steps: int = typer.Option(3000, help="ModelLens training steps."),
+                    cache: Path = typer.Option(Path(".cache/recommend"), help="Description-embedding cache."),
+                    out: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
+                    as_json: bool = JsonOpt) -> None:
+    """Recommenders vs baselines: weighted tau, Hit@k, NDCG@k, Rec@k pooled and per source."""
+    from modelreuse.bench.recommend_bench import run_recommend_bench
+    from modelreuse.selection.learned.records import read_leaderboard
+
+    try:
+        report = run_recommend_bench(read_leaderboard(records), setting, method, tuple(range(seeds)), cache=cache,
+                                     modellens_options={"steps": steps}, progress=_progress)
+    except ModelReuseError as exc:
+        _fail(exc)
+    _write_report(report, out)
+
+    def render(r: dict) -> None:
+        console.print(f"{r['setting']}: {r['split']}")
+        table = Table("method", "scope", "w-tau (MS)", "w-tau (SFDA)", "hit@1", "ndcg@10", "rec@10", "queries")
+        for name, m in r["methods"].items():
+            rows = [("pooled", m)] + sorted(m["per_source"].items())
+            for scope, v in rows:
+                table.add_row(name, scope, *(f"{v[k]:.3f}" for k in ("weighted_tau", "weighted_tau_sfda", "hit@1",
+                                                                       "ndcg@10", "rec@10")),
+                              str(v.get("queries", r["split"]["queries"])))
+        console.print(table)
+
+    _emit(report, as_json, render)
+
+
+@recommend_app.callback(invoke_without_command=True)
+def recommend(ctx: typer.Context,
+              dataset_description: Optional[str] = typer.Option(None, help="What your dataset is about."),
+              recommender: Path = typer.Option(Path("modelreuse-recommender"), help="Folder from `recommend train`."),
+              task: str = typer.Option("", help="Task type, e.g. Retrieval or 'zero-shot classification'."),
+              metric: str = typer.Option("", help="Metric name, e.g. ndcg_at_10 or acc1."),
+              source: Optional[list[str]] = typer.Option(None, help="Only models with records from these sources."),
+              top: int = typer.Option(10, help="How many models to list."),
+              cache: Path = typer.Option(Path(".cache/recommend"), help="Description-embedding cache."),
+              as_json: bool = JsonOpt) -> None:
+    """Rank models for a dataset described in words, with the reason for each (prior vs interaction)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from modelreuse.selection.learned.modellens import ModelLens
+
+    if not dataset_description:
+        _fail(ValueError("pass --dataset-description (or use `modelreuse recommend train`)"))
+    try:
+        ranked = ModelLens.load(recommender, cache).recommend(dataset_description, task, metric, top=top,
+                                                               sources=source)
+    except ModelReuseError as exc:
+        _fail(exc)
+
+    def render(rows: list[dict]) -> None:
+        table = Table("rank", "model", "score", "reason")
+        for rank, row in enumerate(rows, 1):
+            table.add_row(str(rank), row["model"], f"{row['score']:.3f}", row["reason"])
+        console.print(table)
+
+    _emit(ranked.to_dict(orient="records"), as_json, render)
+
+
+@recommend_app.command("train")
+def recommend_train(records: Path = typer.Option(..., help="Folder with records, models, datasets tables."),
+                    out: Path = typer.Option(Path("modelreuse-recommender"), help="Folder to save the recommender in."),
+                    steps: int = typer.Option(3000, help="Training steps."),
+                    seed: int = typer.Option(0, help="Training seed."),
+                    cache: Path = typer.Option(Path(".cache/recommend"), help="Description-embedding cache.")) -> None:
+    """Train the ModelLens recommender on a record set and save it (JSON + npz + parquet, no pickle)."""
+    from modelreuse.selection.learned.modellens import ModelLens
+    from modelreuse.selection.learned.records import read_leaderboard
+
+    try:
+        fitted = ModelLens(steps=steps, seed=seed, cache=cache, progress=_progress).fit(read_leaderboard(records))
+    except ModelReuseError as exc:
+        _fail(exc)
+    fitted.save(out)
+    typer.echo(f"saved modellens over {len(fitted.models_)} models and {len(fitted.datasets_)} datasets to {out}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

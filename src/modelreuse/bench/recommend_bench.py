@@ -7,9 +7,10 @@ Settings (test share ``test_fraction``, seeded):
 * ``unseen-datasets`` -- a share of each source's datasets is held out entirely (by name, across
   sources); queries are their groups; their records are never seen in training, only the dataset
   metadata (name, task, description).
-* ``unseen-models`` -- a share of the models is held out entirely: where a model has a
-  ``release_date`` the latest ones are held out (a temporal split), the undated ones by a seeded
-  random draw; a query is a group restricted to held-out models (two or more).
+* ``unseen-models`` -- a share of the models is held out entirely, per source: the source's
+  latest dated models (a temporal split; sources date models differently, so each has its own
+  cutoff) and a seeded random share of its undated ones; a query is a group restricted to
+  held-out models (two or more). Seeds change only the undated draw.
 
 Per query (ModelLens' protocol, averaged over queries): weighted Kendall tau in both conventions
 (``weighted_tau`` = Model Spider / ModelLens: ``weightedtau(truth, pred, rank=None)``, weights on the
@@ -58,7 +59,7 @@ def split_records(records: LeaderboardRecords, setting: str, seed: int = 0,
         held = _held_out_datasets(frame, rng, test_fraction)
         test_rows = frame["dataset"].isin(held).to_numpy()
     else:
-        held = _held_out_models(records.models, frame["model"].unique(), rng, test_fraction)
+        held = _held_out_models(frame, records.models, rng, test_fraction)
         test_rows = frame["model"].isin(held).to_numpy()
     test = frame[test_rows]
     test = test[test.groupby("group")["model"].transform("size") >= 2].reset_index(drop=True)
@@ -80,14 +81,18 @@ def _held_out_datasets(frame: pd.DataFrame, rng, fraction: float) -> set:
     return held
 
 
-def _held_out_models(models: pd.DataFrame, used, rng, fraction: float) -> set:
-    meta = models[models["model"].isin(used)]
-    dates = pd.to_datetime(meta["release_date"], errors="coerce", utc=True)
-    dated, undated = meta[dates.notna()], meta[dates.isna()]
-    cutoff = dates[dates.notna()].quantile(1 - fraction) if len(dated) else None
-    held = set(dated.loc[dates[dates.notna()] >= cutoff, "model"]) if cutoff is not None else set()
-    names = np.sort(undated["model"].to_numpy(dtype=str))
-    return held | set(rng.choice(names, int(round(fraction * len(names))), replace=False))
+def _held_out_models(frame: pd.DataFrame, models: pd.DataFrame, rng, fraction: float) -> set:
+    """Per source: its latest ``fraction`` of dated models, and a seeded ``fraction`` of its undated ones."""
+    dates = models.drop_duplicates("model").set_index("model")["release_date"]
+    held = set()
+    for _, part in frame.groupby("source"):
+        names = np.sort(part["model"].unique().astype(str))
+        when = pd.to_datetime(dates.reindex(names), errors="coerce", utc=True)
+        dated, undated = when[when.notna()], names[when.isna().to_numpy()]
+        if len(dated):
+            held |= set(dated[dated >= dated.quantile(1 - fraction)].index)
+        held |= set(rng.choice(undated, int(round(fraction * len(undated))), replace=False))
+    return held
 
 
 def query_metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -114,13 +119,21 @@ def evaluate(test: pd.DataFrame, scores: np.ndarray) -> dict:
 
 
 def run_recommend_bench(records: LeaderboardRecords, setting: str, methods: list[str] | None = None,
-                        seed: int = 0, test_fraction: float = 0.2, cache: Path | None = Path(".cache/recommend"),
-                        modellens_options: dict | None = None, progress: Callable[[str], None] | None = None) -> dict:
-    """Fit every method on the training part of one setting and evaluate it on the queries."""
+                        seeds: tuple[int, ...] = (0,), test_fraction: float = 0.2,
+                        cache: Path | None = Path(".cache/recommend"), modellens_options: dict | None = None,
+                        progress: Callable[[str], None] | None = None) -> dict:
+    """Every method on one setting, one split per seed; metrics are means over seeds (``*_std``: std)."""
     methods = methods or list(METHODS)
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise RecordsDataError(f"unknown method(s) {sorted(unknown)}; available: {sorted(METHODS)}")
+    runs = [_run_seed(records, setting, methods, seed, test_fraction, cache, modellens_options or {}, progress)
+            for seed in seeds]
+    return {"setting": setting, "seeds": list(seeds), "split": runs[0][0],
+            "methods": {name: _over_seeds([run[1][name] for run in runs]) for name in methods}}
+
+
+def _run_seed(records, setting, methods, seed, test_fraction, cache, modellens_options, progress):
     train, test, report = split_records(records, setting, seed, test_fraction)
     if test.empty:
         raise RecordsDataError(f"the {setting} split left no query with two or more models")
@@ -128,12 +141,20 @@ def run_recommend_bench(records: LeaderboardRecords, setting: str, methods: list
     results = {}
     for name in methods:
         if progress:
-            progress(f"{setting}: fitting {name}")
-        method = _build(name, seed, cache, modellens_options or {}, progress)
+            progress(f"{setting}, seed {seed}: fitting {name}")
+        method = _build(name, seed, cache, modellens_options, progress)
         method.fit(train)
         results[name] = evaluate(test, method.score(pairs, records.models, records.datasets))
-    return {"setting": setting, "seed": seed, "split": report, "methods": {
-        name: {**r["pooled"], "per_source": r["per_source"]} for name, r in results.items()}}
+    return report, results
+
+
+def _over_seeds(results: list[dict]) -> dict:
+    pooled = pd.DataFrame([r["pooled"] for r in results])
+    out = {**pooled.mean().round(4).to_dict(), **pooled.std(ddof=0).round(4).add_suffix("_std").to_dict()}
+    sources = sorted({s for r in results for s in r["per_source"]})
+    out["per_source"] = {s: pd.DataFrame([r["per_source"][s] for r in results if s in r["per_source"]]).mean()
+                         .round(4).to_dict() for s in sources}
+    return out
 
 
 def _build(name: str, seed: int, cache, modellens_options: dict, progress):

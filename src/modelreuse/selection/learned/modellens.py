@@ -5,11 +5,14 @@ github.com/luisrui/ModelLens, not reachable here -- this follows the paper's sec
 
 Representations (all ``dim``-wide, summed per entity before the interaction):
 
-* model = learned ID embedding + mean of hashed name-token embeddings + a linear map of the frozen
+* model = learned ID embedding + mean of hashed name-token embeddings (zero-initialised, so a token
+  never seen in training contributes nothing) + a linear map of the frozen
   MiniLM embedding of its description (its name when it has none);
 * dataset = learned ID embedding + a linear map of the MiniLM embedding of ``name (task): description``;
 * evaluation context = task embedding, metric embedding; structure = size-bucket embedding
-  (half-decades of log10 params, one bucket for unknown) and family embedding.
+  (half-decades of log10 params, one bucket for unknown) and family embedding, plus the scaled
+  log10 parameter count itself and a known-size flag (our addition: the buckets alone lose the
+  within-bucket scaling trend that the parameter-count baseline exploits).
 
 **ID dropout**: in training each model ID (probability ``model_id_dropout``) and each dataset ID
 (``dataset_id_dropout``) is independently replaced by the shared unknown entry 0, so that the net
@@ -60,19 +63,21 @@ def _net(n_models: int, n_datasets: int, n_tasks: int, n_metrics: int, n_familie
             self.model_text, self.dataset_text = nn.Linear(text_dim, dim), nn.Linear(text_dim, dim)
             self.task, self.metric = nn.Embedding(n_tasks + 1, dim), nn.Embedding(n_metrics + 1, dim)
             self.size, self.family = nn.Embedding(N_SIZE_BUCKETS, dim), nn.Embedding(n_families + 1, dim)
-            self.prior = nn.Sequential(nn.Linear(2 * dim, hidden), nn.ReLU(), nn.Linear(hidden, 1))
-            self.backbone = nn.Sequential(nn.Linear(7 * dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+            self.prior = nn.Sequential(nn.Linear(2 * dim + 2, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+            self.backbone = nn.Sequential(nn.Linear(7 * dim + 2, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
             self.rank_head, self.z_head = nn.Linear(hidden, 1), nn.Linear(hidden, 1)
             self.temperature = nn.Parameter(torch.zeros(()))
+            nn.init.zeros_(self.name.weight)   # a name token never seen in training adds nothing
 
         def forward(self, x: dict):
             size, family = self.size(x["size"]), self.family(x["family"])
             model = self.model_id(x["model_id"]) + self.name(x["name"]) + self.model_text(x["model_text"])
             dataset = self.dataset_id(x["dataset_id"]) + self.dataset_text(x["dataset_text"])
             context = self.task(x["task"]) + self.metric(x["metric"])
+            scale_features = x["log_params"]
             h = self.backbone(torch.cat([model, dataset, context, size, family, model * dataset,
-                                         model * context], dim=-1))
-            prior = self.prior(torch.cat([size, family], dim=-1)).squeeze(-1)
+                                         model * context, scale_features], dim=-1))
+            prior = self.prior(torch.cat([size, family, scale_features], dim=-1)).squeeze(-1)
             residual = self.rank_head(h).squeeze(-1)
             scale = torch.nn.functional.softplus(self.temperature) + 1e-3
             return prior / scale, residual / scale, self.z_head(h).squeeze(-1)
@@ -112,7 +117,7 @@ class ModelLens:
         x = {"model_id": lookup(self.models_, model_names)[model_row],
              "dataset_id": lookup(self.datasets_, dataset_names)[dataset_row],
              "task": lookup(self.tasks_, pairs["task"]), "metric": lookup(self.metrics_, pairs["metric"]),
-             "size": size_bucket(params)[model_row],
+             "size": size_bucket(params)[model_row], "log_params": _log_params(params)[model_row],
              "family": lookup(self.families_, model_meta["family"].astype("string").fillna(""))[model_row],
              "name": hashed_name_tokens(model_names)[model_row], "model_text": model_text, "dataset_text": dataset_text}
         return {k: torch.as_tensor(v) for k, v in x.items()}
@@ -133,6 +138,7 @@ class ModelLens:
                          len(self.families_), x["model_text"].shape[1], self.dim, self.hidden)
         self._train(x, torch.as_tensor(frame["z"].to_numpy(np.float32)), frame["group"].to_numpy())
         self.catalogue_ = (records.models.copy(), records.datasets.copy())
+        self.sources_ = {s: sorted(part["model"].unique()) for s, part in records.records.groupby("source")}
         return self
 
     def _train(self, x: dict, z, groups: np.ndarray) -> None:
@@ -176,6 +182,34 @@ class ModelLens:
     def score(self, pairs: pd.DataFrame, models: pd.DataFrame, datasets: pd.DataFrame) -> np.ndarray:
         return self.explain(pairs, models, datasets)["score"].to_numpy()
 
+    def recommend(self, description: str, task: str = "", metric: str = "", dataset: str = "new dataset",
+                  top: int = 10, sources: list[str] | None = None) -> pd.DataFrame:
+        """Rank the catalogue's models for a dataset known only by its description (cold start).
+
+        ``sources`` restricts candidates to models with records from those sources. Returns the
+        ``top`` models with ``score = prior + interaction`` and a one-line reason.
+        """
+        if not str(description).strip():
+            raise RecordsDataError("the dataset description is empty")
+        models = self.catalogue_[0]
+        if sources:
+            models = models[models["model"].isin(self.candidates_by_source(sources))]
+        if models.empty:
+            raise RecordsDataError(f"no candidate models for sources {sources}")
+        pairs = pd.DataFrame({"model": models["model"].to_numpy(), "dataset": dataset, "task": task, "metric": metric})
+        datasets = pd.DataFrame({"dataset": [dataset], "task": [task], "description": [description]})
+        out = pd.concat([pairs[["model"]], self.explain(pairs, models, datasets)], axis=1)
+        out = out.sort_values("score", ascending=False, kind="stable").head(top).reset_index(drop=True)
+        out["reason"] = [_reason(p, i) for p, i in zip(out["prior"], out["interaction"])]
+        return out
+
+    def candidates_by_source(self, sources: list[str]) -> set[str]:
+        known = set(self.sources_)
+        unknown = set(sources) - known
+        if unknown:
+            raise RecordsDataError(f"unknown source(s) {sorted(unknown)}; the recommender knows {sorted(known)}")
+        return {m for s in sources for m in self.sources_[s]}
+
     # ---- persistence (JSON + npz; no pickle) --------------------------------------------------
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
@@ -183,6 +217,7 @@ class ModelLens:
         config = {"hyperparameters": {k: getattr(self, k) for k in HYPERPARAMETERS},
                   "vocabularies": {k: list(getattr(self, f"{k}_")) for k in ("models", "datasets", "tasks", "metrics",
                                                                                "families")}}
+        config["sources"] = self.sources_
         (folder / "config.json").write_text(json.dumps(config))
         np.savez(folder / "weights.npz", **{k: v.detach().numpy() for k, v in self.net_.state_dict().items()})
         self.catalogue_[0].to_parquet(folder / "models.parquet", index=False)
@@ -205,7 +240,20 @@ class ModelLens:
         self.net_.load_state_dict({k: torch.as_tensor(weights[k]) for k in weights.files})
         self.net_.eval()
         self.catalogue_ = (pd.read_parquet(folder / "models.parquet"), pd.read_parquet(folder / "datasets.parquet"))
+        self.sources_ = config["sources"]
         return self
+
+
+def _log_params(params: np.ndarray) -> np.ndarray:
+    """``(n, 2)`` float32: ``(log10(params) - 9) / 1.5`` (0 when unknown) and a known-size flag."""
+    known = np.isfinite(params) & (params > 0)
+    scaled = np.where(known, (np.log10(np.where(known, params, 1.0)) - 9.0) / 1.5, 0.0)
+    return np.stack([scaled, known], axis=1).astype(np.float32)
+
+
+def _reason(prior: float, interaction: float) -> str:
+    main = "size/family prior" if abs(prior) >= abs(interaction) else "dataset interaction"
+    return f"mostly {main} (prior {prior:+.2f}, interaction {interaction:+.2f})"
 
 
 def _padded_members(groups: np.ndarray):
