@@ -115,3 +115,12 @@ def test_cli_bench_recommend_and_recommend(records, tmp_path, cache):
     assert len(json.loads(result.stdout)) == 3
     result = runner.invoke(app, ["bench", "recommend", "--records", str(tmp_path / "lb"), "--method", "nope"])
     assert result.exit_code == 2 and "unknown method" in result.output
+
+
+def test_same_seed_same_model(records, cache):
+    pairs = records.records.head(50)[["model", "dataset", "task", "metric"]]
+    first = ModelLens(steps=30, seed=3, cache=cache).fit(records).score(pairs, records.models, records.datasets)
+    again = ModelLens(steps=30, seed=3, cache=cache).fit(records).score(pairs, records.models, records.datasets)
+    other = ModelLens(steps=30, seed=4, cache=cache).fit(records).score(pairs, records.models, records.datasets)
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, other)
