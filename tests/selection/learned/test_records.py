@@ -108,3 +108,30 @@ def test_write_read_round_trip(small, tmp_path):
     assert len(back.records) == len(small.records)
     assert back.records["score"].sum() == pytest.approx(small.records["score"].sum())
     assert set(back.models["model"]) == set(small.models["model"])
+
+
+def test_every_staged_source_imports_with_known_values(data_root):
+    full = import_all(data_root)
+    per_source = full.report["per_source"]
+    assert set(per_source) == {"mteb", "every_eval_ever", "open_llm_v1", "obsscaling", "open_clip",
+                               "clip_benchmark", "torchvision", "pwc"}
+    assert all(r["ranking_groups"] > 0 for r in per_source.values())
+    rec = full.records
+
+    def one(source, model, dataset):
+        rows = rec[(rec["source"] == source) & (rec["model"] == model) & (rec["dataset"] == dataset)]
+        assert len(rows) == 1, rows
+        return rows.iloc[0]
+
+    scifact = one("mteb", "sentence-transformers/all-MiniLM-L6-v2", "SciFact")
+    assert (scifact["metric"], scifact["task"]) == ("ndcg_at_10", "Retrieval")
+    assert scifact["score"] == pytest.approx(0.64508, abs=1e-5)
+    assert one("open_clip", "ViT-B-32 openai", "ImageNet 1k")["score"] == pytest.approx(0.6332)
+    # early snapshots spell "ARC (25-shot)": one dataset per benchmark, the newest row wins
+    assert sorted(rec.loc[rec["source"] == "open_llm_v1", "dataset"].unique()) == \
+        ["ARC(25-shot)", "HellaSwag(10-shot)", "MMLU(5-shot)", "TruthfulQA(0-shot)"]
+    assert one("open_llm_v1", "meta-llama/Llama-2-7b-hf", "MMLU(5-shot)")["score"] == pytest.approx(43.8)
+    assert per_source["open_llm_v1"]["duplicate_keys_conflicting"] > 0
+    assert per_source["pwc"]["skipped_anonymous_rows"] > 0 and per_source["pwc"]["dropped_unknown_direction"] > 0
+    assert per_source["mteb"]["old_format_files_not_read"] == 1823
+    assert full.models.set_index("model").loc["meta-llama/Llama-2-7b-hf", "params"] == pytest.approx(6.738e9)
