@@ -509,7 +509,7 @@ def bench_recommend(records: Path = typer.Option(..., help="Folder with records,
             for scope, v in rows:
                 table.add_row(name, scope, *(f"{v[k]:.3f}" for k in ("weighted_tau", "weighted_tau_sfda", "hit@1",
                                                                        "ndcg@10", "rec@10")),
-                              str(v.get("queries", r["split"]["queries"])))
+                              str(int(v.get("queries", r["split"]["queries"]))))
         console.print(table)
 
     _emit(report, as_json, render)
