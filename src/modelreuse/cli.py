@@ -487,6 +487,7 @@ def bench_recommend(records: Path = typer.Option(..., help="Folder with records,
                     method: Optional[list[str]] = typer.Option(None, help="Methods to run (default: all)."),
                     seeds: int = typer.Option(1, help="Number of seeds (splits and training), 0..N-1."),
                     steps: int = typer.Option(3000, help="ModelLens training steps."),
+                    members: int = typer.Option(3, help="ModelLens ensemble members."),
                     cache: Path = typer.Option(Path(".cache/recommend"), help="Description-embedding cache."),
                     out: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
                     as_json: bool = JsonOpt) -> None:
@@ -496,7 +497,7 @@ def bench_recommend(records: Path = typer.Option(..., help="Folder with records,
 
     try:
         report = run_recommend_bench(read_leaderboard(records), setting, method, tuple(range(seeds)), cache=cache,
-                                     modellens_options={"steps": steps}, progress=_progress)
+                                     modellens_options={"steps": steps, "members": members}, progress=_progress)
     except ModelReuseError as exc:
         _fail(exc)
     _write_report(report, out)
@@ -551,6 +552,7 @@ def recommend(ctx: typer.Context,
 def recommend_train(records: Path = typer.Option(..., help="Folder with records, models, datasets tables."),
                     out: Path = typer.Option(Path("modelreuse-recommender"), help="Folder to save the recommender in."),
                     steps: int = typer.Option(3000, help="Training steps."),
+                    members: int = typer.Option(3, help="Ensemble members (seeds seed, seed+1, ...)."),
                     seed: int = typer.Option(0, help="Training seed."),
                     cache: Path = typer.Option(Path(".cache/recommend"), help="Description-embedding cache.")) -> None:
     """Train the ModelLens recommender on a record set and save it (JSON + npz + parquet, no pickle)."""
@@ -558,7 +560,8 @@ def recommend_train(records: Path = typer.Option(..., help="Folder with records,
     from modelreuse.selection.learned.records import read_leaderboard
 
     try:
-        fitted = ModelLens(steps=steps, seed=seed, cache=cache, progress=_progress).fit(read_leaderboard(records))
+        fitted = ModelLens(steps=steps, seed=seed, members=members, cache=cache,
+                           progress=_progress).fit(read_leaderboard(records))
     except ModelReuseError as exc:
         _fail(exc)
     fitted.save(out)

@@ -31,7 +31,7 @@ def cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def fitted(records, cache):
-    return ModelLens(steps=400, seed=0, cache=cache).fit(records)
+    return ModelLens(steps=300, seed=0, members=2, cache=cache).fit(records)
 
 
 def test_ranking_loss_prefers_the_true_order():
@@ -65,7 +65,7 @@ def test_query_metrics_extremes():
 
 def test_modellens_learns_to_complete_the_matrix(records, cache):
     report = run_recommend_bench(records, "completion", ["modellens", "popularity"], seeds=(0,), cache=cache,
-                                 modellens_options={"steps": 400})
+                                 modellens_options={"steps": 400, "members": 1})
     ours, popular = report["methods"]["modellens"], report["methods"]["popularity"]
     assert ours["weighted_tau"] > 0.4
     assert ours["weighted_tau"] > popular["weighted_tau"] + 0.2
@@ -82,6 +82,7 @@ def test_cold_start_models_are_scored_from_metadata(fitted, records):
 
 
 def test_save_load_and_recommend(fitted, tmp_path, cache):
+    assert len(fitted.nets_) == 2
     fitted.save(tmp_path / "rec")
     back = ModelLens.load(tmp_path / "rec", cache)
     pairs = fitted.catalogue_[0].head(20).assign(dataset="Caltech-101", task="zero-shot classification",
@@ -107,7 +108,7 @@ def test_cli_bench_recommend_and_recommend(records, tmp_path, cache):
     assert set(report["methods"]) == {"params", "family_mean"}
     assert {"weighted_tau", "hit@1", "ndcg@10", "rec@10"} <= set(report["methods"]["params"])
     result = runner.invoke(app, ["recommend", "train", "--records", str(tmp_path / "lb"), "--out", str(tmp_path / "r"),
-                                 "--steps", "50", "--cache", str(cache)])
+                                 "--steps", "50", "--members", "1", "--cache", str(cache)])
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["recommend", "--recommender", str(tmp_path / "r"), "--dataset-description",
                                  "satellite images of land use", "--top", "3", "--cache", str(cache), "--json"])
@@ -117,10 +118,15 @@ def test_cli_bench_recommend_and_recommend(records, tmp_path, cache):
     assert result.exit_code == 2 and "unknown method" in result.output
 
 
+def test_members_must_be_positive(records, cache):
+    with pytest.raises(RecordsDataError, match="members"):
+        ModelLens(members=0, cache=cache).fit(records)
+
+
 def test_same_seed_same_model(records, cache):
     pairs = records.records.head(50)[["model", "dataset", "task", "metric"]]
-    first = ModelLens(steps=30, seed=3, cache=cache).fit(records).score(pairs, records.models, records.datasets)
-    again = ModelLens(steps=30, seed=3, cache=cache).fit(records).score(pairs, records.models, records.datasets)
-    other = ModelLens(steps=30, seed=4, cache=cache).fit(records).score(pairs, records.models, records.datasets)
+    first = ModelLens(steps=30, seed=3, members=1, cache=cache).fit(records).score(pairs, records.models, records.datasets)
+    again = ModelLens(steps=30, seed=3, members=1, cache=cache).fit(records).score(pairs, records.models, records.datasets)
+    other = ModelLens(steps=30, seed=4, members=1, cache=cache).fit(records).score(pairs, records.models, records.datasets)
     np.testing.assert_array_equal(first, again)
     assert not np.allclose(first, other)

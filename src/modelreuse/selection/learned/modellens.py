@@ -28,7 +28,12 @@ within-group z-score. Higher is better.
 task, metric)``): BPR on every ordered pair ``-log sigmoid(s_i - s_j)`` for ``z_i > z_j``;
 Plackett-Luce ``sum_i [logsumexp_{j >= i} s_j - s_i]`` over the true order; MSE of the z head
 against the within-group z-score. Total = ``bpr + listwise_weight * pl + regression_weight * mse``.
-Adam, seeded, CPU-sized (a few minutes for ~140k records).
+Adam, seeded, CPU-sized (about a minute per member for ~140k records).
+
+**Ensemble** (our addition): ``members`` nets trained with seeds ``seed, seed+1, ...`` and their
+prior and interaction averaged. Scores of models never seen in training vary a lot between
+seeds; on a nested validation split of the unseen-models setting 3 members gave weighted tau
+0.395 against 0.352 for a single net on average (members tried: 1 and 3).
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from modelreuse.selection.learned.features import (N_NAME_HASHES, N_SIZE_BUCKETS
 from modelreuse.selection.learned.records import LeaderboardRecords
 
 HYPERPARAMETERS = ("dim", "hidden", "steps", "groups_per_step", "group_size", "lr", "weight_decay",
-                   "model_id_dropout", "dataset_id_dropout", "listwise_weight", "regression_weight", "seed")
+                   "model_id_dropout", "dataset_id_dropout", "listwise_weight", "regression_weight", "members", "seed")
 
 
 def _net(n_models: int, n_datasets: int, n_tasks: int, n_metrics: int, n_families: int, text_dim: int,
@@ -94,12 +99,13 @@ class ModelLens:
     def __init__(self, dim: int = 32, hidden: int = 128, steps: int = 3000, groups_per_step: int = 32,
                  group_size: int = 32, lr: float = 2e-3, weight_decay: float = 1e-6,
                  model_id_dropout: float = 0.3, dataset_id_dropout: float = 0.3, listwise_weight: float = 1.0,
-                 regression_weight: float = 0.5, seed: int = 0, cache: Path | None = Path(".cache/recommend"),
+                 regression_weight: float = 0.5, members: int = 3, seed: int = 0,
+                 cache: Path | None = Path(".cache/recommend"),
                  progress=None):
         self.dim, self.hidden, self.steps, self.groups_per_step, self.group_size = dim, hidden, steps, groups_per_step, group_size
         self.lr, self.weight_decay, self.seed = lr, weight_decay, seed
         self.model_id_dropout, self.dataset_id_dropout = model_id_dropout, dataset_id_dropout
-        self.listwise_weight, self.regression_weight = listwise_weight, regression_weight
+        self.listwise_weight, self.regression_weight, self.members = listwise_weight, regression_weight, members
         self.embeddings, self.progress = TextEmbeddings(cache), progress
 
     # ---- inputs -------------------------------------------------------------------------------
@@ -132,22 +138,31 @@ class ModelLens:
         self.models_, self.datasets_ = vocabulary(frame["model"]), vocabulary(frame["dataset"])
         self.tasks_, self.metrics_ = vocabulary(frame["task"]), vocabulary(frame["metric"])
         self.families_ = vocabulary(records.models["family"].astype("string").fillna("").replace("", pd.NA))
+        if self.members < 1:
+            raise RecordsDataError(f"members must be >= 1, got {self.members}")
         x = self._inputs(frame, records.models, records.datasets)
-        torch.manual_seed(self.seed)
-        self.net_ = _net(len(self.models_), len(self.datasets_), len(self.tasks_), len(self.metrics_),
-                         len(self.families_), x["model_text"].shape[1], self.dim, self.hidden)
-        self._train(x, torch.as_tensor(frame["z"].to_numpy(np.float32)), frame["group"].to_numpy())
+        z = torch.as_tensor(frame["z"].to_numpy(np.float32))
+        self.nets_ = []
+        for member in range(self.members):
+            torch.manual_seed(self.seed + member)
+            net = self._new_net(x["model_text"].shape[1])
+            self._train(net, x, z, frame["group"].to_numpy(), self.seed + member)
+            self.nets_.append(net)
         self.catalogue_ = (records.models.copy(), records.datasets.copy())
         self.sources_ = {s: sorted(part["model"].unique()) for s, part in records.records.groupby("source")}
         return self
 
-    def _train(self, x: dict, z, groups: np.ndarray) -> None:
+    def _new_net(self, text_dim: int):
+        return _net(len(self.models_), len(self.datasets_), len(self.tasks_), len(self.metrics_),
+                    len(self.families_), text_dim, self.dim, self.hidden)
+
+    def _train(self, net, x: dict, z, groups: np.ndarray, seed: int) -> None:
         import torch
 
         members = _padded_members(groups)                      # (n_groups, max_size), -1 padded
-        generator = torch.Generator().manual_seed(self.seed)
-        optimiser = torch.optim.Adam(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        self.net_.train()
+        generator = torch.Generator().manual_seed(seed)
+        optimiser = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        net.train()
         for step in range(self.steps):
             chosen = torch.randint(len(members), (self.groups_per_step,), generator=generator)
             index = _sample_members(members[chosen], self.group_size, generator)   # (G, M), -1 padded
@@ -156,27 +171,30 @@ class ModelLens:
             batch = {k: v[flat] for k, v in x.items()}
             batch["model_id"] = _drop_ids(batch["model_id"], self.model_id_dropout, generator)
             batch["dataset_id"] = _drop_ids(batch["dataset_id"], self.dataset_id_dropout, generator)
-            prior, residual, z_hat = (t.reshape(index.shape) for t in self.net_(batch))
+            prior, residual, z_hat = (t.reshape(index.shape) for t in net(batch))
             target = z[flat].reshape(index.shape)
             loss = _ranking_loss(prior + residual, z_hat, target, valid, self.listwise_weight, self.regression_weight)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
             if self.progress and (step + 1) % 500 == 0:
-                self.progress(f"modellens step {step + 1}/{self.steps}: loss {loss.item():.4f}")
-        self.net_.eval()
+                self.progress(f"modellens (seed {seed}) step {step + 1}/{self.steps}: loss {loss.item():.4f}")
+        net.eval()
 
     # ---- inference ----------------------------------------------------------------------------
     def explain(self, pairs: pd.DataFrame, models: pd.DataFrame | None = None,
                 datasets: pd.DataFrame | None = None) -> pd.DataFrame:
-        """``score = prior + interaction`` per pair (module doc), in the temperature-scaled units."""
+        """``score = prior + interaction`` per pair (module doc), in the temperature-scaled units,
+        averaged over the ensemble members."""
         import torch
 
         models = self.catalogue_[0] if models is None else models
         datasets = self.catalogue_[1] if datasets is None else datasets
+        x = self._inputs(pairs, models, datasets)
         with torch.no_grad():
-            prior, residual, _ = self.net_(self._inputs(pairs, models, datasets))
-        prior, residual = prior.double().numpy(), residual.double().numpy()
+            outputs = [net(x)[:2] for net in self.nets_]
+        prior = np.mean([p.double().numpy() for p, _ in outputs], axis=0)
+        residual = np.mean([r.double().numpy() for _, r in outputs], axis=0)
         return pd.DataFrame({"score": prior + residual, "prior": prior, "interaction": residual})
 
     def score(self, pairs: pd.DataFrame, models: pd.DataFrame, datasets: pd.DataFrame) -> np.ndarray:
@@ -219,7 +237,8 @@ class ModelLens:
                                                                                "families")}}
         config["sources"] = self.sources_
         (folder / "config.json").write_text(json.dumps(config))
-        np.savez(folder / "weights.npz", **{k: v.detach().numpy() for k, v in self.net_.state_dict().items()})
+        np.savez(folder / "weights.npz", **{f"{i}.{k}": v.detach().numpy() for i, net in enumerate(self.nets_)
+                                            for k, v in net.state_dict().items()})
         self.catalogue_[0].to_parquet(folder / "models.parquet", index=False)
         self.catalogue_[1].to_parquet(folder / "datasets.parquet", index=False)
 
@@ -235,10 +254,13 @@ class ModelLens:
         for key, names in config["vocabularies"].items():
             setattr(self, f"{key}_", {n: i + 1 for i, n in enumerate(names)})
         weights = np.load(folder / "weights.npz")
-        self.net_ = _net(len(self.models_), len(self.datasets_), len(self.tasks_), len(self.metrics_),
-                         len(self.families_), weights["model_text.weight"].shape[1], self.dim, self.hidden)
-        self.net_.load_state_dict({k: torch.as_tensor(weights[k]) for k in weights.files})
-        self.net_.eval()
+        self.nets_ = []
+        for member in range(self.members):
+            prefix = f"{member}."
+            net = self._new_net(weights[prefix + "model_text.weight"].shape[1])
+            net.load_state_dict({k[len(prefix):]: torch.as_tensor(weights[k]) for k in weights.files
+                                 if k.startswith(prefix)})
+            self.nets_.append(net.eval())
         self.catalogue_ = (pd.read_parquet(folder / "models.parquet"), pd.read_parquet(folder / "datasets.parquet"))
         self.sources_ = config["sources"]
         return self
