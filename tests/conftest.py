@@ -11,6 +11,7 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from modelreuse.learnware import Learnware
+from modelreuse.specs.records import RecordsSpec
 from modelreuse.specs.rkme import RKMESpec
 from modelreuse.tabular import TableEncoder, impute_means, list_tables, read_table
 
@@ -46,15 +47,22 @@ def beijing(data_root) -> dict:
     return out
 
 
-def build_site_learnware(directory: Path, site: str, data: dict, names: list[str]) -> Learnware:
-    """Train a real learnware on the first half of a site's rows."""
+def build_site_learnware(directory: Path, site: str, data: dict, names: list[str],
+                         leaderboard: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> Learnware:
+    """Train a real learnware on the first half of a site's rows; with ``leaderboard`` (dataset name ->
+    ``(X, y)``), attach a records spec with the model's measured RMSE on each of those datasets."""
     X, y = data["X"], data["y"]
     half = len(X) // 2
     est = HistGradientBoostingRegressor(max_iter=60, random_state=0).fit(X[:half], y[:half])
     rkme = RKMESpec.fit(impute_means(X[:half]), m=40, max_iter=10)
+    records = None
+    if leaderboard:
+        rows = [{"dataset": name, "task": "PM2.5 regression", "metric": "rmse", "source": "beijing",
+                 "score": float(np.sqrt(np.mean((est.predict(Xe) - ye) ** 2)))} for name, (Xe, ye) in leaderboard.items()]
+        records = RecordsSpec(rows, family="hist_gradient_boosting")
     return Learnware.build(directory / site, est, rkme, name=site, task_type="regression",
                            description=f"PM2.5 model for the {site} station", tags=["air", "beijing"],
-                           target="PM2.5", feature_names=names)
+                           target="PM2.5", feature_names=names, records=records)
 
 
 @pytest.fixture(scope="session")

@@ -156,15 +156,52 @@ def dock_search(dock: Path = DockOpt,
     except ModelReuseError as exc:
         _fail(exc)
 
-    def render(r: dict) -> None:
-        if r["details"].get("nothing_fits"):
-            console.print(f"[bold]nothing fits[/bold]: every candidate has p < {r['details']['alpha']}; closest:")
-        table = Table("rank", "id", "name", "score", "reason")
-        for i, e in enumerate(r["entries"], 1):
-            table.add_row(str(i), e["learnware_id"], e["name"], f"{e['score']:.4g}", e["reason"])
-        console.print(table)
+    _emit(ranking.to_dict(), as_json, _ranking_table)
 
-    _emit(ranking.to_dict(), as_json, render)
+
+def _ranking_table(r: dict) -> None:
+    if r["details"].get("nothing_fits"):
+        console.print(f"[bold]nothing fits[/bold]: every candidate has p < {r['details']['alpha']}; closest:")
+    table = Table("rank", "id", "name", "score", "reason")
+    for i, e in enumerate(r["entries"], 1):
+        table.add_row(str(i), e["learnware_id"], e["name"], f"{e['score']:.4g}", e["reason"])
+    console.print(table)
+
+
+@dock_app.command("recommend")
+def dock_recommend(dataset_description: str = typer.Argument(..., help="What your dataset is about."),
+                   dock: Path = DockOpt,
+                   recommender: Path = typer.Option(Path("modelreuse-recommender"), help="Folder from `recommend train`."),
+                   task: str = typer.Option("", help="Task type, e.g. Retrieval or 'zero-shot classification'."),
+                   metric: str = typer.Option("", help="Metric name, e.g. ndcg_at_10 or rmse."),
+                   task_type: Optional[str] = typer.Option(None, help="Only learnwares with this card task_type."),
+                   k: int = 10, cache: Path = typer.Option(Path(".cache/recommend"), help="Description-embedding cache."),
+                   as_json: bool = JsonOpt) -> None:
+    """Rank the dock's learnwares for a dataset described in words, with a trained recommender."""
+    from modelreuse.selection.learned.modellens import ModelLens
+
+    d = _open_dock(dock)
+    filters = {"task_type": task_type} if task_type else {}
+    try:
+        ranking = d.recommend(dataset_description, ModelLens.load(recommender, cache), task=task, metric=metric,
+                              k=k, **filters)
+    except ModelReuseError as exc:
+        _fail(exc)
+    _emit(ranking.to_dict(), as_json, _ranking_table)
+
+
+@dock_app.command("records")
+def dock_records(dock: Path = DockOpt, out: Path = typer.Option(..., help="Folder to write the record set to."),
+                 fmt: str = typer.Option("parquet", "--format", help="parquet | csv"), as_json: bool = JsonOpt) -> None:
+    """Export the leaderboard records of the dock's learnwares (their records specs) as a record set,
+    ready for `modelreuse recommend train --records OUT`."""
+    try:
+        records = _open_dock(dock).leaderboard()
+        records.write(out, fmt)
+    except ModelReuseError as exc:
+        _fail(exc)
+    _emit({"out": str(out), **records.report}, as_json,
+          lambda r: console.print(f"wrote {r['records']} records of {r['models']} models to {r['out']}"))
 
 
 def _read_matrix(path: Path, drop: list[str], dock) -> Any:

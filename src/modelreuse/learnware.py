@@ -6,6 +6,7 @@ Layout::
     model.<ext>          the artifact (see modelreuse.models.persistence)
     specs/rkme.npz       one file per specification listed in the manifest
     specs/semantic.json
+    specs/records.json   optional: leaderboard results (modelreuse.specs.records)
 
 Reading a package never runs code from it: zips are checked for escaping paths and links
 before extraction, the manifest is validated, and the model is only loaded on request,
@@ -28,6 +29,7 @@ from modelreuse.errors import ManifestError, UnsafeArchiveError
 from modelreuse.models.adapters import ModelAdapter
 from modelreuse.models.persistence import ARTIFACT_FORMATS, load_model, save_model
 from modelreuse.specs.base import Specification, load_spec
+from modelreuse.specs.records import RecordsSpec
 from modelreuse.specs.rkme import RKMESpec
 from modelreuse.specs.semantic import SemanticSpec
 
@@ -165,8 +167,13 @@ class Learnware:
         owner: str = "unknown",
         fmt: str | None = None,
         architecture: dict | None = None,
+        records: RecordsSpec | None = None,
     ) -> "Learnware":
-        """Write a new learnware package into ``directory`` (created) and return it."""
+        """Write a new learnware package into ``directory`` (created) and return it.
+
+        ``records`` optionally attaches the model's leaderboard results (a ``records`` spec), which
+        recommenders use (:meth:`modelreuse.dock.Dock.recommend`).
+        """
         root = Path(directory)
         (root / "specs").mkdir(parents=True, exist_ok=True)
         artifact = save_model(model, root, fmt=fmt, architecture=architecture)
@@ -174,13 +181,17 @@ class Learnware:
                                 task_type=task_type, modality=modality)
         rkme.save(root / "specs" / "rkme.npz")
         semantic.save(root / "specs" / "semantic.json")
+        specs = [{"kind": "rkme", "file": "specs/rkme.npz"}, {"kind": "semantic", "file": "specs/semantic.json"}]
+        if records is not None:
+            records.save(root / "specs" / "records.json")
+            specs.append({"kind": "records", "file": "specs/records.json"})
         data = {
             "name": name, "description": description, "tags": list(tags or []),
             "task_type": task_type, "modality": modality,
             "input_schema": {"n_features": rkme.n_features, "feature_names": feature_names, "encoder": encoder},
             "output": {"classes": _plain(classes), "target": target},
             "licence": licence, "owner": owner,
-            "specs": [{"kind": "rkme", "file": "specs/rkme.npz"}, {"kind": "semantic", "file": "specs/semantic.json"}],
+            "specs": specs,
             "artifact": artifact, "versions": _versions(),
         }
         manifest = Manifest.parse(data)
@@ -222,6 +233,17 @@ class Learnware:
     @property
     def rkme(self) -> RKMESpec:
         return self.spec("rkme")  # type: ignore[return-value]
+
+    @property
+    def records(self) -> RecordsSpec | None:
+        """The leaderboard results attached to this learnware, or None."""
+        has = any(s.kind == "records" for s in self.manifest.specs)
+        return self.spec("records") if has else None  # type: ignore[return-value]
+
+    def load_specs(self) -> None:
+        """Load every listed spec, so a malformed one raises :class:`SpecError` now."""
+        for entry in self.manifest.specs:
+            self.spec(entry.kind)
 
     def load_model(self, trust: bool = False) -> ModelAdapter:
         """Load the model artifact behind the prediction protocol (no code runs without trust)."""

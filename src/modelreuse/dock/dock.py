@@ -12,8 +12,9 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -30,11 +31,16 @@ from modelreuse.errors import (
 from modelreuse.learnware import Learnware, Manifest
 from modelreuse.models.adapters import ModelAdapter
 from modelreuse.selection.calibration import DEFAULT_ALPHA, null_model
+from modelreuse.selection.learned.records import LeaderboardRecords
 from modelreuse.selection.ranking import Ranking
 from modelreuse.selection.semantic import semantic_search
 from modelreuse.selection.statistical import mixture_search, statistical_search
+from modelreuse.specs.records import RecordsSpec
 from modelreuse.specs.rkme import RKMESpec
 from modelreuse.task import Task
+
+if TYPE_CHECKING:
+    from modelreuse.selection.learned.modellens import ModelLens
 
 CARD_FILTERS = ("task_type", "modality", "owner", "licence", "n_features")
 
@@ -77,6 +83,7 @@ class Dock:
         sha = ""
         try:
             lw = package if isinstance(package, Learnware) else Learnware.open(package, extract_to=staging / "pkg")
+            lw.load_specs()
             rkme = lw.rkme
             if rkme.n_features != lw.manifest.input_schema.n_features:
                 raise SchemaError(f"RKME has {rkme.n_features} features; input_schema declares "
@@ -210,6 +217,56 @@ class Dock:
         if method == "mixture":
             return mixture_search(index, spec, names, max_learnwares=max_learnwares, null=null, alpha=alpha)
         return statistical_search(index, spec, names, k=k, null=null, alpha=alpha)
+
+    def catalogue(self, **filters: Any) -> pd.DataFrame:
+        """The learnwares matching ``filters`` as a recommender's models table.
+
+        Columns ``model, family, params, release_date, description, learnware_id``: ``model`` is
+        the learnware's name (with ``[id]`` appended when two learnwares share a name),
+        ``description`` its card text, the rest from its ``records`` spec (empty without one).
+        """
+        return self._catalogue_and_records(filters)[0]
+
+    def leaderboard(self, **filters: Any) -> LeaderboardRecords:
+        """The leaderboard records of every learnware (matching ``filters``) with a ``records`` spec,
+        with model names as in :meth:`catalogue`; train a recommender on it with
+        ``ModelLens().fit(dock.leaderboard())``."""
+        catalogue, specs = self._catalogue_and_records(filters)
+        frames = [spec.to_frame(model) for model, spec in zip(catalogue["model"], specs) if spec is not None]
+        if not frames:
+            raise EmptyDockError("no learnware in the dock has a records spec" + (f" matching {filters}" if filters else ""))
+        records = pd.concat(frames, ignore_index=True)
+        datasets = records[["dataset", "task"]].drop_duplicates("dataset")
+        return LeaderboardRecords(records, catalogue[catalogue["model"].isin(records["model"])], datasets)
+
+    def _catalogue_and_records(self, filters: dict) -> tuple[pd.DataFrame, list[RecordsSpec | None]]:
+        cards = self.list(**filters)
+        repeated = pd.Series([c["name"] for c in cards], dtype="string").duplicated(keep=False).to_numpy()
+        rows, specs = [], []
+        for card, shared_name in zip(cards, repeated):
+            records = self.get(card["id"]).records
+            specs.append(records)
+            rows.append({"model": f"{card['name']} [{card['id']}]" if shared_name else card["name"],
+                         "family": records.family if records else "",
+                         "params": records.params if records else None,
+                         "release_date": records.release_date if records else "",
+                         "description": card["description"] or card["name"], "learnware_id": card["id"]})
+        columns = ["model", "family", "params", "release_date", "description", "learnware_id"]
+        return pd.DataFrame(rows, columns=columns), specs
+
+    def recommend(self, description: str, recommender: "ModelLens | str | Path", *, task: str = "", metric: str = "",
+                  k: int = 10, **filters: Any) -> Ranking:
+        """Rank the learnwares (matching card ``filters``) for a dataset described in words.
+
+        ``recommender`` is a fitted :class:`~modelreuse.selection.learned.ModelLens` or the folder
+        ``modelreuse recommend train`` saved one in; ``task`` and ``metric`` name what will be
+        measured (e.g. ``Retrieval``, ``ndcg_at_10``). Each entry's details hold the recommender's
+        ``prior`` and ``interaction`` parts; see :mod:`modelreuse.selection.learned.dock_search`.
+        """
+        from modelreuse.selection.learned.dock_search import as_recommender, recommend_learnwares
+
+        return recommend_learnwares(as_recommender(recommender), self.catalogue(**filters), description,
+                                    task, metric, k)
 
     def index_for(self, n_features: int, **filters: Any) -> tuple[RKMEIndex, dict[str, str]]:
         """The RKME index of the learnwares with ``n_features`` inputs matching ``filters``.

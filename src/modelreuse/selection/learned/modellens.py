@@ -201,15 +201,19 @@ class ModelLens:
         return self.explain(pairs, models, datasets)["score"].to_numpy()
 
     def recommend(self, description: str, task: str = "", metric: str = "", dataset: str = "new dataset",
-                  top: int = 10, sources: list[str] | None = None) -> pd.DataFrame:
-        """Rank the catalogue's models for a dataset known only by its description (cold start).
+                  top: int = 10, sources: list[str] | None = None,
+                  candidates: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Rank models for a dataset known only by its description (cold start).
 
-        ``sources`` restricts candidates to models with records from those sources. Returns the
-        ``top`` models with ``score = prior + interaction`` and a one-line reason.
+        Candidates are the training catalogue's models, or ``candidates`` (a models table:
+        ``model, family, params, release_date, description``; models never seen in training are
+        scored from this metadata). ``sources`` restricts catalogue candidates to models with
+        records from those sources. Returns the ``top`` models with ``score = prior +
+        interaction`` and a one-line reason.
         """
         if not str(description).strip():
             raise RecordsDataError("the dataset description is empty")
-        models = self.catalogue_[0]
+        models = self.catalogue_[0] if candidates is None else candidates
         if sources:
             models = models[models["model"].isin(self.candidates_by_source(sources))]
         if models.empty:

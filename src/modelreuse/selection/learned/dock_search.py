@@ -1,0 +1,38 @@
+"""Rank a dock's learnwares for a dataset described in words, with a trained recommender.
+
+The dock supplies the candidates as a models table (``model, family, params, release_date,
+description`` plus ``learnware_id``; see :meth:`modelreuse.dock.Dock.catalogue`), built from each
+learnware's card and its optional ``records`` spec. The recommender (ModelLens) scores every
+candidate against the new dataset: learnwares whose names it saw in training use their learned
+embeddings, the rest are cold-start models scored from name, description, size and family.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from modelreuse.errors import EmptyDockError
+from modelreuse.selection.learned.modellens import ModelLens
+from modelreuse.selection.ranking import RankedLearnware, Ranking
+
+
+def as_recommender(recommender: ModelLens | str | Path, cache: Path | None = Path(".cache/recommend")) -> ModelLens:
+    """A fitted recommender, or the folder ``modelreuse recommend train`` saved one in."""
+    return recommender if isinstance(recommender, ModelLens) else ModelLens.load(recommender, cache)
+
+
+def recommend_learnwares(recommender: ModelLens, candidates: pd.DataFrame, description: str, task: str = "",
+                         metric: str = "", k: int = 10) -> Ranking:
+    """The ``k`` best candidates by ``score = prior + interaction`` (higher is better), as a Ranking."""
+    if candidates.empty:
+        raise EmptyDockError("the dock has no learnware to recommend from (check the filters)")
+    ranked = recommender.recommend(description, task, metric, top=k, candidates=candidates)
+    ids = candidates.set_index("model")["learnware_id"]
+    entries = [RankedLearnware(learnware_id=str(ids[row.model]), name=str(row.model), score=float(row.score),
+                               reason=row.reason, details={"prior": float(row.prior),
+                                                           "interaction": float(row.interaction)})
+               for row in ranked.itertuples()]
+    return Ranking(entries, method="records", details={"task": task, "metric": metric,
+                                                        "candidates": len(candidates)})
