@@ -3,7 +3,7 @@
 import pytest
 
 from modelreuse.bench.ranking_metrics import lovm_tau, r5
-from modelreuse.bench.vlm_selection import IMAGENET, load_benchmark
+from modelreuse.bench.vlm_selection import IMAGENET, class_set_similarity, load_benchmark
 from tests.conftest import DATA
 
 
@@ -25,3 +25,12 @@ def test_dataset_texts_are_read_despite_the_malformed_upstream_json():
     bench = load_benchmark("lovm", DATA)
     assert "medical" in bench.texts["pcam"] and "classes:" in bench.texts["eurosat"]
     assert "kitti_closest_vehicle_distance" in bench.texts and "photograph" in bench.texts["kitti_closest_vehicle_distance"]
+
+
+def test_class_set_similarity_reads_synonyms_and_finds_related_datasets(tmp_path):
+    bench = load_benchmark("swab", DATA)
+    assert bench.class_texts["pets"][0].startswith("Abyssinian: animal, cat")
+    assert len(bench.class_texts[IMAGENET]) == 100
+    sim = class_set_similarity({d: bench.class_texts[d] for d in ("mnist", "svhn", "pets")}, tmp_path)
+    assert sim.loc["mnist", "mnist"] == pytest.approx(1.0)
+    assert sim.loc["mnist", "svhn"] > sim.loc["mnist", "pets"] + 0.1     # digits resemble digits
