@@ -34,3 +34,20 @@ def test_class_set_similarity_reads_synonyms_and_finds_related_datasets(tmp_path
     sim = class_set_similarity({d: bench.class_texts[d] for d in ("mnist", "svhn", "pets")}, tmp_path)
     assert sim.loc["mnist", "mnist"] == pytest.approx(1.0)
     assert sim.loc["mnist", "svhn"] > sim.loc["mnist", "pets"] + 0.1     # digits resemble digits
+
+
+def test_bench_vlm_cli_reports_every_method_and_ours_beats_inb_on_lovm(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from modelreuse.cli import app
+
+    out = CliRunner().invoke(app, ["bench", "vlm", "--benchmark", "lovm", "--data", str(DATA),
+                                   "--cache", str(tmp_path), "--json"])
+    assert out.exit_code == 0, out.output
+    methods = json.loads(out.output)["methods"]
+    assert {"inb", "modelgpt", "text_neighbours"} <= set(methods)
+    assert methods["inb"]["r5"] == pytest.approx(0.452, abs=5e-4)
+    assert methods["text_neighbours"]["r5"] + methods["text_neighbours"]["tau"] > \
+        methods["inb"]["r5"] + methods["inb"]["tau"]

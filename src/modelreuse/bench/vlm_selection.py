@@ -116,11 +116,11 @@ def _z(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sub(frame.mean(axis=1), axis=0).div(frame.std(axis=1).replace(0, 1), axis=0)
 
 
-def text_neighbour_scores(z: pd.DataFrame, sims: pd.Series, imagenet_z: pd.Series, temperature: float,
-                          inb_weight: float) -> pd.Series:
+def text_neighbour_scores(z: np.ndarray, sims: np.ndarray, imagenet_z: np.ndarray, temperature: float,
+                          inb_weight: float) -> np.ndarray:
+    """``softmax(sims / temperature) @ z + inb_weight * imagenet_z``; ``z`` is (sources, models)."""
     weights = np.exp((sims - sims.max()) / temperature)
-    weights = weights / weights.sum()
-    return (z.loc[weights.index].mul(weights, axis=0)).sum() + inb_weight * imagenet_z
+    return (weights / weights.sum()) @ z + inb_weight * imagenet_z
 
 
 TEMPERATURES = (0.02, 0.05, 0.1, 0.2, 1.0)
@@ -132,18 +132,19 @@ def run_vlm_bench(name: str, data_root: str | Path, cache: Path | None = None) -
     bench = load_benchmark(name, data_root)
     acc = bench.accuracy
     held_out = list(acc.index)
-    cos = class_set_similarity(bench.class_texts, cache)
-    z = _z(acc)
-    imagenet_z = z.loc[IMAGENET]
+    row = {d: i for i, d in enumerate(held_out)}
+    sim = class_set_similarity(bench.class_texts, cache).loc[held_out, held_out].to_numpy()
+    z, truth_of = _z(acc).to_numpy(), acc.to_numpy()
 
-    def ours(target: str, pool: list[str], temperature: float, weight: float) -> pd.Series:
-        sources = [d for d in pool if d not in (target, IMAGENET)]
+    def ours(target: str, pool: list[str], temperature: float, weight: float) -> np.ndarray:
+        sources = [row[d] for d in pool if d not in (target, IMAGENET)]
         weight = 0.0 if target == IMAGENET else weight  # never the held-out dataset's own results
-        return text_neighbour_scores(z.loc[sources], cos.loc[target, sources], imagenet_z, temperature, weight)
+        return text_neighbour_scores(z[sources], sim[row[target], sources], z[row[IMAGENET]], temperature, weight)
 
     def choose(pool: list[str]) -> tuple[float, float]:
         grid = [(t, w) for t in TEMPERATURES for w in INB_WEIGHTS]
-        quality = [np.mean([_score(ours(d, pool, t, w), acc.loc[d]) for d in pool if d != IMAGENET]) for t, w in grid]
+        quality = [np.mean([_r5_plus_tau(ours(d, pool, t, w), truth_of[row[d]]) for d in pool if d != IMAGENET])
+                   for t, w in grid]
         return grid[int(np.argmax(quality))]
 
     methods: dict[str, list] = {"inb": [], "text_neighbours": []}
@@ -153,8 +154,8 @@ def run_vlm_bench(name: str, data_root: str | Path, cache: Path | None = None) -
         truth = acc.loc[target]
         methods["inb"].append(_metrics(acc.loc[IMAGENET], truth))
         t, w = choose([d for d in acc.index if d != target])
-        methods["text_neighbours"].append(_metrics(ours(target, list(acc.index), t, w), truth) | {"temperature": t,
-                                                                                                 "inb_weight": w})
+        predicted = pd.Series(ours(target, held_out, t, w), index=acc.columns)
+        methods["text_neighbours"].append(_metrics(predicted, truth) | {"temperature": t, "inb_weight": w})
         if bench.modelgpt is not None:
             methods["modelgpt"].append(_metrics(_modelgpt(bench.modelgpt, target), truth))
             methods["modelgpt_within"].append(_metrics(_modelgpt(bench.modelgpt, target, within=True), truth))
@@ -171,9 +172,8 @@ def _metrics(scores: pd.Series, truth: pd.Series) -> dict:
     return {"r5": r5(scores.to_numpy(), truth.to_numpy()), "tau": lovm_tau(scores.to_numpy(), truth.to_numpy())}
 
 
-def _score(scores: pd.Series, truth: pd.Series) -> float:
-    m = _metrics(scores, truth)
-    return m["r5"] + m["tau"]
+def _r5_plus_tau(scores: np.ndarray, truth: np.ndarray) -> float:
+    return r5(scores, truth) + lovm_tau(scores, truth)
 
 
 def _modelgpt(features: pd.DataFrame, target: str, within: bool = False) -> pd.Series:
