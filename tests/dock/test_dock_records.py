@@ -57,11 +57,14 @@ def test_recommend_ranks_the_dock_with_reasons(records_dock, recommender):
     scores = [e.score for e in ranking]
     assert scores == sorted(scores, reverse=True)
     for entry in ranking:
+        assert not entry.details["size_ladder"]      # the station models have no parameter counts
         assert entry.score == pytest.approx(entry.details["prior"] + entry.details["interaction"])
         assert entry.reason.startswith("mostly")
     direct = recommender.recommend("hourly PM2.5 at a Beijing monitoring station", "PM2.5 regression", "rmse",
                                    top=3, candidates=dock.catalogue())
     assert list(direct["model"]) == [e.name for e in ranking]
+    with pytest.raises(ValueError, match="k must be"):
+        dock.recommend("PM2.5", recommender, k=0)
 
 
 def test_a_malformed_records_spec_is_rejected_and_nothing_is_stored(records_dock, tmp_path):

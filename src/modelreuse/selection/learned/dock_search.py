@@ -25,14 +25,18 @@ def as_recommender(recommender: ModelLens | str | Path, cache: Path | None = Pat
 
 def recommend_learnwares(recommender: ModelLens, candidates: pd.DataFrame, description: str, task: str = "",
                          metric: str = "", k: int = 10) -> Ranking:
-    """The ``k`` best candidates by ``score = prior + interaction`` (higher is better), as a Ranking."""
+    """The ``k`` best candidates by ``score = prior + interaction`` (higher is better; cold-start
+    sizes of one model line re-ordered by size, ``details["size_ladder"]``), as a Ranking."""
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
     if candidates.empty:
         raise EmptyDockError("the dock has no learnware to recommend from (check the filters)")
     ranked = recommender.recommend(description, task, metric, top=k, candidates=candidates)
     ids = candidates.set_index("model")["learnware_id"]
     entries = [RankedLearnware(learnware_id=str(ids[row.model]), name=str(row.model), score=float(row.score),
                                reason=row.reason, details={"prior": float(row.prior),
-                                                           "interaction": float(row.interaction)})
+                                                           "interaction": float(row.interaction),
+                                                           "size_ladder": bool(row.size_ladder)})
                for row in ranked.itertuples()]
     return Ranking(entries, method="records", details={"task": task, "metric": metric,
                                                         "candidates": len(candidates)})
