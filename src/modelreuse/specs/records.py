@@ -12,7 +12,11 @@ Validation is strict, because one spec describes one model: every row needs a da
 and a finite score; the metric direction is taken from ``higher_is_better`` or inferred from the
 metric name (:func:`~modelreuse.selection.learned.records.infer_higher_is_better`), and a row
 whose direction is neither given nor inferable is an error; two rows for the same
-``(source, dataset, task, metric)`` are an error.
+``(source, dataset, task, metric)`` are an error. Bounds, because the rows come from a submitter:
+at most ``MAX_RECORDS`` rows; text fields are strings (a number is accepted and written as text)
+of at most ``MAX_TEXT`` characters without control characters; the file is UTF-8 JSON read with
+:func:`modelreuse._safeio.read_json` (size and depth limits, no ``NaN``, no repeated keys) and
+holds exactly the fields :meth:`RecordsSpec.save` writes.
 
 ``embedding()``: each row's key ``source|dataset|task|metric`` is hashed (CRC32) into one of
 ``dim`` buckets, which accumulates the *utility* (the score, negated where lower is better); the
@@ -24,19 +28,25 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 import zlib
-from dataclasses import asdict, dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
+from modelreuse._safeio import read_json
 from modelreuse.errors import SpecError
 from modelreuse.specs.base import register_spec
 
 ROW_FIELDS = ("dataset", "task", "metric", "score", "higher_is_better", "source")
 DEFAULT_SOURCE = "submitted"
+MAX_RECORDS = 10_000
+MAX_TEXT = 200
+MAX_RECORDS_BYTES = 4 * 1024 * 1024
 
 
 @register_spec
@@ -55,13 +65,17 @@ class RecordsSpec:
     def __post_init__(self) -> None:
         if not isinstance(self.records, list) or not self.records:
             raise SpecError("a records spec needs at least one record (a list of rows)")
+        if len(self.records) > MAX_RECORDS:
+            raise SpecError(f"a records spec holds at most {MAX_RECORDS} rows, got {len(self.records)}")
         self.records = [_validated_row(row, i) for i, row in enumerate(self.records)]
-        keys = [(r["source"], r["dataset"], r["task"], r["metric"]) for r in self.records]
-        repeated = sorted({k for k in keys if keys.count(k) > 1})
+        keys = Counter((r["source"], r["dataset"], r["task"], r["metric"]) for r in self.records)
+        repeated = sorted(k for k, count in keys.items() if count > 1)
         if repeated:
             raise SpecError(f"records repeat (source, dataset, task, metric) {repeated[0]}; give each once")
-        if self.params is not None and not (isinstance(self.params, (int, float)) and math.isfinite(self.params)
-                                            and self.params > 0):
+        self.family = _text(self.family, "family")
+        self.release_date = _text(self.release_date, "release_date")
+        if self.params is not None and not (isinstance(self.params, (int, float)) and not isinstance(self.params, bool)
+                                            and math.isfinite(self.params) and self.params > 0):
             raise SpecError(f"params must be a positive number of parameters, got {self.params!r}")
         self.params = None if self.params is None else float(self.params)
 
@@ -93,10 +107,14 @@ class RecordsSpec:
 
     @classmethod
     def load(cls, path: str | Path) -> "RecordsSpec":
-        try:
-            return cls(**json.loads(Path(path).read_text()))
-        except (OSError, TypeError, json.JSONDecodeError) as exc:
-            raise SpecError(f"cannot read records spec {path}: {exc}") from exc
+        """Read rows written by :meth:`save`, with the checks of the module doc."""
+        data = read_json(path, SpecError, max_bytes=MAX_RECORDS_BYTES)
+        allowed = {f.name for f in fields(cls)}
+        if not isinstance(data, dict) or set(data) != allowed:
+            shown = sorted(data) if isinstance(data, dict) else type(data).__name__
+            raise SpecError(f"records spec {Path(path).name} must be an object with exactly the fields "
+                            f"{sorted(allowed)}; got {shown}")
+        return cls(**data)
 
 
 def _validated_row(row: dict, index: int) -> dict:
@@ -107,8 +125,8 @@ def _validated_row(row: dict, index: int) -> dict:
     unknown = set(row) - set(ROW_FIELDS)
     if unknown:
         raise SpecError(f"record {index} has unknown field(s) {sorted(unknown)}; allowed: {ROW_FIELDS}")
-    out = {k: str(row.get(k) or "").strip() for k in ("dataset", "task", "metric")}
-    out["source"] = str(row.get("source") or DEFAULT_SOURCE).strip()
+    out = {k: _text(row.get(k), f"record {index} {k}") for k in ("dataset", "task", "metric")}
+    out["source"] = _text(row.get("source"), f"record {index} source") or DEFAULT_SOURCE
     if not out["dataset"] or not out["metric"]:
         raise SpecError(f"record {index} needs a dataset and a metric name, got {row}")
     score = row.get("score")
@@ -123,6 +141,20 @@ def _validated_row(row: dict, index: int) -> dict:
                         "set higher_is_better to true or false")
     out["higher_is_better"] = direction
     return out
+
+
+def _text(value: object, what: str) -> str:
+    """A bounded text field: ``None`` is empty, numbers are written as text, anything else is an error."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise SpecError(f"{what} must be text, got {type(value).__name__}")
+    text = str(value).strip()
+    if len(text) > MAX_TEXT:
+        raise SpecError(f"{what} has {len(text)} characters; the limit is {MAX_TEXT}")
+    if any(unicodedata.category(c) == "Cc" for c in text):
+        raise SpecError(f"{what} contains control characters; remove them")
+    return text
 
 
 def _plain(value):

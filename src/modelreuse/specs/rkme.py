@@ -31,6 +31,28 @@ The default (``max_iter=0``) favours speed: on standardised Beijing air-quality 
 learnware package's own kernel, steps 1-2 reach about 5x lower MMD^2 than that package's
 optimiser in 5-20x less time (``benchmarks/peer_learnware.py``); ``max_iter=20`` lowers
 MMD^2 by a further ~20% at several times the cost. Cost O(n m d) per pass; memory O(n m).
+
+Limits (checked by :meth:`RKMESpec.validate` on every load; a spec from someone else is data
+that drives search, so each field is bounded; every spec :meth:`RKMESpec.fit` returns passes):
+
+* ``1 <= n <= MAX_ROWS`` (10^9), an integer, and ``m <= n``;
+* ``Z`` real floating, ``m <= MAX_REDUCED_POINTS`` (2,000; the default is 100),
+  ``d <= MAX_FEATURES`` and ``m d <= MAX_SPEC_VALUES`` (500,000 values: 4 MB in float64);
+* ``MIN_GAMMA <= gamma <= MAX_GAMMA`` (1e-9 to 1e3; ``default_gamma`` gives ``0.5 / d <= 0.5``);
+* ``beta >= 0`` with ``0 < sum(beta) <= MAX_BETA_SUM`` (10): the weights approximate a
+  probability measure (NNLS gives sums of 0.63-1.0 on 100 real tables);
+* ``0 <= fit_mmd2 <= sum(beta)^2 + 1``: with ``0 <= k <= 1`` and ``beta >= 0``,
+  ``||Phi||^2 <= sum(beta)^2``, ``||mu||^2 <= 1`` and ``<Phi, mu> >= 0``, so
+  ``MMD^2 = ||Phi||^2 - 2 <Phi, mu> + ||mu||^2`` cannot exceed that (2 for probability weights);
+* ``|center| <= MAX_ABS_VALUE`` (1e20, above nanosecond timestamps),
+  ``MIN_SCALE < scale <= MAX_ABS_VALUE`` (``fit`` never stores a scale of 1e-12 or less);
+* ``|Z - center| / scale <= MAX_STANDARDISED`` (10^5): by Samuelson's inequality a row is at
+  most ``sqrt(n - 1)`` standard deviations from the mean, and ``sqrt(MAX_ROWS) < 31,623``;
+  k-means centres are means of rows.
+
+On 200 specs fitted on 100 real tables (Beijing stations, gas-sensor batches, PMLB, MNIST
+pixels; ``m`` = 10 and 100), the extremes were ``sum(beta)`` 0.63-1.0, ``fit_mmd2 <= 0.0082``,
+``|Z - center| / scale <= 49``, ``gamma <= 0.125``, ``|center| <= 1.4e6``.
 """
 
 from __future__ import annotations
@@ -44,11 +66,23 @@ from scipy.linalg import cho_factor, cho_solve, solve_triangular
 from scipy.optimize import minimize, nnls
 from sklearn.cluster import KMeans
 
+from modelreuse._safeio import NpzMember, read_npz
 from modelreuse.errors import InvalidTaskDataError, SpecError
 from modelreuse.specs.base import register_spec
 from modelreuse.specs.kernels import gaussian_kernel, random_fourier_features
 
 DEFAULT_GAMMA0 = 0.5
+
+MAX_ROWS = 10**9
+MAX_REDUCED_POINTS = 2000
+MAX_FEATURES = 65_536
+MAX_SPEC_VALUES = 500_000
+MIN_GAMMA, MAX_GAMMA = 1e-9, 1e3
+MAX_BETA_SUM = 10.0
+MAX_ABS_VALUE = 1e20
+MIN_SCALE = 1e-12
+MAX_STANDARDISED = 1e5
+MAX_SPEC_FILE_BYTES = 8 * MAX_SPEC_VALUES + 64 * 1024  # the arrays in float64 plus headers
 
 
 def check_finite_matrix(X: np.ndarray, what: str = "data") -> np.ndarray:
@@ -76,6 +110,19 @@ def default_gamma(n_features: int, gamma0: float = DEFAULT_GAMMA0) -> float:
 
 
 ERROR_SAMPLE = 1000
+
+
+def _check_fit_input(X: np.ndarray, m: int) -> np.ndarray:
+    """``X`` as for :func:`check_finite_matrix`, within the spec limits (module doc)."""
+    X = check_finite_matrix(X)
+    n, d = X.shape
+    if not 1 <= m <= MAX_REDUCED_POINTS or min(m, n) * d > MAX_SPEC_VALUES or d > MAX_FEATURES or n > MAX_ROWS:
+        raise InvalidTaskDataError(
+            f"an RKME of {min(m, n)} points on {n} x {d} data exceeds the spec limits ({MAX_REDUCED_POINTS} "
+            f"points, {MAX_FEATURES} features, {MAX_SPEC_VALUES} values, {MAX_ROWS} rows); lower m or reduce d")
+    if np.abs(X).max() > MAX_ABS_VALUE:
+        raise InvalidTaskDataError(f"data has values beyond +-{MAX_ABS_VALUE:g}; rescale those features first")
+    return X
 
 
 @register_spec
@@ -118,7 +165,7 @@ class RKMESpec:
         init_sample: int = 2000,
     ) -> "RKMESpec":
         """Fit an RKME with ``m`` reduced-set points to the rows of ``X`` (see module doc)."""
-        X = check_finite_matrix(X)
+        X = _check_fit_input(X, m)
         n, d = X.shape
         m = int(min(m, n))
         center = X.mean(axis=0)
@@ -185,39 +232,87 @@ class RKMESpec:
 
     @classmethod
     def load(cls, path: str | Path) -> "RKMESpec":
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                spec = cls(
-                    Z=np.asarray(f["Z"], np.float64),
-                    beta=np.asarray(f["beta"], np.float64),
-                    center=np.asarray(f["center"], np.float64),
-                    scale=np.asarray(f["scale"], np.float64),
-                    n=int(f["n"]),
-                    gamma=float(f["gamma"]),
-                    fit_mmd2=float(f["fit_mmd2"]) if "fit_mmd2" in f.files else None,
-                )
-        except (OSError, KeyError, ValueError) as exc:
-            raise SpecError(f"cannot read RKME spec {path}: {exc}") from exc
+        """Read a spec written by :meth:`save`; every ``.npy`` header is checked against the
+        limits (module doc) before its data is read, so a hostile file raises :class:`SpecError`
+        without a large allocation."""
+        arrays = read_npz(path, _NPZ_MEMBERS, SpecError, max_bytes=MAX_SPEC_FILE_BYTES)
+        spec = cls(
+            Z=arrays["Z"].astype(np.float64),
+            beta=arrays["beta"].astype(np.float64),
+            center=arrays["center"].astype(np.float64),
+            scale=arrays["scale"].astype(np.float64),
+            n=int(arrays["n"]),
+            gamma=float(arrays["gamma"]),
+            fit_mmd2=float(arrays["fit_mmd2"]) if "fit_mmd2" in arrays else None,
+        )
         spec.validate()
         return spec
 
     def validate(self) -> None:
-        """Raise :class:`SpecError` if shapes or values are inconsistent."""
-        m, d = self.Z.shape if self.Z.ndim == 2 else (-1, -1)
-        problems = []
-        if m <= 0:
-            problems.append(f"Z must be 2-D and non-empty, got shape {self.Z.shape}")
-        if self.beta.shape != (m,):
-            problems.append(f"beta shape {self.beta.shape} != ({m},)")
-        if self.center.shape != (d,) or self.scale.shape != (d,):
-            problems.append("center/scale must have one entry per feature")
-        arrays = (self.Z, self.beta, self.center, self.scale)
-        if not all(np.isfinite(a).all() for a in arrays):
-            problems.append("arrays contain NaN or inf")
-        if (self.beta < 0).any() or (self.scale <= 0).any() or not self.gamma > 0:
-            problems.append("beta must be >= 0, scale and gamma > 0")
+        """Raise :class:`SpecError` unless every field is within the limits of the module doc."""
+        problems = _shape_problems(self)
+        if not problems:
+            problems = _value_problems(self)
         if problems:
-            raise SpecError("invalid RKME spec: " + "; ".join(problems))
+            raise SpecError("invalid RKME spec: " + "; ".join(problems)
+                            + ". Refit it with RKMESpec.fit on the model's training rows.")
+
+
+_NPZ_MEMBERS = {
+    "Z": NpzMember("f", 2, MAX_SPEC_VALUES),
+    "beta": NpzMember("f", 1, MAX_REDUCED_POINTS),
+    "center": NpzMember("f", 1, MAX_FEATURES),
+    "scale": NpzMember("f", 1, MAX_FEATURES),
+    "n": NpzMember("iu", 0, 1),
+    "gamma": NpzMember("f", 0, 1),
+    "fit_mmd2": NpzMember("f", 0, 1, required=False),
+}
+
+
+def _shape_problems(spec: RKMESpec) -> list[str]:
+    """Types and shapes: real floating arrays of consistent, bounded sizes."""
+    arrays = {"Z": spec.Z, "beta": spec.beta, "center": spec.center, "scale": spec.scale}
+    for name, a in arrays.items():
+        if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
+            return [f"{name} must be a real floating array, got {getattr(a, 'dtype', type(a).__name__)}"]
+    if spec.Z.ndim != 2 or 0 in spec.Z.shape:
+        return [f"Z must be 2-D and non-empty, got shape {spec.Z.shape}"]
+    m, d = spec.Z.shape
+    problems = []
+    if m > MAX_REDUCED_POINTS or d > MAX_FEATURES or m * d > MAX_SPEC_VALUES:
+        problems.append(f"Z has shape {spec.Z.shape}; the limits are {MAX_REDUCED_POINTS} points, "
+                        f"{MAX_FEATURES} features and {MAX_SPEC_VALUES} values")
+    if spec.beta.shape != (m,):
+        problems.append(f"beta shape {spec.beta.shape} != ({m},)")
+    if spec.center.shape != (d,) or spec.scale.shape != (d,):
+        problems.append(f"center/scale must have shape ({d},), got {spec.center.shape} and {spec.scale.shape}")
+    return problems
+
+
+def _value_problems(spec: RKMESpec) -> list[str]:
+    """Values: finite and within the documented ranges (module doc, "Limits")."""
+    if not all(np.isfinite(a).all() for a in (spec.Z, spec.beta, spec.center, spec.scale)):
+        return ["Z, beta, center and scale must be finite (no NaN or inf)"]
+    problems = []
+    n, gamma, fit = spec.n, spec.gamma, spec.fit_mmd2
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_ROWS:
+        problems.append(f"n must be an integer in [1, {MAX_ROWS}], got {n!r}")
+    elif n < len(spec.Z):
+        problems.append(f"n = {n} rows cannot have {len(spec.Z)} reduced-set points (m <= n)")
+    if not (isinstance(gamma, float) and MIN_GAMMA <= gamma <= MAX_GAMMA):
+        problems.append(f"gamma must be a float in [{MIN_GAMMA}, {MAX_GAMMA}], got {gamma!r}")
+    total = float(spec.beta.sum())
+    if (spec.beta < 0).any() or not 0 < total <= MAX_BETA_SUM:
+        problems.append(f"beta must be >= 0 with a sum in (0, {MAX_BETA_SUM}], got sum {total:.6g}")
+    if fit is not None and not (isinstance(fit, float) and 0 <= fit <= total**2 + 1):
+        problems.append(f"fit_mmd2 must be in [0, sum(beta)^2 + 1 = {total**2 + 1:.6g}], got {fit!r}")
+    if np.abs(spec.center).max() > MAX_ABS_VALUE:
+        problems.append(f"center entries must be within +-{MAX_ABS_VALUE:g}")
+    if not ((spec.scale > MIN_SCALE) & (spec.scale <= MAX_ABS_VALUE)).all():
+        problems.append(f"scale entries must be in ({MIN_SCALE:g}, {MAX_ABS_VALUE:g}]")
+    elif np.abs((spec.Z - spec.center) / spec.scale).max() > MAX_STANDARDISED:
+        problems.append(f"Z must lie within {MAX_STANDARDISED:g} scales of center")
+    return problems
 
 
 # ---------------------------------------------------------------------- optimisation helpers
