@@ -74,3 +74,8 @@ class RoutingDataError(ModelReuseError, ValueError):
 
 class RecordsDataError(ModelReuseError, ValueError):
     """Leaderboard records (model, dataset, task, metric, score) are malformed or inconsistent."""
+
+
+class InvalidLimitError(ModelReuseError, ValueError):
+    """A resource limit (validation time, memory, CPU seconds, ...) is not a positive number or
+    cannot be parsed (sizes: bytes or a number with a unit such as ``2GiB``)."""

@@ -1,24 +1,30 @@
-"""Sandboxed check of a submitted learnware: load the model in a separate process, with time
-and memory limits, and check it predicts on the RKME reduced-set points as declared.
+"""Sandboxed check of a submitted learnware: load the model in a separate, isolated process tree
+with kernel-enforced limits (see :mod:`modelreuse.dock.sandbox`), and check it predicts on the
+RKME reduced-set points as declared.
 
-Run as ``python -m modelreuse.dock.validation PACKAGE_DIR [--trust]``; prints one JSON line
-``{"ok": bool, "error": str, "error_type": str}``. :func:`validate_in_subprocess` wraps it.
+:func:`validate_in_subprocess` runs :func:`check_package` there and re-raises its error here,
+typed. Without ``trust`` no code from the package runs at all (the child imports nothing from
+the package folder and refuses pickle/joblib), so its verdict cannot be forged; with ``trust``
+the author's code runs but cannot outlive or exceed the limits.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
+import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from modelreuse.errors import ModelLoadError, ModelPredictError, ModelReuseError, SchemaError
+from modelreuse.dock.sandbox import SandboxOutcome, ValidationLimits, run_sandboxed
+from modelreuse.errors import InvalidLimitError, ModelPredictError, ModelReuseError, SchemaError
 
-DEFAULT_TIMEOUT_S = 120.0
-DEFAULT_MEMORY_BYTES = 8 * 1024**3
+DEFAULT_LIMITS = ValidationLimits()
+DEFAULT_TIMEOUT_S = DEFAULT_LIMITS.timeout_s
+DEFAULT_MEMORY_BYTES = DEFAULT_LIMITS.memory_bytes
+
+__all__ = ["DEFAULT_LIMITS", "ValidationLimits", "check_package", "parse_size", "validate_in_subprocess"]
 
 
 def check_package(package_dir: Path, trust: bool = False) -> None:
@@ -52,37 +58,83 @@ def check_package(package_dir: Path, trust: bool = False) -> None:
             raise ModelPredictError("model predicts NaN or inf on its own reduced set")
 
 
-def validate_in_subprocess(package_dir: Path, trust: bool = False, timeout_s: float = DEFAULT_TIMEOUT_S,
-                           memory_bytes: int = DEFAULT_MEMORY_BYTES) -> None:
-    """Run :func:`check_package` in a child process; re-raise its error here, typed."""
-    cmd = [sys.executable, "-m", "modelreuse.dock.validation", str(package_dir)] + (["--trust"] if trust else [])
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": _package_parent() + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env,
-                              preexec_fn=_limit_memory(memory_bytes), cwd=str(package_dir))
-    except subprocess.TimeoutExpired:
-        raise ModelPredictError(f"model validation exceeded {timeout_s:.0f} s and was stopped") from None
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    if not lines:
-        tail = (proc.stderr or "").strip().splitlines()[-3:]
-        reason = "ran out of memory" if proc.returncode < 0 or "MemoryError" in proc.stderr else "crashed"
-        raise ModelPredictError(f"model validation process {reason} (exit {proc.returncode}): {' | '.join(tail)}")
-    result = json.loads(lines[-1])
-    if not result["ok"]:
-        raise _ERRORS.get(result["error_type"], ModelLoadError)(result["error"])
+def validate_in_subprocess(package_dir: str | Path, trust: bool = False, timeout_s: float | None = None,
+                           memory_bytes: int | None = None, limits: ValidationLimits | None = None) -> None:
+    """Run :func:`check_package` in a sandboxed child; re-raise its error here, typed.
+
+    ``limits`` defaults to :data:`DEFAULT_LIMITS`; ``timeout_s`` and ``memory_bytes``, when given,
+    override its fields. A relative ``package_dir`` is resolved against the current directory.
+    Raises :class:`ModelPredictError` on a timeout, a crash or a report that is not the child's.
+    """
+    limits = _with_overrides(limits or DEFAULT_LIMITS, timeout_s=timeout_s, memory_bytes=memory_bytes)
+    package = Path(package_dir).resolve()
+    extra = _trusted_sys_path(package) if trust else ()
+    outcome = run_sandboxed("modelreuse.dock.validation:_check_in_child",
+                            {"package_dir": str(package), "trust": bool(trust)}, limits, extra)
+    _raise_for(outcome, limits)
 
 
-def _package_parent() -> str:
-    return str(Path(__file__).resolve().parents[2])
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
 
-def _limit_memory(memory_bytes: int):
-    def apply() -> None:
-        import resource
+def parse_size(text: str) -> int:
+    """Bytes from ``"2147483648"``, ``"2GiB"``, ``"512 MiB"`` or ``"1.5GB"``; raises
+    :class:`InvalidLimitError` otherwise."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
+    unit = match.group(2).lower() if match else None
+    if unit not in _UNITS:
+        raise InvalidLimitError(f"cannot read size {text!r}; give bytes or a number with a unit such as 2GiB or 512MiB")
+    size = int(float(match.group(1)) * _UNITS[unit])
+    if size <= 0:
+        raise InvalidLimitError(f"size {text!r} must be positive")
+    return size
 
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
 
-    return apply
+def _with_overrides(limits: ValidationLimits, **overrides: float | int | None) -> ValidationLimits:
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return replace(limits, **given) if given else limits
+
+
+def _trusted_sys_path(package: Path) -> tuple[str, ...]:
+    """With trust, the child may import what this process can (e.g. the module defining a
+    pickled class), except anything inside the package folder."""
+    paths = []
+    for entry in sys.path:
+        if not entry or not Path(entry).is_absolute():
+            continue
+        resolved = Path(entry).resolve()
+        if resolved != package and package not in resolved.parents:
+            paths.append(str(resolved))
+    return tuple(paths)
+
+
+def _check_in_child(package_dir: str, trust: bool) -> None:
+    check_package(Path(package_dir), trust=trust)
+
+
+def _raise_for(outcome: SandboxOutcome, limits: ValidationLimits) -> None:
+    if outcome.status == "done":
+        if not outcome.ok:
+            raise _ERRORS.get(outcome.error_type or "", ModelPredictError)(outcome.error)
+        return
+    raise ModelPredictError(_failure_message(outcome, limits))
+
+
+def _failure_message(outcome: SandboxOutcome, limits: ValidationLimits) -> str:
+    if outcome.status == "timeout":
+        return (f"model validation exceeded {limits.timeout_s:g} s and was stopped; raise the limit "
+                "(ValidationLimits.timeout_s, CLI --timeout) if the model is just slow")
+    if outcome.status == "startup-timeout":
+        return (f"the validation process did not start within {limits.startup_timeout_s:g} s "
+                "(ValidationLimits.startup_timeout_s); the machine may be overloaded")
+    if outcome.status == "forged":
+        return "the validation process wrote a report that is not its own; the package is rejected"
+    tail = " | ".join(outcome.stderr.strip().splitlines()[-3:])
+    if "SIGXCPU" in outcome.exit:
+        return f"model validation used more than {limits.cpu_s} CPU seconds and was stopped (--cpu-seconds)"
+    return (f"model validation process ended without a verdict ({outcome.exit or 'no exit status'}); "
+            f"it may have run out of memory (limit {limits.memory_bytes} bytes, --memory): {tail}")
 
 
 def _error_types() -> dict[str, type]:
@@ -92,19 +144,3 @@ def _error_types() -> dict[str, type]:
 
 
 _ERRORS = _error_types()
-
-
-def main(argv: list[str]) -> int:
-    package_dir = Path(argv[0])
-    try:
-        check_package(package_dir, trust="--trust" in argv)
-        print(json.dumps({"ok": True, "error": "", "error_type": ""}))
-    except ModelReuseError as exc:
-        print(json.dumps({"ok": False, "error": str(exc), "error_type": type(exc).__name__}))
-    except Exception as exc:  # anything the foreign model raises
-        print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}", "error_type": "ModelPredictError"}))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
