@@ -7,7 +7,9 @@ ships with modelreuse (or that the user registered in their own process).
 
 from __future__ import annotations
 
-from typing import Callable
+import contextlib
+import math
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -27,16 +29,57 @@ def register_architecture(name: str) -> Callable[[Callable[..., nn.Module]], Cal
     return decorator
 
 
-def build_architecture(name: str, kwargs: dict) -> nn.Module:
-    """Instantiate a registered architecture or raise :class:`ModelLoadError`."""
+MAX_KWARGS = 32
+MAX_LIST_ITEMS = 64
+MAX_INT = 65_536
+MAX_STR = 256
+
+
+def check_architecture(architecture: Any) -> tuple[str, dict]:
+    """Validate a manifest's ``{"name": ..., "kwargs": {...}}`` and return ``(name, kwargs)``.
+
+    The kwargs come from someone else's package: only JSON scalars (integers within
+    ``+-MAX_INT``, finite floats, short strings, booleans, null) or short lists of them are
+    accepted, so hostile kwargs cannot make a registered factory loop or allocate without bound
+    (the module is then built on the ``meta`` device and compared with the weights file before
+    any real allocation). Raises :class:`ModelLoadError`.
+    """
+    if not isinstance(architecture, dict) or not isinstance(architecture.get("name"), str):
+        raise ModelLoadError("a safetensors artifact needs architecture={'name': ..., 'kwargs': {...}} in the manifest")
+    kwargs = architecture.get("kwargs", {})
+    if not isinstance(kwargs, dict) or len(kwargs) > MAX_KWARGS:
+        raise ModelLoadError(f"architecture kwargs must be an object with at most {MAX_KWARGS} entries")
+    for key, value in kwargs.items():
+        items = value if isinstance(value, list) else [value]
+        if len(key) > MAX_STR or len(items) > MAX_LIST_ITEMS or not all(map(_bounded_scalar, items)):
+            raise ModelLoadError(
+                f"architecture kwarg {key[:MAX_STR]!r} is out of bounds: use JSON scalars (integers up to {MAX_INT}, "
+                f"strings up to {MAX_STR} characters) or lists of at most {MAX_LIST_ITEMS} of them")
+    return architecture["name"], dict(kwargs)
+
+
+def _bounded_scalar(value: Any) -> bool:
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return abs(value) <= MAX_INT
+    if isinstance(value, float):
+        return math.isfinite(value) and abs(value) <= MAX_INT
+    return isinstance(value, str) and len(value) <= MAX_STR
+
+
+def build_architecture(name: str, kwargs: dict, device: str | None = None) -> nn.Module:
+    """Instantiate a registered architecture (on ``device``, e.g. ``"meta"`` to allocate nothing)
+    or raise :class:`ModelLoadError`."""
     if name not in ARCHITECTURES:
         raise ModelLoadError(
             f"unknown torch architecture {name!r}; registered: {sorted(ARCHITECTURES)}. "
             "Register it with modelreuse.models.architectures.register_architecture."
         )
     try:
-        return ARCHITECTURES[name](**kwargs)
-    except TypeError as exc:
+        with torch.device(device) if device else contextlib.nullcontext():
+            return ARCHITECTURES[name](**kwargs)
+    except (TypeError, ValueError, RuntimeError, OverflowError) as exc:
         raise ModelLoadError(f"bad arguments for architecture {name!r}: {exc}") from exc
 
 
