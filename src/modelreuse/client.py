@@ -14,7 +14,7 @@ learnwares it chose and why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,8 @@ import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from modelreuse.dock import Dock
-from modelreuse.errors import InvalidTaskDataError, NothingFitsError
+from modelreuse.errors import (EmptyDockError, InvalidTaskDataError, ModelLoadError, ModelPredictError,
+                               NothingFitsError, SchemaError, UntrustedArtifactError)
 from modelreuse.selection.calibration import DEFAULT_ALPHA
 from modelreuse.reuse import REUSERS, AveragingReuser, JobSelectorReuser
 from modelreuse.selection.ranking import Ranking
@@ -30,6 +31,8 @@ from modelreuse.task import Task
 
 LABEL_FREE = ("single", "job_selector", "averaging")
 LABEL_USING = ("ensemble_pruning", "feature_augment")
+UNUSABLE = (UntrustedArtifactError, ModelLoadError, ModelPredictError, SchemaError)
+PROBE_ROWS = 8
 
 
 @dataclass
@@ -43,6 +46,7 @@ class ReusedModel:
     task_type: str
     encoder: str | None = None
     selection_scores: dict = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
 
     def _features(self, X):
         if self.encoder:
@@ -65,6 +69,7 @@ class ReusedModel:
         for c in self.chosen:
             w = f" weight={c['weight']:.3f}" if c.get("weight") is not None else ""
             lines.append(f"- {c['name']} [{c['learnware_id']}]{w}: {c['reason']}")
+        lines += self.skipped
         return "\n".join(lines)
 
 
@@ -137,11 +142,23 @@ class Client:
 
 def reuse(dock: Dock, task: Task, mixture: Ranking, ranking: Ranking, reuser: str = "auto",
           trust: bool = False) -> ReusedModel:
-    """Fit a reuser on the learnwares of ``mixture`` (label-free) or ``ranking`` (label-using)."""
+    """Fit a reuser on the learnwares of ``mixture`` (label-free) or ``ranking`` (label-using).
+
+    A learnware that cannot be loaded safely or does not predict on the task's rows is skipped;
+    the reason is kept in the model's ``explain()``. :class:`EmptyDockError` lists the reasons
+    when no learnware is left.
+    """
+    models, skipped = _usable_models(dock, [*mixture.ids, *ranking.ids], task.X, trust)
+    mixture, ranking = _without(mixture, models), _without(ranking, models)
+    if not ranking.entries:
+        raise EmptyDockError("no learnware found for this task could be used:\n" + "\n".join(skipped))
+    if not mixture.entries:  # every mixture member was skipped: the best usable one of the ranking
+        mixture = replace(mixture, entries=[replace(ranking[0], weight=1.0)])
+
     def build(name: str):
         rk = ranking if name in LABEL_USING or name == "single" else mixture
         ids = rk.ids[:1] if name == "single" else rk.ids
-        adapters = [dock.load_model(i, trust=trust) for i in ids]
+        adapters = [models[i] for i in ids]
         if name == "job_selector":
             return JobSelectorReuser(adapters, task.task_type, specs=[dock.get(i).rkme for i in ids],
                                      weights=[e.weight for e in rk]), rk
@@ -163,7 +180,34 @@ def reuse(dock: Dock, task: Task, mixture: Ranking, ranking: Ranking, reuser: st
     estimator.fit(task.X, task.y)
     chosen = [{"learnware_id": e.learnware_id, "name": e.name, "weight": e.weight, "reason": e.reason}
               for e in (list(rk)[:1] if reuser == "single" else rk)]
-    return ReusedModel(estimator, reuser, chosen, ranking, task.task_type, selection_scores=scores)
+    return ReusedModel(estimator, reuser, chosen, ranking, task.task_type, selection_scores=scores, skipped=skipped)
+
+
+def _usable_models(dock: Dock, ids: list[str], X, trust: bool) -> tuple[dict, list[str]]:
+    """Load each learnware once and check it predicts one value per row on a few task rows;
+    return the usable adapters by id and one ``skipped <name> [<id>]: <Type>: <reason>`` line for
+    each of the others."""
+    probe = np.asarray(X[:PROBE_ROWS], np.float64)
+    models, skipped = {}, []
+    for i in dict.fromkeys(ids):
+        try:
+            model = dock.load_model(i, trust=trust)
+            rows = len(np.asarray(model.predict(probe)))
+            if rows != len(probe):
+                raise SchemaError(f"model returned {rows} predictions for {len(probe)} rows")
+            models[i] = model
+        except UNUSABLE as exc:
+            skipped.append(f"skipped {dock.get(i).manifest.name} [{i}]: {type(exc).__name__}: {exc}")
+    return models, skipped
+
+
+def _without(ranking: Ranking, usable: dict) -> Ranking:
+    """``ranking`` restricted to the usable learnwares, mixture weights renormalised."""
+    kept = [e for e in ranking if e.learnware_id in usable]
+    total = sum(e.weight for e in kept if e.weight is not None)
+    if total > 0 and len(kept) < len(ranking):
+        kept = [replace(e, weight=e.weight / total) if e.weight is not None else e for e in kept]
+    return replace(ranking, entries=kept)
 
 
 def train_on_own_rows(task: Task, ranking: Ranking, seed: int = 0) -> ReusedModel:
