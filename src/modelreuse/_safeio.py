@@ -52,6 +52,8 @@ def parse_json(text: str, error: type[ModelReuseError], *, what: str = "JSON",
         raise error(f"{what} is nested deeper than {max_depth} levels") from None
     except (json.JSONDecodeError, _JSONRuleError) as exc:
         raise error(f"{what} is not valid JSON: {exc}") from None
+    except ValueError as exc:  # e.g. an integer literal over Python's 4300-digit conversion limit
+        raise error(f"{what} is not usable JSON: {exc}") from None
     if _depth(value) > max_depth:
         raise error(f"{what} is nested deeper than {max_depth} levels")
     return value

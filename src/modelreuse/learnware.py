@@ -8,23 +8,28 @@ Layout::
     specs/semantic.json
     specs/records.json   optional: leaderboard results (modelreuse.specs.records)
 
-Reading a package never runs code from it: zips are checked for escaping paths and links
-before extraction, the manifest is validated, and the model is only loaded on request,
-through :func:`modelreuse.models.load_model` (pickle needs ``trust=True``).
+Reading a package never runs code from it: zips and folders are checked by
+:mod:`modelreuse._archive` (names, links, sizes, compression ratio; extraction is all-or-nothing),
+the manifest is read with bounded JSON and validated with bounded, control-character-free fields,
+and the model is only loaded on request, through :func:`modelreuse.models.load_model` (pickle
+needs ``trust=True``).
 """
 
 from __future__ import annotations
 
-import json
 import shutil
-import stat
 import tempfile
-import zipfile
-from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+import weakref
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints,
+                      ValidationError, field_validator, model_validator)
 
+from modelreuse._archive import (DEFAULT_LIMITS, PackageLimits, check_entry_name, extract_zip,
+                                 find_control_character, scan_directory, write_zip)
+from modelreuse._safeio import read_json
 from modelreuse.errors import ManifestError, UnsafeArchiveError
 from modelreuse.models.adapters import ModelAdapter
 from modelreuse.models.persistence import ARTIFACT_FORMATS, load_model, save_model
@@ -33,9 +38,49 @@ from modelreuse.specs.records import RecordsSpec
 from modelreuse.specs.rkme import RKMESpec
 from modelreuse.specs.semantic import SemanticSpec
 
+__all__ = ["Learnware", "Manifest", "PackageLimits", "DEFAULT_LIMITS", "safe_extract"]
+
 MANIFEST_VERSION = 1
-MAX_ZIP_BYTES = 4 * 1024**3
-MAX_ZIP_FILES = 10_000
+#: manifest.json limits: bytes, JSON nesting depth, listed features (and output classes).
+MAX_MANIFEST_BYTES = 1024 * 1024
+MAX_MANIFEST_DEPTH = 8
+MAX_FEATURES = 100_000
+MAX_CLASSES = 100_000
+MAX_PROBLEMS_SHOWN = 10
+
+#: Extract a learnware zip with the checks of :mod:`modelreuse._archive` (all-or-nothing).
+safe_extract = extract_zip
+
+
+def _refuse_control(value: str, allowed: str = "") -> str:
+    bad = find_control_character(value, allowed)
+    if bad is not None:
+        raise ValueError(f"contains the control or formatting character U+{ord(bad):04X}; "
+                         "use plain text (no terminal escapes, bidi overrides or zero-width characters)")
+    return value
+
+
+def _text(max_length: int, min_length: int = 0, multiline: bool = False) -> Any:
+    """A bounded plain-text string type (newlines and tabs only where ``multiline``)."""
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length),
+                     AfterValidator(partial(_refuse_control, allowed="\n\t" if multiline else ""))]
+
+
+def _unique(values: list | None) -> list | None:
+    if values is not None and len(set(values)) != len(values):
+        seen: set = set()
+        repeated = next(v for v in values if v in seen or seen.add(v))
+        raise ValueError(f"{repeated!r} is listed more than once; entries must be unique")
+    return values
+
+
+Short = _text(64, min_length=1)
+Label = _text(256, min_length=1)
+Title = _text(200, min_length=1)
+Line = _text(200)
+Description = _text(20_000, multiline=True)
+SafeInt = Annotated[StrictInt, Field(ge=-(2**53), le=2**53)]
+Scalar = Union[StrictBool, SafeInt, Annotated[float, Field(strict=True, allow_inf_nan=False)], Label, None]
 
 
 class InputSchema(BaseModel):
@@ -46,9 +91,9 @@ class InputSchema(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    n_features: int = Field(gt=0)
-    feature_names: list[str] | None = None
-    encoder: str | None = None
+    n_features: int = Field(gt=0, le=MAX_FEATURES)
+    feature_names: Annotated[list[Label], Field(max_length=MAX_FEATURES), AfterValidator(_unique)] | None = None
+    encoder: Title | None = None
 
     @model_validator(mode="after")
     def _names_match(self) -> "InputSchema":
@@ -61,55 +106,76 @@ class OutputSchema(BaseModel):
     """Class labels (classification) or the target's name (regression)."""
 
     model_config = ConfigDict(extra="forbid")
-    classes: list[int | str] | None = None
-    target: str | None = None
+    classes: Annotated[list[Union[SafeInt, Label]], Field(max_length=MAX_CLASSES), AfterValidator(_unique)] | None = None
+    target: Label | None = None
 
 
 class SpecEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: str
+    kind: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
     file: str
 
     @field_validator("file")
     @classmethod
     def _inside_specs(cls, value: str) -> str:
-        p = PurePosixPath(value)
-        if p.is_absolute() or ".." in p.parts or not value.startswith("specs/"):
+        try:
+            name, is_dir = check_entry_name(value)
+        except UnsafeArchiveError as exc:
+            raise ValueError(f"spec file must be a relative path under specs/: {exc}") from None
+        if is_dir or not name.startswith("specs/"):
             raise ValueError(f"spec file {value!r} must be a relative path under specs/")
-        return value
+        return name
+
+
+class Architecture(BaseModel):
+    """A registered torch architecture and its constructor arguments (JSON scalars or short lists)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Short
+    kwargs: Annotated[dict[Short, Union[Scalar, Annotated[list[Scalar], Field(max_length=64)]]],
+                      Field(max_length=32)] = Field(default_factory=dict)
 
 
 class Artifact(BaseModel):
     model_config = ConfigDict(extra="forbid")
     format: Literal[ARTIFACT_FORMATS]  # type: ignore[valid-type]
     file: str
-    architecture: dict[str, Any] | None = None
+    architecture: Architecture | None = None
 
     @field_validator("file")
     @classmethod
     def _plain_name(cls, value: str) -> str:
-        if "/" in value or "\\" in value or value in ("", ".", ".."):
+        try:
+            name, is_dir = check_entry_name(value)
+        except UnsafeArchiveError as exc:
+            raise ValueError(f"artifact file must be a plain file name at the package root: {exc}") from None
+        if is_dir or "/" in name:
             raise ValueError(f"artifact file {value!r} must be a plain file name at the package root")
-        return value
+        return name
 
 
 class Manifest(BaseModel):
-    """The validated ``manifest.json`` of a learnware."""
+    """The validated ``manifest.json`` of a learnware.
+
+    Every string is bounded and free of control and formatting characters (the description may
+    hold newlines and tabs), lists are bounded and feature names and classes unique, so a
+    manifest can be stored in any database column and printed on a terminal as it is.
+    """
 
     model_config = ConfigDict(extra="forbid")
-    manifest_version: int = MANIFEST_VERSION
-    name: str = Field(min_length=1, max_length=200)
-    description: str = ""
-    tags: list[str] = Field(default_factory=list)
+    manifest_version: int = Field(default=MANIFEST_VERSION, ge=1, le=MANIFEST_VERSION)
+    name: Title
+    description: Description = ""
+    tags: Annotated[list[Short], Field(max_length=64)] = Field(default_factory=list)
     task_type: Literal["classification", "regression"]
     modality: Literal["tabular", "text", "image"]
     input_schema: InputSchema
     output: OutputSchema
-    licence: str = "unspecified"
-    owner: str = "unknown"
-    specs: list[SpecEntry]
+    licence: Line = "unspecified"
+    owner: Line = "unknown"
+    specs: Annotated[list[SpecEntry], Field(min_length=1, max_length=16)]
     artifact: Artifact
-    versions: dict[str, str] = Field(default_factory=dict)
+    versions: Annotated[dict[Short, Short], Field(max_length=32)] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _consistent(self) -> "Manifest":
@@ -126,12 +192,21 @@ class Manifest(BaseModel):
 
     @classmethod
     def parse(cls, data: Any) -> "Manifest":
-        """Validate ``data`` (a dict) or raise :class:`ManifestError` listing every problem."""
+        """Validate ``data`` (a dict) or raise :class:`ManifestError` listing the problems."""
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'manifest'}: {e['msg']}" for e in exc.errors())
-            raise ManifestError(f"invalid manifest: {problems}") from None
+            errors = exc.errors(include_url=False, include_input=False)
+            problems = [f"{_location(e['loc'])}: {e['msg']}" for e in errors[:MAX_PROBLEMS_SHOWN]]
+            more = f"; and {len(errors) - MAX_PROBLEMS_SHOWN} more" if len(errors) > MAX_PROBLEMS_SHOWN else ""
+            raise ManifestError(f"invalid manifest: {'; '.join(problems)}{more}") from None
+
+
+def _location(loc: tuple) -> str:
+    """An error location for a terminal: keys from the file are shown escaped and shortened."""
+    parts = [p if isinstance(p, int) or (str(p).isprintable() and len(str(p)) <= 64) else ascii(str(p)[:64])
+             for p in loc]
+    return ".".join(map(str, parts)) or "manifest"
 
 
 class Learnware:
@@ -145,6 +220,7 @@ class Learnware:
         self.root = Path(root)
         self.id = learnware_id
         self._specs: dict[str, Specification] = {}
+        self._cleanup: weakref.finalize | None = None
 
     # ---------------------------------------------------------------- create
     @classmethod
@@ -200,26 +276,62 @@ class Learnware:
 
     # ---------------------------------------------------------------- read
     @classmethod
-    def open(cls, path: str | Path, extract_to: str | Path | None = None) -> "Learnware":
-        """Open a package directory or zip. Zips are checked, then extracted to ``extract_to``
-        (default: a new temporary directory)."""
+    def open(cls, path: str | Path, extract_to: str | Path | None = None, *,
+             limits: PackageLimits = DEFAULT_LIMITS) -> "Learnware":
+        """Open a package directory or zip, checking it within ``limits`` (see :mod:`modelreuse._archive`).
+
+        A zip is checked and extracted all-or-nothing into ``extract_to`` (a new or empty folder,
+        removed again if the package is refused). Without ``extract_to`` it goes to a private
+        temporary folder that the returned learnware owns: it is removed by :meth:`close`, at the
+        end of a ``with Learnware.open(zip) as lw:`` block, or when the object is garbage
+        collected, so keep the learnware (not just ``lw.root``) while you use its files.
+        A directory is read in place and never removed. Links, special files and oversized
+        packages raise :class:`UnsafeArchiveError`; a bad manifest raises :class:`ManifestError`.
+        """
         path = Path(path)
-        if path.is_file() and zipfile.is_zipfile(path):
-            target = Path(extract_to) if extract_to else Path(tempfile.mkdtemp(prefix="learnware-"))
-            safe_extract(path, target)
-            path = target
-        manifest_path = path / "manifest.json"
-        if not manifest_path.is_file():
-            raise ManifestError(f"{path} has no manifest.json; is it a learnware directory or zip?")
+        if not path.is_file():
+            return cls._read(path, limits)
+        owned = extract_to is None
+        folder = Path(tempfile.mkdtemp(prefix="learnware-")) if owned else Path(extract_to)
+        existed = folder.exists()
+        root = folder / "package" if owned else folder
         try:
-            data = json.loads(manifest_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ManifestError(f"manifest.json is not valid JSON: {exc}") from None
+            extract_zip(path, root, limits)
+            lw = cls._read(root, limits)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            if existed and not owned:
+                folder.mkdir()  # it was an empty folder before: leave it so
+            raise
+        if owned:
+            lw._cleanup = weakref.finalize(lw, shutil.rmtree, str(folder), True)
+        return lw
+
+    @classmethod
+    def _read(cls, root: Path, limits: PackageLimits) -> "Learnware":
+        """Validate a package directory: its files (no links), its manifest and the files it lists."""
+        if not root.is_dir() or not (root / "manifest.json").is_file():
+            raise ManifestError(f"{root} has no manifest.json; is it a learnware directory or zip?")
+        names = {name for name, _ in scan_directory(root, limits)}
+        data = read_json(root / "manifest.json", ManifestError, max_bytes=MAX_MANIFEST_BYTES,
+                         max_depth=MAX_MANIFEST_DEPTH)
         manifest = Manifest.parse(data)
         for entry in [*(s.file for s in manifest.specs), manifest.artifact.file]:
-            if not (path / entry).is_file():
+            if entry not in names:
                 raise ManifestError(f"manifest lists {entry!r} but the package has no such file")
-        return cls(manifest, path)
+        return cls(manifest, root)
+
+    def close(self) -> None:
+        """Remove the temporary folder of a learnware opened from a zip without ``extract_to``
+        (a no-op otherwise); its files are gone afterwards."""
+        if self._cleanup is not None:
+            self._cleanup()
+
+    def __enter__(self) -> "Learnware":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def spec(self, kind: str) -> Specification:
         """Load (once) and return the spec of the given kind."""
@@ -251,42 +363,12 @@ class Learnware:
         raw = load_model(self.root, m.artifact.model_dump(), trust=trust)
         return ModelAdapter(raw, m.task_type, m.output.classes)
 
-    def to_zip(self, path: str | Path) -> Path:
-        """Write the package as a zip with sorted entries (byte-identical for equal content)."""
-        path = Path(path)
-        files = sorted(p for p in self.root.rglob("*") if p.is_file())
-        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for f in files:
-                info = zipfile.ZipInfo(f.relative_to(self.root).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
-                info.external_attr = 0o644 << 16
-                zf.writestr(info, f.read_bytes(), compress_type=zipfile.ZIP_DEFLATED)
-        return path
+    def to_zip(self, path: str | Path, limits: PackageLimits = DEFAULT_LIMITS) -> Path:
+        """Write the package as a zip with sorted entries (byte-identical for equal content).
 
-
-def safe_extract(zip_path: Path, target: Path) -> None:
-    """Extract ``zip_path`` into ``target`` after rejecting absolute or ``..`` paths, links and
-    zip bombs. Raises :class:`UnsafeArchiveError` and extracts nothing on any problem."""
-    with zipfile.ZipFile(zip_path) as zf:
-        infos = zf.infolist()
-        if len(infos) > MAX_ZIP_FILES:
-            raise UnsafeArchiveError(f"zip has {len(infos)} entries (limit {MAX_ZIP_FILES})")
-        if sum(i.file_size for i in infos) > MAX_ZIP_BYTES:
-            raise UnsafeArchiveError(f"zip unpacks to more than {MAX_ZIP_BYTES} bytes")
-        for info in infos:
-            name = PurePosixPath(info.filename.replace("\\", "/"))
-            if name.is_absolute() or ".." in name.parts or (name.parts and ":" in name.parts[0]):
-                raise UnsafeArchiveError(f"zip entry {info.filename!r} escapes the package root")
-            if stat.S_ISLNK(info.external_attr >> 16):
-                raise UnsafeArchiveError(f"zip entry {info.filename!r} is a symbolic link")
-        target.mkdir(parents=True, exist_ok=True)
-        for info in infos:
-            dest = target / info.filename
-            if info.is_dir():
-                dest.mkdir(parents=True, exist_ok=True)
-                continue
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, open(dest, "wb") as out:
-                shutil.copyfileobj(src, out)
+        Links in the package folder are refused, never followed (:func:`modelreuse._archive.write_zip`).
+        """
+        return write_zip(self.root, path, limits)
 
 
 def _plain(values: list | None) -> list | None:
