@@ -8,17 +8,34 @@ from __future__ import annotations
 
 import json
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any, Optional
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+from typer.core import TyperGroup
 
 from modelreuse.datapaths import default_data_root
 from modelreuse.errors import ModelReuseError
 
-app = typer.Typer(help="modelreuse: find trained models that fit your task and reuse them.", no_args_is_help=True)
+class _ErrorBoundary(TyperGroup):
+    """The one place where errors become CLI output: every error modelreuse raises on bad input, and
+    the file errors of bad paths, print ``error: <Type>: <message>`` on stderr and exit with code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as exc:
+            _fail(exc)
+
+
+USER_ERRORS = (ModelReuseError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)
+app = typer.Typer(help="modelreuse: find trained models that fit your task and reuse them.", no_args_is_help=True,
+                  cls=_ErrorBoundary)
 dock_app = typer.Typer(help="Manage a dock (learnware market).", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks that print JSON.", no_args_is_help=True)
 app.add_typer(dock_app, name="dock")
@@ -33,7 +50,7 @@ recommend_app = typer.Typer(help="Recommend models for a dataset from leaderboar
 app.add_typer(recommend_app, name="recommend")
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 DockOpt = typer.Option(Path("modelreuse-dock"), "--dock", "-d", help="Dock root directory.")
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
@@ -46,7 +63,7 @@ def _emit(data: Any, as_json: bool, render) -> None:
 
 
 def _progress(message: str) -> None:
-    err_console.print(f"[dim]{message}[/dim]", highlight=False)
+    err_console.print(plain(message), style="dim", highlight=False)
 
 
 def _write_report(report: dict, out: Path | None) -> None:
@@ -55,8 +72,18 @@ def _write_report(report: dict, out: Path | None) -> None:
         out.write_text(json.dumps(report, indent=2))
 
 
+def plain(value: Any) -> Text:
+    """Text from a package or a user, for the terminal: never parsed as markup, and every control or
+    format character (ANSI escapes, newlines, bidi overrides) shown as a visible escape."""
+    text = str(value)
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in text):
+        text = "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in ("Cc", "Cf")
+                       else ch for ch in text)
+    return Text(text)
+
+
 def _fail(exc: Exception) -> None:
-    err_console.print(f"[red]error:[/red] {type(exc).__name__}: {exc}", highlight=False)
+    err_console.print(Text("error: ", style="red") + plain(f"{type(exc).__name__}: {exc}"), highlight=False)
     raise typer.Exit(code=2)
 
 
@@ -71,7 +98,8 @@ def _open_dock(root: Path, must_exist: bool = True):
 def _cards_table(cards: list[dict]) -> None:
     table = Table("id", "name", "task", "modality", "features", "tags")
     for c in cards:
-        table.add_row(c["id"], c["name"], c["task_type"], c["modality"], str(c["n_features"]), ",".join(c["tags"]))
+        table.add_row(*map(plain, (c["id"], c["name"], c["task_type"], c["modality"], c["n_features"],
+                                   ",".join(c["tags"]))))
     console.print(table)
 
 
@@ -80,24 +108,29 @@ def dock_init(root: Path = typer.Argument(Path("modelreuse-dock")), as_json: boo
     """Create an empty dock (SQLite + artifact folder) at ROOT."""
     dock = _open_dock(root, must_exist=False)
     _emit({"root": str(root), "url": dock.url, "n_learnwares": len(dock)}, as_json,
-          lambda d: console.print(f"dock ready at {d['root']} ({d['n_learnwares']} learnwares)"))
+          lambda d: console.print(plain(f"dock ready at {d['root']} ({d['n_learnwares']} learnwares)")))
 
 
 @dock_app.command("submit")
 def dock_submit(packages: list[Path] = typer.Argument(..., help="Learnware directories or zips."),
                 dock: Path = DockOpt, trust: bool = typer.Option(False, help="Allow pickle/joblib artifacts."),
-                timeout: float = typer.Option(120.0, help="Validation time limit per learnware (s)."),
+                timeout: float = typer.Option(120.0, help="Validation time limit per learnware (s), after start-up."),
+                memory: str = typer.Option("8GiB", help="Address-space limit of the validation process (bytes or e.g. 2GiB)."),
+                cpu_seconds: int = typer.Option(120, help="CPU-time limit of the validation process (s)."),
                 as_json: bool = JsonOpt) -> None:
     """Validate learnwares in a sandboxed process and add them to the dock."""
+    from modelreuse.dock.validation import ValidationLimits, parse_size
+
     d = _open_dock(dock)
     ids = []
     try:
+        limits = ValidationLimits(timeout_s=timeout, memory_bytes=parse_size(memory), cpu_s=cpu_seconds)
         for p in packages:
             with err_console.status(f"validating {p}"):
-                ids.append({"package": str(p), "id": d.submit(p, trust=trust, timeout_s=timeout)})
+                ids.append({"package": str(p), "id": d.submit(p, trust=trust, limits=limits)})
     except ModelReuseError as exc:
         _fail(exc)
-    _emit(ids, as_json, lambda rows: [console.print(f"submitted {r['package']} as {r['id']}") for r in rows])
+    _emit(ids, as_json, lambda rows: [console.print(plain(f"submitted {r['package']} as {r['id']}")) for r in rows])
 
 
 @dock_app.command("list")
@@ -125,7 +158,26 @@ def dock_remove(learnware_id: str, dock: Path = DockOpt, as_json: bool = JsonOpt
         _open_dock(dock).remove(learnware_id)
     except ModelReuseError as exc:
         _fail(exc)
-    _emit({"removed": learnware_id}, as_json, lambda d: console.print(f"removed {d['removed']}"))
+    _emit({"removed": learnware_id}, as_json, lambda d: console.print(plain(f"removed {d['removed']}")))
+
+
+@dock_app.command("check")
+def dock_check(dock: Path = DockOpt, repair: bool = typer.Option(False, help="Delete what a crash left and "
+                                                                  "rows whose files are gone; re-extract caches."),
+               as_json: bool = JsonOpt) -> None:
+    """Compare the dock's rows with its files; exit code 1 when problems remain (not repaired)."""
+    report = _open_dock(dock).check(repair=repair)
+    _emit(report.to_dict(), as_json, _check_table)
+    if not report.ok and not repair:
+        raise typer.Exit(code=1)
+
+
+def _check_table(r: dict) -> None:
+    state = "repaired" if r["repaired"] else "ok" if r["ok"] else "problems found"
+    console.print(plain(f"{r['rows']} learnwares; {r['problems']} problem(s): {state}"))
+    for key, items in r.items():
+        if isinstance(items, list) and items:
+            console.print(plain(f"  {key.replace('_', ' ')} ({len(items)}): {', '.join(items[:10])}"))
 
 
 @dock_app.command("search")
@@ -164,7 +216,7 @@ def _ranking_table(r: dict) -> None:
         console.print(f"[bold]nothing fits[/bold]: every candidate has p < {r['details']['alpha']}; closest:")
     table = Table("rank", "id", "name", "score", "reason")
     for i, e in enumerate(r["entries"], 1):
-        table.add_row(str(i), e["learnware_id"], e["name"], f"{e['score']:.4g}", e["reason"])
+        table.add_row(*map(plain, (i, e["learnware_id"], e["name"], f"{e['score']:.4g}", e["reason"])))
     console.print(table)
 
 
@@ -201,7 +253,7 @@ def dock_records(dock: Path = DockOpt, out: Path = typer.Option(..., help="Folde
     except ModelReuseError as exc:
         _fail(exc)
     _emit({"out": str(out), **records.report}, as_json,
-          lambda r: console.print(f"wrote {r['records']} records of {r['models']} models to {r['out']}"))
+          lambda r: console.print(plain(f"wrote {r['records']} records of {r['models']} models to {r['out']}")))
 
 
 def _read_matrix(path: Path, drop: list[str], dock) -> Any:

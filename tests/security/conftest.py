@@ -86,7 +86,7 @@ def dock_state(dock) -> tuple:
     with Session(dock.engine) as session:
         revision = current_revision(session)
     files = sorted(p.relative_to(dock.root).as_posix() for p in dock.root.rglob("*")
-                   if p.is_file() and not p.name.startswith("dock.sqlite"))
+                   if p.is_file() and not p.name.startswith("dock.sqlite") and p.name != ".lock")
     return sorted(c["id"] for c in dock.list()), revision, files
 
 

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from modelreuse.dock.artifacts import ArtifactStore, sha256_of
 from modelreuse.dock.index import RKMEIndex
+from modelreuse.dock.locking import DockLock, staging_folder
 from modelreuse.dock.store import LearnwareRecord, bump_revision, current_revision, make_engine
-from modelreuse.dock.validation import DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_S, validate_in_subprocess
+from modelreuse.dock.validation import ValidationLimits, validate_in_subprocess
 from modelreuse.errors import (
     DuplicateLearnwareError,
     EmptyDockError,
@@ -40,6 +41,7 @@ from modelreuse.specs.rkme import RKMESpec
 from modelreuse.task import Task
 
 if TYPE_CHECKING:
+    from modelreuse.dock.check import CheckReport
     from modelreuse.selection.learned.modellens import ModelLens
 
 CARD_FILTERS = ("task_type", "modality", "owner", "licence", "n_features")
@@ -64,62 +66,84 @@ class Dock:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.url = url or f"sqlite:///{(self.root / 'dock.sqlite').resolve()}"
-        self.engine = make_engine(self.url)
+        self._lock = DockLock(self.root)
+        self.engine = make_engine(self.url, self._lock)
         self.artifacts = ArtifactStore(self.root)
         self._indexes: dict[str, tuple[int, RKMEIndex, dict[str, str]]] = {}
         self._models: dict[tuple[str, bool], ModelAdapter] = {}
 
     # ---------------------------------------------------------------- submit
     def submit(self, package: str | Path | Learnware, *, trust: bool = False, validate: bool = True,
-               timeout_s: float = DEFAULT_TIMEOUT_S, memory_bytes: int = DEFAULT_MEMORY_BYTES) -> str:
+               timeout_s: float | None = None, memory_bytes: int | None = None,
+               limits: ValidationLimits | None = None) -> str:
         """Validate and store a learnware (directory, zip or :class:`Learnware`); return its id.
 
-        The id is the first 16 hex digits of the package zip's SHA-256. The model is loaded and
-        checked in a separate process limited to ``timeout_s`` seconds and ``memory_bytes`` of
-        address space, unless ``validate=False`` (for packages this process just built).
+        The package is first copied into a private staging folder as a canonical zip and unpacked
+        from it, so validation, the stored object and every later load see the same bytes. The id is
+        the first 16 hex digits of that zip's SHA-256: equal content gives an equal id, and a second
+        submit of it raises :class:`DuplicateLearnwareError` whatever the race. The model is checked
+        in a sandboxed process under ``limits`` (default :class:`ValidationLimits`; ``timeout_s`` and
+        ``memory_bytes`` override its fields), unless ``validate=False`` (for packages this process
+        just built). All or nothing:
+        on any error no row, object or staging file is left.
         """
-        staging = Path(tempfile.mkdtemp(prefix="submit-", dir=self.root))
-        created_object = False
-        sha = ""
-        try:
-            lw = package if isinstance(package, Learnware) else Learnware.open(package, extract_to=staging / "pkg")
-            lw.load_specs()
-            rkme = lw.rkme
-            if rkme.n_features != lw.manifest.input_schema.n_features:
-                raise SchemaError(f"RKME has {rkme.n_features} features; input_schema declares "
-                                  f"{lw.manifest.input_schema.n_features}")
+        with staging_folder(self.root) as staging:
+            lw = self._stage(package, staging)
             if validate:
-                validate_in_subprocess(lw.root, trust=trust, timeout_s=timeout_s, memory_bytes=memory_bytes)
-            zip_path = lw.to_zip(staging / "package.zip")
-            sha = sha256_of(zip_path)
-            learnware_id = sha[:16]
-            with Session(self.engine) as session:
-                if session.get(LearnwareRecord, learnware_id) is not None:
-                    raise DuplicateLearnwareError(f"learnware {learnware_id} ({lw.manifest.name!r}) is already in the dock")
-                created_object = self.artifacts.put(zip_path, sha)
-                self.artifacts.unpacked(learnware_id, sha)
-                session.add(_record(learnware_id, sha, lw.manifest))
-                bump_revision(session)
-                session.commit()
-            return learnware_id
-        except BaseException:
-            if created_object:
-                self.artifacts.remove(sha[:16], sha)
-            raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+                validate_in_subprocess(lw.root, trust=trust, timeout_s=timeout_s, memory_bytes=memory_bytes,
+                                       limits=limits)
+            return self._store(lw.to_zip(staging / "package.zip"), lw.manifest)
 
     def submit_many(self, packages: list[str | Path | Learnware], *, trust: bool = False, n_jobs: int = 2,
-                    timeout_s: float = DEFAULT_TIMEOUT_S) -> list[str]:
-        """Submit several learnwares: sandboxed validations run ``n_jobs`` at a time (threads
-        driving child processes), then each package is stored as by :meth:`submit`. Stops at
-        the first invalid package; those stored before it stay."""
+                    timeout_s: float | None = None, limits: ValidationLimits | None = None) -> list[str]:
+        """Submit several learnwares: each is staged, the sandboxed validations run ``n_jobs`` at a
+        time (threads driving child processes), then each is stored as by :meth:`submit`. Stops at
+        the first invalid package, before storing any; staging folders are always removed."""
         from concurrent.futures import ThreadPoolExecutor
 
-        opened = [p if isinstance(p, Learnware) else Learnware.open(p) for p in packages]
-        with ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool:
-            list(pool.map(lambda lw: validate_in_subprocess(lw.root, trust=trust, timeout_s=timeout_s), opened))
-        return [self.submit(lw, trust=trust, validate=False) for lw in opened]
+        with ExitStack() as stack:
+            staged = [self._stage(p, stack.enter_context(staging_folder(self.root))) for p in packages]
+            with ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool:
+                list(pool.map(lambda lw: validate_in_subprocess(lw.root, trust=trust, timeout_s=timeout_s,
+                                                            limits=limits), staged))
+            return [self._store(lw.to_zip(lw.root.parent / "package.zip"), lw.manifest) for lw in staged]
+
+    def _stage(self, package: str | Path | Learnware, staging: Path) -> Learnware:
+        """Copy ``package`` into ``staging`` (as ``input.zip`` unpacked to ``pkg/``) and check its
+        manifest and every spec; the copy is what gets validated and stored."""
+        source = package.root if isinstance(package, Learnware) else Path(package)
+        if source.is_dir():
+            source = Learnware.open(source).to_zip(staging / "input.zip")
+        lw = Learnware.open(source, extract_to=staging / "pkg")
+        lw.load_specs()
+        if lw.rkme.n_features != lw.manifest.input_schema.n_features:
+            raise SchemaError(f"RKME has {lw.rkme.n_features} features; input_schema declares "
+                              f"{lw.manifest.input_schema.n_features}")
+        return lw
+
+    def _store(self, zip_path: Path, manifest: Manifest) -> str:
+        """Put the object, its unpacked copy and its row in place under the dock lock; files are
+        complete before the row commits, and are deleted on failure only if this call made them."""
+        sha = sha256_of(zip_path)
+        learnware_id = sha[:16]
+        with self._lock, Session(self.engine) as session:
+            if session.get(LearnwareRecord, learnware_id) is not None:
+                raise DuplicateLearnwareError(f"learnware {learnware_id} ({manifest.name!r}) is already in the dock")
+            created = self.artifacts.put(zip_path, sha)
+            try:
+                self.artifacts.unpacked(learnware_id, sha)
+                session.add(_record(learnware_id, sha, manifest))
+                bump_revision(session)
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                raise DuplicateLearnwareError(
+                    f"learnware {learnware_id} ({manifest.name!r}) is already in the dock") from None
+            except BaseException:
+                if created:
+                    self.artifacts.delete(learnware_id, sha)
+                raise
+        return learnware_id
 
     # ---------------------------------------------------------------- read
     def list(self, **filters: Any) -> list[dict]:
@@ -150,7 +174,10 @@ class Dock:
         with Session(self.engine) as session:
             rec = self._record(session, learnware_id)
             sha = rec.package_sha256
-        lw = Learnware.open(self.artifacts.unpacked(learnware_id, sha))
+        try:
+            lw = Learnware.open(self.artifacts.unpacked(learnware_id, sha))
+        except FileNotFoundError:  # removed by another process since the row was read
+            raise LearnwareNotFoundError(f"learnware {learnware_id!r} was removed from the dock at {self.root}") from None
         lw.id = learnware_id
         return lw
 
@@ -162,17 +189,25 @@ class Dock:
         return self._models[key]
 
     def remove(self, learnware_id: str) -> None:
-        """Delete a learnware's row and its files."""
-        with Session(self.engine) as session:
-            rec = self._record(session, learnware_id)
-            sha = rec.package_sha256
-            shared = session.scalar(select(LearnwareRecord.id).where(
-                LearnwareRecord.package_sha256 == sha, LearnwareRecord.id != learnware_id))
-            session.execute(delete(LearnwareRecord).where(LearnwareRecord.id == learnware_id))
-            bump_revision(session)
-            session.commit()
+        """Delete a learnware's row, then its files (under the dock lock, so a concurrent submit of
+        the same content can never be left with a row and no files)."""
+        with self._lock:
+            with Session(self.engine) as session:
+                sha = self._record(session, learnware_id).package_sha256
+                session.execute(delete(LearnwareRecord).where(LearnwareRecord.id == learnware_id))
+                bump_revision(session)
+                session.commit()
+                referenced = session.scalar(select(LearnwareRecord.id).where(LearnwareRecord.package_sha256 == sha))
+            if referenced is None:
+                self.artifacts.delete(learnware_id, sha)
         self._models = {k: v for k, v in self._models.items() if k[0] != learnware_id}
-        self.artifacts.remove(learnware_id, sha, keep_object=shared is not None)
+
+    def check(self, repair: bool = False) -> "CheckReport":
+        """Compare rows with files and report what a crash left (see :mod:`modelreuse.dock.check`);
+        with ``repair=True`` also fix it."""
+        from modelreuse.dock.check import check_dock
+
+        return check_dock(self, repair=repair)
 
     # ---------------------------------------------------------------- search
     def search(self, task: Task | RKMESpec | str, *, method: str = "statistical", k: int = 10,
@@ -284,10 +319,23 @@ class Dock:
                 raise EmptyDockError(
                     f"the dock has no learnware with {n_features} input features"
                     + (f" matching {filters}" if filters else "") + "; submit some or relax the filters")
-            specs = [self.get(c["id"]).rkme for c in cards]
+            cards, specs = self._rkme_specs(cards)
             index = RKMEIndex.build([c["id"] for c in cards], specs)
             self._indexes[key] = (revision, index, {c["id"]: c["name"] for c in cards})
         return self._indexes[key][1], self._indexes[key][2]
+
+    def _rkme_specs(self, cards: list[dict]) -> tuple[list[dict], list[RKMESpec]]:
+        """The RKME of each card, leaving out learnwares removed since the cards were listed."""
+        kept, specs = [], []
+        for card in cards:
+            try:
+                specs.append(self.get(card["id"]).rkme)
+            except LearnwareNotFoundError:
+                continue
+            kept.append(card)
+        if not kept:
+            raise EmptyDockError("every matching learnware was removed while the search ran; try again")
+        return kept, specs
 
     def _record(self, session: Session, learnware_id: str) -> LearnwareRecord:
         rec = session.get(LearnwareRecord, learnware_id)

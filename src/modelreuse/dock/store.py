@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, create_engine, select
+from sqlalchemy import JSON, DateTime, Integer, String, Text, create_engine, insert, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from modelreuse.dock.locking import DockLock
 
 
 class Base(DeclarativeBase):
@@ -52,18 +54,31 @@ class DockMeta(Base):
     value: Mapped[int] = mapped_column(Integer, default=0)
 
 
-def make_engine(url: str) -> Engine:
-    engine = create_engine(url, future=True)
-    Base.metadata.create_all(engine)
+SQLITE_BUSY_TIMEOUT_S = 60
+_SCHEMA_LOCK_KEY = 0x6D6F64656C  # PostgreSQL advisory-lock key of schema creation ("model")
+
+
+def make_engine(url: str, lock: DockLock) -> Engine:
+    """An engine on ``url`` with the tables created, safe when many processes open a new dock at once.
+
+    Creation runs under the dock's file lock (processes sharing one root) and, on PostgreSQL, under a
+    transaction-scoped advisory lock (processes sharing one database from different roots). SQLite
+    connections wait up to :data:`SQLITE_BUSY_TIMEOUT_S` for a concurrent writer instead of failing.
+    """
+    sqlite = url.startswith("sqlite")
+    engine = create_engine(url, future=True, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S} if sqlite else {})
+    with lock, engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+        Base.metadata.create_all(conn)
+        if conn.scalar(select(DockMeta.value).where(DockMeta.key == "revision")) is None:
+            conn.execute(insert(DockMeta).values(key="revision", value=0))
     return engine
 
 
 def bump_revision(session: Session) -> None:
-    meta = session.get(DockMeta, "revision")
-    if meta is None:
-        session.add(DockMeta(key="revision", value=1))
-    else:
-        meta.value += 1
+    """Increase the revision in the session's transaction (one atomic UPDATE)."""
+    session.execute(update(DockMeta).where(DockMeta.key == "revision").values(value=DockMeta.value + 1))
 
 
 def current_revision(session: Session) -> int:
