@@ -273,6 +273,26 @@ def _read_matrix(path: Path, drop: list[str], dock) -> Any:
     return impute_means(TableEncoder().fit([table]).transform(table))
 
 
+@bench_app.command("dock-races")
+def bench_dock_races(data: Optional[Path] = typer.Option(None, help="Data root (default $MODELREUSE_DATA or ../shared/data)."),
+                     work: Path = typer.Option(Path("results/dock-races"), help="Folder for the docks it builds."),
+                     postgres: bool = typer.Option(True, help="Also run on a throwaway PostgreSQL server."),
+                     submitters: int = 8, searchers: int = 4, rounds: int = 2,
+                     kill: int = typer.Option(21, help="kill -9 trials (submit, validated submit, remove)."),
+                     seed: int = 0, as_json: bool = JsonOpt) -> None:
+    """Concurrent submitters and searchers, remove/re-submit races and kill -9 trials against real
+    docks; prints lost, duplicated, corrupt and untyped counts (all should be 0)."""
+    import shutil
+
+    from modelreuse.bench.dock_races import run
+
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    report = run(data or default_data_root(), work, postgres=postgres, submitters=submitters, searchers=searchers,
+                 rounds=rounds, kill=kill, seed=seed)
+    _emit(report, as_json, lambda r: typer.echo(json.dumps(r, indent=2)))
+
+
 @bench_app.command("market")
 def bench_market(sites: Path = typer.Option(..., help="Directory with one table per site."),
                  target: str = typer.Option(..., help="Target column."),

@@ -5,57 +5,24 @@ the test is skipped when they are missing, unless MODELREUSE_REQUIRE_POSTGRES=1 
 """
 
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
 
+from modelreuse.bench.postgres import postgres_available, throwaway_postgres
 from modelreuse.dock import Dock
 from modelreuse.errors import DuplicateLearnwareError
 from modelreuse.task import Task
 from tests.conftest import user_half
 
 
-def _bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
-    return str(candidates[-1]) if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def postgres_url():
-    initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
-    if not (initdb and pg_ctl):
+    if not postgres_available():
         if os.environ.get("MODELREUSE_REQUIRE_POSTGRES") == "1":
             pytest.fail("PostgreSQL server binaries not found (apt-get install postgresql)")
         pytest.skip("PostgreSQL server binaries not installed")
-    base = Path(tempfile.mkdtemp(prefix="mr-pg-"))
-    data, sock = base / "data", base / "sock"
-    sock.mkdir()
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if as_user:
-        shutil.chown(base, "postgres")
-        shutil.chown(sock, "postgres")
-    port = _free_port()
-    subprocess.run(as_user + [initdb, "-D", str(data), "-U", "postgres", "--auth=trust"], check=True, capture_output=True)
-    subprocess.run(as_user + [pg_ctl, "-D", str(data), "-w", "-l", str(base / "log"), "-o",
-                              f"-p {port} -k {sock} -c listen_addresses=''", "start"], check=True, capture_output=True)
-    try:
-        yield f"postgresql+psycopg://postgres@/postgres?host={sock}&port={port}"
-    finally:
-        subprocess.run(as_user + [pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
+    with throwaway_postgres() as url:
+        yield url
 
 
 def test_dock_on_postgresql(postgres_url, site_learnwares, beijing, tmp_path):
@@ -70,3 +37,16 @@ def test_dock_on_postgresql(postgres_url, site_learnwares, beijing, tmp_path):
     # a second client on the same database sees the same state
     other = Dock(tmp_path / "artifacts", url=postgres_url)
     assert len(other) == len(ids) - 1
+
+
+def test_concurrent_submits_on_postgresql(postgres_url, data_root, tmp_path):
+    """4 processes submit the same package, then 4 submit one each, on a database none has opened
+    before: one row per package, the rest typed duplicates, nothing lost (see bench dock-races)."""
+    from modelreuse.bench.dock_races import build_packages, fresh_database, submit_storm
+
+    packages = build_packages(tmp_path / "packages", data_root, 4)
+    same = submit_storm(tmp_path / "same", fresh_database(postgres_url, "same"), packages, submitters=4, searchers=0, same_package=True)
+    assert same["outcomes"] == {"ok": 1, "DuplicateLearnwareError": 3}, same
+    assert same["lost"] == same["corrupt"] == same["untyped"] == 0, same
+    each = submit_storm(tmp_path / "each", fresh_database(postgres_url, "each"), packages, submitters=4, searchers=0, same_package=False)
+    assert each["untyped"] == each["lost"] == each["corrupt"] == 0, each
