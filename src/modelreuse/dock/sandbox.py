@@ -107,8 +107,8 @@ class SandboxOutcome:
     exit: str = ""
     stdout: str = ""
     stderr: str = ""
-    startup_s: float | None = None
-    run_s: float | None = None
+    startup_s: float | None = None  # start until "ready"
+    run_s: float | None = None  # "ready" until the verdict (or the end)
 
 
 @dataclass
@@ -117,6 +117,7 @@ class _Collector:
     outcome: SandboxOutcome = field(default_factory=lambda: SandboxOutcome("crashed"))
     report: bytes = b""
     ready_at: float | None = None
+    verdict_at: float | None = None
     verdict: bool = False  # a verdict (or the timeout) has been recorded
     forged: bool = False
 
@@ -125,7 +126,8 @@ class _Collector:
 def run_sandboxed(target: str, kwargs: dict, limits: ValidationLimits,
                   extra_sys_path: tuple[str, ...] = ()) -> SandboxOutcome:
     """Run ``module:function`` with JSON ``kwargs`` in a sandboxed child; never raises for what
-    the child does (see :class:`SandboxOutcome`). ``extra_sys_path`` is appended to the child's
+    the child does (see :class:`SandboxOutcome`). If the module defines ``SANDBOX_PRELOAD(**kwargs)``,
+    the modules it names are imported before "ready", outside the time limit. ``extra_sys_path`` is appended to the child's
     ``sys.path`` (absolute folders only)."""
     private = Path(tempfile.mkdtemp(prefix="modelreuse-sandbox-"))
     nonce = secrets.token_hex(32)
@@ -206,7 +208,7 @@ def _finish(col: _Collector, tails: dict[int, bytearray], started: float) -> San
     out.stdout, out.stderr = (bytes(t).decode(errors="replace") for t in tails.values())
     if col.ready_at is not None:
         out.startup_s = col.ready_at - started
-        out.run_s = time.monotonic() - col.ready_at
+        out.run_s = (col.verdict_at or time.monotonic()) - col.ready_at
     if col.forged:
         out.status, out.ok = "forged", False
     return out
@@ -227,7 +229,7 @@ def _take_report(col: _Collector, chunk: bytes) -> None:
         elif "exit" in msg:
             col.outcome.exit = str(msg["exit"])[:200]
         elif not col.verdict:
-            col.verdict = True
+            col.verdict, col.verdict_at = True, time.monotonic()
             col.outcome.status = "done"
             col.outcome.ok = msg.get("ok") is True
             col.outcome.result = msg.get("result")
@@ -380,7 +382,10 @@ def _job(request: dict, supervisor: int) -> None:
         _apply_limits(limits)
         sys.path += request["sys_path"]
         module, _, name = request["target"].partition(":")
-        function = getattr(importlib.import_module(module), name)
+        target = importlib.import_module(module)
+        function = getattr(target, name)
+        for library in getattr(target, "SANDBOX_PRELOAD", lambda **kw: ())(**request["kwargs"]):
+            importlib.import_module(library)
         _send(fd, nonce, {"ready": True})
         _limit_cpu(limits["cpu_s"])
         payload = {"ok": True, "result": function(**request["kwargs"])}

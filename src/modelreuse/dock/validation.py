@@ -109,6 +109,21 @@ def _trusted_sys_path(package: Path) -> tuple[str, ...]:
     return tuple(paths)
 
 
+_LIBRARIES = {"skops": ("skops.io", "sklearn.base"), "onnx": ("onnxruntime",), "safetensors": ("torch", "safetensors"),
+              "joblib": ("joblib", "sklearn.base"), "pickle": ("sklearn.base",)}
+
+
+def SANDBOX_PRELOAD(package_dir: str, trust: bool) -> tuple[str, ...]:  # noqa: N802 (sandbox hook)
+    """Libraries the artifact's format needs, imported before the time limit starts. Reads the
+    manifest as data only; a bad manifest preloads nothing and fails in the check itself."""
+    from modelreuse.learnware import Learnware
+
+    try:
+        return _LIBRARIES.get(Learnware.open(package_dir).manifest.artifact.format, ())
+    except ModelReuseError:
+        return ()
+
+
 def _check_in_child(package_dir: str, trust: bool) -> None:
     check_package(Path(package_dir), trust=trust)
 
