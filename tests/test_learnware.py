@@ -70,3 +70,35 @@ def test_zip_with_symlink_is_rejected(tmp_path):
         zf.writestr(info, "/etc/passwd")
     with pytest.raises(UnsafeArchiveError, match="symbolic link"):
         Learnware.open(zpath, extract_to=tmp_path / "o")
+
+
+def test_open_zip_as_context_manager_removes_its_folder(site_learnwares, tmp_path):
+    zpath = site_learnwares["Wanliu"].to_zip(tmp_path / "w.zip")
+    with Learnware.open(zpath) as lw:
+        root = lw.root
+        assert lw.rkme.n_features == lw.manifest.input_schema.n_features
+    assert not root.exists()
+
+
+def test_extract_to_must_be_new_or_empty(site_learnwares, tmp_path):
+    zpath = site_learnwares["Wanliu"].to_zip(tmp_path / "w.zip")
+    (tmp_path / "empty").mkdir()
+    assert Learnware.open(zpath, extract_to=tmp_path / "empty").manifest == site_learnwares["Wanliu"].manifest
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    with pytest.raises(UnsafeArchiveError, match="not an empty folder"):
+        Learnware.open(zpath, extract_to=tmp_path / "full")
+    assert [p.name for p in (tmp_path / "full").iterdir()] == ["keep.txt"]
+
+
+def test_to_zip_streams_large_files_deterministically(site_learnwares, tmp_path):
+    import shutil
+
+    root = tmp_path / "lw"
+    shutil.copytree(site_learnwares["Wanliu"].root, root)
+    (root / "specs" / "blob.bin").write_bytes(bytes(range(256)) * 20_000)  # 5 MB, several read chunks
+    lw = Learnware.open(root)
+    assert lw.to_zip(tmp_path / "a.zip").read_bytes() == lw.to_zip(tmp_path / "b.zip").read_bytes()
+    with zipfile.ZipFile(tmp_path / "a.zip") as zf:
+        assert zf.read("specs/blob.bin") == (root / "specs" / "blob.bin").read_bytes()
+        assert zf.namelist() == sorted(zf.namelist())

@@ -295,12 +295,15 @@ class Learnware:
         folder = Path(tempfile.mkdtemp(prefix="learnware-")) if owned else Path(extract_to)
         existed = folder.exists()
         root = folder / "package" if owned else folder
+        extracted = False
         try:
-            extract_zip(path, root, limits)
+            extract_zip(path, root, limits)  # all-or-nothing: a refused zip changes nothing
+            extracted = True
             lw = cls._read(root, limits)
         except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            if existed and not owned:
+            if owned or extracted:  # remove what this call created, never a folder it did not fill
+                shutil.rmtree(folder, ignore_errors=True)
+            if extracted and existed and not owned:
                 folder.mkdir()  # it was an empty folder before: leave it so
             raise
         if owned:

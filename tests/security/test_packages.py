@@ -244,7 +244,7 @@ def test_special_file_and_too_many_files_are_refused(valid_package, tmp_path, do
 
 # ---------------------------------------------------------------------------- manifests
 MANIFEST_ATTACKS: dict[str, tuple[dict, str]] = {
-    "50 MB description": ({"description": os.urandom(25_000_000).hex()}, "limit is"),
+    "50 MB description": ({"description": lambda: os.urandom(25_000_000).hex()}, "limit is"),  # hex: no bomb
     "long description": ({"description": "x" * 20_001}, "description"),
     "10,000-char owner": ({"owner": "o" * 10_000}, "owner"),
     "long licence": ({"licence": "l" * 201}, "licence"),
@@ -264,7 +264,7 @@ MANIFEST_ATTACKS: dict[str, tuple[dict, str]] = {
 @pytest.mark.parametrize("attack", sorted(MANIFEST_ATTACKS))
 def test_hostile_manifest_field_is_refused(attack, valid_package, dock, tmp_path):
     changes, match = MANIFEST_ATTACKS[attack]
-    rewrite_manifest(valid_package, **changes)
+    rewrite_manifest(valid_package, **{k: v() if callable(v) else v for k, v in changes.items()})
     with pytest.raises(ManifestError, match=match):
         Learnware.open(valid_package)
     assert_submit_refused(dock, zip_with(valid_package, tmp_path / "m.zip"), ManifestError, match)
