@@ -125,10 +125,7 @@ class Sleeper:
         time.sleep(60)
 
 
-def test_pickle_without_trust_rejected_and_timeout_enforced(beijing, tmp_path, monkeypatch):
-    from pathlib import Path
-
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))  # Sleeper importable in the sandbox
+def test_pickle_without_trust_rejected_and_timeout_enforced(beijing, tmp_path):
     X = impute_means(beijing["Wanliu"]["X"][:200])
     lw = Learnware.build(tmp_path / "pk", Sleeper(), RKMESpec.fit(X, m=5, max_iter=0), name="pk",
                          task_type="regression", target="PM2.5", fmt="pickle")
@@ -145,10 +142,7 @@ class Hog:
         return np.ones(8 * 1024**3 // 8)[: len(X)]  # asks for 8 GiB
 
 
-def test_memory_limit_enforced(beijing, tmp_path, monkeypatch):
-    from pathlib import Path
-
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
+def test_memory_limit_enforced(beijing, tmp_path):
     X = impute_means(beijing["Wanliu"]["X"][:200])
     lw = Learnware.build(tmp_path / "hog", Hog(), RKMESpec.fit(X, m=5, max_iter=0), name="hog",
                          task_type="regression", target="PM2.5", fmt="pickle")
