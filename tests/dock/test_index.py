@@ -11,15 +11,15 @@ def _specs(n, d=6, m=12, seed=0):
     return [RKMESpec.fit(rng.normal(loc=i * 0.2, size=(200, d)), m=m, max_iter=0, seed=i) for i in range(n)]
 
 
-def test_batched_mmd_equals_pairwise_formula():
+def test_batched_mmd_equals_pairwise_formula_in_the_query_frame():
     specs = _specs(7)
     index = RKMEIndex.build([str(i) for i in range(7)], specs)
     q = specs[3]
     batched = index.mmd2(q, np.arange(7))
     for i, s in enumerate(specs):
-        a, b = q.standardized_points(index.scale), s.standardized_points(index.scale)
-        direct = (q.beta @ gaussian_kernel(a, a, index.gamma) @ q.beta - 2 * q.beta @ gaussian_kernel(a, b, index.gamma) @ s.beta
-                  + s.beta @ gaussian_kernel(b, b, index.gamma) @ s.beta)
+        a, b, g = q.standardized_points(q.scale), s.standardized_points(q.scale), q.gamma
+        direct = (q.beta @ gaussian_kernel(a, a, g) @ q.beta - 2 * q.beta @ gaussian_kernel(a, b, g) @ s.beta
+                  + s.beta @ gaussian_kernel(b, b, g) @ s.beta)
         assert abs(batched[i] - max(direct, 0)) < 1e-10
 
 

@@ -2,9 +2,10 @@
 
 Hypothesis tested for each candidate learnware: *the user's rows come from the distribution the
 learnware was trained on*. Statistic: MMD^2 between the task RKME and the learnware RKME in the
-*user's own frame* (features divided by the user's standard deviations; same kernel rule). The
-ranking itself uses the pooled frame of the index; testing in the user's frame keeps a dataset
-with small raw scales from collapsing to a point next to datasets with huge ones.
+*user's own frame* (features divided by the user's standard deviations, the task spec's
+``gamma``), the frame in which :class:`~modelreuse.dock.index.RKMEIndex` ranks too: the statistic
+depends on the user's and the candidate's specs only, never on other learnwares', and a dataset
+with small raw scales does not collapse to a point next to datasets with huge ones.
 
 Null distribution, computed on the user's side from the user's own rows (nothing leaves the
 client). Under the hypothesis, the biased MMD^2 between ``n`` and ``n_lw`` samples behaves like
@@ -60,8 +61,10 @@ class NullModel:
         return 2 * self.eps + self.V * (1.0 / self.n_rows + 1.0 / np.asarray(n_learnware, np.float64))
 
 
-def null_model(X: np.ndarray | None, task_spec: RKMESpec, index: RKMEIndex, seed: int = 0) -> NullModel:
-    """The null for the user's rows ``X`` in the user's own frame (``task_spec.scale``).
+def null_model(X: np.ndarray | None, task_spec: RKMESpec, index: RKMEIndex | None = None, seed: int = 0) -> NullModel:
+    """The null for the user's rows ``X`` in the user's own frame (``task_spec.scale`` and
+    ``task_spec.gamma``). ``index`` is accepted for compatibility with older callers and not used:
+    the null must not depend on the learnwares in the dock.
 
     With ``X=None`` (a user who shares only the task RKME) the spectrum moments come from the
     RKME's weighted reduced set instead of the rows (at most ``m`` eigenvalues, so the shape is
@@ -75,40 +78,15 @@ def null_model(X: np.ndarray | None, task_spec: RKMESpec, index: RKMEIndex, seed
         rng = np.random.default_rng(seed)
         points = X[rng.choice(len(X), min(len(X), MAX_NULL_ROWS), replace=False)] / task_spec.scale
         weights, n_rows = np.full(len(points), 1.0 / len(points)), len(X)
-    K = gaussian_kernel(points, points, index.gamma)
+    K = gaussian_kernel(points, points, task_spec.gamma)
     Kw = K @ weights
     centred = K - Kw[:, None] - Kw[None, :] + weights @ Kw
     lam_sum = float(weights @ np.diag(centred))
     lam_sq_sum = float(weights @ (centred**2) @ weights)
     shape = lam_sum**2 / (2 * lam_sq_sum) if lam_sq_sum > 0 else np.inf
-    eps = (task_spec.fit_mmd2 or 0.0) if X is None else weighted_mmd2(task_spec.Z / task_spec.scale, task_spec.beta, points, weights, index.gamma)
+    eps = (task_spec.fit_mmd2 or 0.0) if X is None else weighted_mmd2(task_spec.Z / task_spec.scale, task_spec.beta,
+                                                                        points, weights, task_spec.gamma)
     return NullModel(n_rows, eps, max(1.0 - float(weights @ Kw), 0.0), float(shape))
-
-
-def mmd2_in_user_frame(index: RKMEIndex, task_spec: RKMESpec, candidates: np.ndarray) -> np.ndarray:
-    """Exact MMD^2 between the task RKME and each candidate in the user's frame (the test
-    statistic; ranking itself stays in the pooled frame)."""
-    ratio = index.scale / task_spec.scale
-    idx, seg_starts = index.segment_rows(candidates)
-    P, w = index.points[idx] * ratio, index.weights[idx]
-    Zq, bq = task_spec.Z / task_spec.scale, task_spec.beta
-    g = index.gamma
-    cross = np.add.reduceat((bq @ gaussian_kernel(Zq, P, g)) * w, seg_starts)
-    owner = np.repeat(np.arange(len(candidates)), np.diff(np.append(seg_starts, len(idx))))
-    S = np.zeros((len(candidates), len(idx)))
-    S[owner, np.arange(len(idx))] = w
-    self_terms = np.einsum("ij,ij->i", S @ gaussian_kernel(P, P, g), S)
-    return np.maximum(bq @ gaussian_kernel(Zq, Zq, g) @ bq - 2 * cross + self_terms, 0.0)
-
-
-def mixture_mmd2_in_user_frame(index: RKMEIndex, task_spec: RKMESpec, candidates: np.ndarray,
-                               mixture_weights: np.ndarray) -> float:
-    """MMD^2 in the user's frame between the task RKME and ``sum_i w_i RKME_i`` (``w`` summing to 1)."""
-    idx, seg_starts = index.segment_rows(candidates)
-    lengths = np.diff(np.append(seg_starts, len(idx)))
-    points = index.points[idx] * (index.scale / task_spec.scale)
-    weights = index.weights[idx] * np.repeat(np.asarray(mixture_weights, np.float64), lengths)
-    return weighted_mmd2(task_spec.Z / task_spec.scale, task_spec.beta, points, weights, index.gamma)
 
 
 def mixture_expected(null: NullModel, n_learnware: np.ndarray, mixture_weights: np.ndarray) -> float:

@@ -4,8 +4,9 @@ Paper: Wu et al., TKDE 2023 (single-learnware search by RKME distance); Zhou & T
 Tan et al. 2024 "Beimingwu" (multiple-learnware search as a non-negative mixture). Reference
 implementation checked: ``learnware`` 0.4 ``RKMETableSpecification.dist`` and
 ``market/easy/searcher.py`` (mixture search by greedy NNLS). Differences: all MMDs for the
-candidate set are computed in one batched kernel product in a common, pooled frame (see
-:mod:`modelreuse.dock.index`), after a vector-index prefilter.
+candidate set are computed in batched kernel products in the query's own frame (see
+:mod:`modelreuse.dock.index`: no learnware's score depends on the other learnwares' specs), after a
+vector-index prefilter.
 
 Scores are higher-is-better: ``score = -MMD^2`` (the raw MMD^2 is in ``details``).
 """
@@ -16,8 +17,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from modelreuse.dock.index import RKMEIndex
-from modelreuse.selection.calibration import (DEFAULT_ALPHA, NullModel, mixture_expected, mixture_mmd2_in_user_frame,
-                                               mmd2_in_user_frame, p_values)
+from modelreuse.selection.calibration import DEFAULT_ALPHA, NullModel, mixture_expected, p_values
 from modelreuse.selection.ranking import RankedLearnware, Ranking
 from modelreuse.specs.rkme import RKMESpec
 
@@ -38,8 +38,7 @@ def statistical_search(index: RKMEIndex, spec: RKMESpec, names: dict[str, str], 
     if null is None:
         pvals = [None] * len(order)
     else:
-        observed = mmd2_in_user_frame(index, spec, candidates[order])
-        pvals = p_values(observed, null.shape, null.expected(index.counts[candidates[order]]))
+        pvals = p_values(mmd2[order], null.shape, null.expected(index.counts[candidates[order]]))
     entries = []
     for rank, (i, p) in enumerate(zip(order, pvals), start=1):
         lid = index.ids[candidates[i]]
@@ -73,7 +72,7 @@ def mixture_search(index: RKMEIndex, spec: RKMESpec, names: dict[str, str], max_
     """
     candidates = index.prefilter(spec, prefilter)
     candidates = candidates[np.argsort(index.mmd2(spec, candidates), kind="stable")[:pool]]
-    G = index.gram(candidates)
+    G = index.gram(spec, candidates)
     h = index.inner_products(spec, candidates)
     qq = index.query_self_term(spec)
     chosen: list[int] = []
@@ -103,7 +102,7 @@ def mixture_search(index: RKMEIndex, spec: RKMESpec, names: dict[str, str], max_
     details = {"residual_mmd2": float(residual)}
     if null is not None and chosen:
         members = candidates[chosen]
-        observed = mixture_mmd2_in_user_frame(index, spec, members, weights)
+        observed = max(float(qq - 2.0 * weights @ h[chosen] + weights @ G[np.ix_(chosen, chosen)] @ weights), 0.0)
         p = float(p_values(np.array([observed]), null.shape, mixture_expected(null, index.counts[members], weights))[0])
         details.update(p_value=p, alpha=alpha, nothing_fits=p < alpha)
     return Ranking(entries, method="mixture", details=details)
