@@ -1,5 +1,6 @@
 import numpy as np
 
+from modelreuse.dock import index as index_module
 from modelreuse.dock.index import RKMEIndex
 from modelreuse.specs.kernels import gaussian_kernel
 from modelreuse.specs.rkme import RKMESpec
@@ -30,3 +31,20 @@ def test_faiss_prefilter_keeps_the_nearest():
     assert hnsw.faiss_index is not None and exact.faiss_index is None
     q = specs[17]
     assert 17 in hnsw.prefilter(q, 5) and 17 in exact.prefilter(q, 5)
+
+
+def test_each_score_depends_only_on_the_query_and_that_learnware():
+    specs = _specs(6)
+    full = RKMEIndex.build([str(i) for i in range(6)], specs).mmd2(specs[0], np.arange(6))
+    alone = [RKMEIndex.build(["x"], [s]).mmd2(specs[0], np.arange(1))[0] for s in specs]
+    np.testing.assert_allclose(full, alone, rtol=0, atol=1e-12)
+
+
+def test_small_kernel_blocks_give_the_same_scores_and_embeddings(monkeypatch):
+    specs, ids = _specs(9), [str(i) for i in range(9)]
+    index = RKMEIndex.build(ids, specs)
+    q = specs[2]
+    whole = index.mmd2(q, np.arange(9))
+    monkeypatch.setattr(index_module, "BLOCK_VALUES", 12 * 30)  # two learnwares' points per block
+    np.testing.assert_allclose(index.mmd2(q, np.arange(9)), whole, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(RKMEIndex.build(ids, specs).embeddings, index.embeddings, rtol=0, atol=1e-6)

@@ -3,6 +3,7 @@ import pytest
 
 from modelreuse.dock.index import RKMEIndex
 from modelreuse.errors import InvalidTaskDataError, SpecError
+from modelreuse.specs import rkme
 from modelreuse.specs.rkme import RKMESpec
 from modelreuse.tabular import impute_means
 
@@ -86,3 +87,27 @@ def test_embedding_distance_tracks_mmd(beijing):
     approx = ((index.embeddings - index.embeddings[0]) ** 2).sum(1)
     assert np.argsort(exact)[0] == np.argsort(approx)[0] == 0
     assert np.corrcoef(exact, approx)[0, 1] > 0.9
+
+
+@pytest.mark.parametrize("site", ["Aotizhongxin", "Changping", "Huairou", "Wanliu"])
+def test_specs_fitted_on_real_stations_pass_the_limits(beijing, site):
+    """Every honest spec must pass ``validate``: the four stations, small and large reduced sets,
+    with and without refinement, and on raw (unstandardised) units."""
+    X = impute_means(beijing[site]["X"])
+    for m, max_iter in ((5, 0), (100, 0), (40, 10)):
+        RKMESpec.fit(X, m=m, max_iter=max_iter).validate()
+    RKMESpec.fit(X[:50], m=100).validate()  # fewer rows than points: m is capped at n
+
+
+def test_fit_refuses_what_would_break_the_limits(X):
+    with pytest.raises(InvalidTaskDataError, match="limits"):
+        RKMESpec.fit(X, m=rkme.MAX_REDUCED_POINTS + 1)
+    with pytest.raises(InvalidTaskDataError, match="rescale"):
+        RKMESpec.fit(X * 1e19, m=5)
+
+
+def test_validate_names_the_field(X):
+    spec = RKMESpec.fit(X, m=5)
+    spec.n = 0
+    with pytest.raises(SpecError, match="n must be an integer"):
+        spec.validate()
