@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import tracemalloc
 import zipfile
 from pathlib import Path
@@ -122,8 +121,10 @@ def hostile_value(spec: RKMESpec, field: str, how) -> np.ndarray:
 def test_hostile_rkme_field_raises_spec_error(fitted, tmp_path, case):
     changes = {f: hostile_value(fitted.rkme, f, how) for f, how in FIELD_CASES[case].items()}
     path = with_fields(fitted.rkme, tmp_path / "rkme.npz", **changes)
-    with pytest.raises(SpecError):
+    with pytest.raises(SpecError) as raised:
         load_spec("rkme", path)
+    message = str(raised.value)
+    assert any(field in message for field in FIELD_CASES[case]) or "shape" in message, message
 
 
 def test_honest_spec_round_trips(fitted, tmp_path):
@@ -133,17 +134,17 @@ def test_honest_spec_round_trips(fitted, tmp_path):
     assert back.n == fitted.rkme.n and back.fit_mmd2 == fitted.rkme.fit_mmd2
 
 
-def _huge_header(spec, tmp_path):
+def _huge_header(spec, tmp_path, canary=None):
     return write_npz(tmp_path / "rkme.npz", {**{k: npy_bytes(np.asarray(v)) for k, v in spec_arrays(spec).items()},
                                              "Z": lying_npy((40_000_000, spec.Z.shape[1]))})
 
 
-def _header_1e11_rows(spec, tmp_path):
+def _header_1e11_rows(spec, tmp_path, canary=None):
     return write_npz(tmp_path / "rkme.npz", {**{k: npy_bytes(np.asarray(v)) for k, v in spec_arrays(spec).items()},
                                              "Z": lying_npy((10**11, spec.Z.shape[1]))})
 
 
-def _deflate_bomb(spec, tmp_path):
+def _deflate_bomb(spec, tmp_path, canary=None):
     """A real deflate bomb: Z holds 64 MB of zeros (well over the limit), ~64 KB compressed."""
     path = tmp_path / "rkme.npz"
     rows = 100_000 * (2**23 // (100_000 * spec.Z.shape[1]) + 1)
@@ -159,37 +160,49 @@ def _deflate_bomb(spec, tmp_path):
     return path
 
 
-def _extra_member(spec, tmp_path):
+def _extra_member(spec, tmp_path, canary=None):
     return with_fields(spec, tmp_path / "rkme.npz", extra=np.zeros(3))
 
 
-def _missing_member(spec, tmp_path):
+def _missing_member(spec, tmp_path, canary=None):
     return with_fields(spec, tmp_path / "rkme.npz", gamma=None)
 
 
-def _duplicate_member(spec, tmp_path):
+def _duplicate_member(spec, tmp_path, canary=None):
     members = {k: npy_bytes(np.asarray(v)) for k, v in spec_arrays(spec).items()}
     with pytest.warns(UserWarning):
         return write_npz(tmp_path / "rkme.npz", {**members, "Z#2": npy_bytes(spec.Z * 0)})
 
 
-def _pickled_object(spec, tmp_path):
-    return with_fields(spec, tmp_path / "rkme.npz", beta=np.array([print] * len(spec.beta), dtype=object))
+class _WritesCanary:
+    """Unpickling this calls ``open(canary, "w")``: the file appears if anything unpickles it."""
+
+    def __init__(self, canary: Path):
+        self.canary = canary
+
+    def __reduce__(self):
+        return open, (str(self.canary), "w")
 
 
-def _not_a_zip(spec, tmp_path):
+def _pickled_object(spec, tmp_path, canary=None):
+    payload = np.empty(len(spec.beta), dtype=object)
+    payload[:] = [_WritesCanary(canary)] * len(spec.beta)
+    return with_fields(spec, tmp_path / "rkme.npz", beta=payload)
+
+
+def _not_a_zip(spec, tmp_path, canary=None):
     path = tmp_path / "rkme.npz"
     path.write_bytes(b"\x80\x04not a zip at all" * 10)
     return path
 
 
-def _truncated(spec, tmp_path):
+def _truncated(spec, tmp_path, canary=None):
     path = with_fields(spec, tmp_path / "rkme.npz")
     path.write_bytes(path.read_bytes()[:-200])
     return path
 
 
-def _bad_crc(spec, tmp_path):
+def _bad_crc(spec, tmp_path, canary=None):
     path = with_fields(spec, tmp_path / "rkme.npz")
     raw = bytearray(path.read_bytes())
     with zipfile.ZipFile(path) as zf:
@@ -200,7 +213,7 @@ def _bad_crc(spec, tmp_path):
     return path
 
 
-def _oversized_file(spec, tmp_path):
+def _oversized_file(spec, tmp_path, canary=None):
     path = with_fields(spec, tmp_path / "rkme.npz")
     with open(path, "ab") as f:
         f.write(b"\0" * (rk.MAX_SPEC_FILE_BYTES + 1))
@@ -212,8 +225,8 @@ FILE_CASES = [_huge_header, _header_1e11_rows, _deflate_bomb, _extra_member, _mi
 
 
 @pytest.mark.parametrize("make", FILE_CASES, ids=lambda f: f.__name__.strip("_"))
-def test_hostile_npz_file_raises_spec_error_without_large_allocation(fitted, tmp_path, make):
-    path = make(fitted.rkme, tmp_path)
+def test_hostile_npz_file_raises_spec_error_without_large_allocation(fitted, tmp_path, canary, make):
+    path = make(fitted.rkme, tmp_path, canary)
     tracemalloc.start()
     try:
         with pytest.raises(SpecError):
@@ -304,7 +317,8 @@ FIELD_JSON_CASES = [("semantic", SEMANTIC, c, v) for c, v in SEMANTIC_CASES.item
                    [("records", RECORDS, c, v) for c, v in RECORDS_CASES.items()]
 
 
-@pytest.mark.parametrize("kind, base, case, change", FIELD_JSON_CASES, ids=[f"{k}-{c}" for k, _, c, _ in FIELD_JSON_CASES])
+@pytest.mark.parametrize("kind, base, case, change", FIELD_JSON_CASES,
+                         ids=[f"{k}-{c}" for k, _, c, _ in FIELD_JSON_CASES])
 def test_hostile_json_field_raises_spec_error(tmp_path, kind, base, case, change):
     card = {k: v for k, v in {**base, **change}.items() if v is not None}
     with pytest.raises(SpecError):
