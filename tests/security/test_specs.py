@@ -377,7 +377,7 @@ def extreme_spec(like: RKMESpec, m: int | None = None) -> RKMESpec:
 
 def _results(specs, query, X):
     index = RKMEIndex.build([str(i) for i in range(len(specs))], specs)
-    null = null_model(X, query, index)
+    null = null_model(X, query)
     ranking = statistical_search(index, query, {}, k=len(specs), null=null)
     return index.mmd2(query, np.arange(len(specs))), {e.learnware_id: e for e in ranking}
 
@@ -406,7 +406,7 @@ def test_spec_at_the_size_limit_does_not_break_search_of_its_width(honest):
     specs, X, query = honest
     big = extreme_spec(query, m=rk.MAX_REDUCED_POINTS)
     index = RKMEIndex.build([str(i) for i in range(len(specs) + 1)], [*specs, big])
-    ranking = statistical_search(index, query, {}, k=5, null=null_model(X, query, index))
+    ranking = statistical_search(index, query, {}, k=5, null=null_model(X, query))
     assert ranking[0].learnware_id == str(SITES.index("Changping"))
     mixture = mixture_search(index, query, {}, max_learnwares=3)
     assert np.isfinite(mixture.details["residual_mmd2"])

@@ -23,7 +23,7 @@ def test_null_shape_matches_simulated_mmd_on_real_rows(beijing):
     X = user_half(beijing, "Wanliu")[0]
     spec = RKMESpec.fit(X, m=100)
     index = RKMEIndex.build(["a"], [spec])
-    null = null_model(X, spec, index)
+    null = null_model(X, spec)
     rng = np.random.default_rng(1)
     S = X / spec.scale
     draws = []

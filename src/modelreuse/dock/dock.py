@@ -248,7 +248,7 @@ class Dock:
         null = None
         if calibrate:
             rows = task.X if isinstance(task, Task) else None
-            null = null_model(rows, spec, index, seed=task.seed if isinstance(task, Task) else 0)
+            null = null_model(rows, spec, seed=task.seed if isinstance(task, Task) else 0)
         if method == "mixture":
             return mixture_search(index, spec, names, max_learnwares=max_learnwares, null=null, alpha=alpha)
         return statistical_search(index, spec, names, k=k, null=null, alpha=alpha)

@@ -32,16 +32,12 @@ distribution. Search answers "nothing fits" when every candidate has ``p < alpha
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
 
 from modelreuse.specs.kernels import gaussian_kernel
 from modelreuse.specs.rkme import RKMESpec, weighted_mmd2
-
-if TYPE_CHECKING:  # the dock imports this module; avoid the import cycle at run time
-    from modelreuse.dock.index import RKMEIndex
 
 DEFAULT_ALPHA = 0.01
 MAX_NULL_ROWS = 2000
@@ -61,10 +57,9 @@ class NullModel:
         return 2 * self.eps + self.V * (1.0 / self.n_rows + 1.0 / np.asarray(n_learnware, np.float64))
 
 
-def null_model(X: np.ndarray | None, task_spec: RKMESpec, index: RKMEIndex | None = None, seed: int = 0) -> NullModel:
+def null_model(X: np.ndarray | None, task_spec: RKMESpec, seed: int = 0) -> NullModel:
     """The null for the user's rows ``X`` in the user's own frame (``task_spec.scale`` and
-    ``task_spec.gamma``). ``index`` is accepted for compatibility with older callers and not used:
-    the null must not depend on the learnwares in the dock.
+    ``task_spec.gamma``); it does not depend on the learnwares in the dock.
 
     With ``X=None`` (a user who shares only the task RKME) the spectrum moments come from the
     RKME's weighted reduced set instead of the rows (at most ``m`` eigenvalues, so the shape is
