@@ -6,7 +6,7 @@ typed error the caller names (e.g. :class:`~modelreuse.errors.SpecError`), never
 ``UnicodeDecodeError``, ``RecursionError``, ``BadZipFile`` or ``MemoryError``.
 
 * :func:`read_json`: UTF-8 JSON with a byte limit, a nesting-depth limit, no ``NaN``/``Infinity``
-  literals and no repeated keys (a reviewer's JSON viewer and Python would see different values).
+  literals or numbers that overflow to infinity and no repeated keys (a reviewer's JSON viewer and Python would see different values).
 * :func:`read_npz`: a NumPy ``.npz`` with a fixed set of members, each with an allowed dtype kind,
   number of dimensions and element count read from its ``.npy`` header, loaded without pickle.
 """
@@ -14,6 +14,7 @@ typed error the caller names (e.g. :class:`~modelreuse.errors.SpecError`), never
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,8 @@ def parse_json(text: str, error: type[ModelReuseError], *, what: str = "JSON",
                max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Parse JSON text with the same rules as :func:`read_json`."""
     try:
-        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constants)
+        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constants,
+                           parse_float=_finite_float)
     except RecursionError:
         raise error(f"{what} is nested deeper than {max_depth} levels") from None
     except (json.JSONDecodeError, _JSONRuleError) as exc:
@@ -69,6 +71,13 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
         repeated = sorted({k for k in keys if keys.count(k) > 1})
         raise _JSONRuleError(f"repeated key(s) {repeated[:3]}")
     return dict(pairs)
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise _JSONRuleError(f"{literal[:20]} overflows to infinity")
+    return value
 
 
 def _no_constants(name: str) -> Any:
