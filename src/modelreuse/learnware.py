@@ -44,7 +44,7 @@ MANIFEST_VERSION = 1
 #: manifest.json limits: bytes, JSON nesting depth, listed features (and output classes).
 MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_MANIFEST_DEPTH = 8
-MAX_FEATURES = 100_000
+MAX_FEATURES = 65_536  # as many as an RKME spec may have (specs/rkme.py)
 MAX_CLASSES = 100_000
 MAX_PROBLEMS_SHOWN = 10
 
