@@ -96,9 +96,11 @@ def test_to_zip_streams_large_files_deterministically(site_learnwares, tmp_path)
 
     root = tmp_path / "lw"
     shutil.copytree(site_learnwares["Wanliu"].root, root)
-    (root / "specs" / "blob.bin").write_bytes(bytes(range(256)) * 20_000)  # 5 MB, several read chunks
     lw = Learnware.open(root)
+    artifact = root / lw.manifest.artifact.file
+    artifact.write_bytes(bytes(range(256)) * 20_000)  # 5 MB, several read chunks (to_zip does not load it)
+    (root / "specs" / "notes.txt").write_text("not listed in the manifest")
     assert lw.to_zip(tmp_path / "a.zip").read_bytes() == lw.to_zip(tmp_path / "b.zip").read_bytes()
     with zipfile.ZipFile(tmp_path / "a.zip") as zf:
-        assert zf.read("specs/blob.bin") == (root / "specs" / "blob.bin").read_bytes()
-        assert zf.namelist() == sorted(zf.namelist())
+        assert zf.read(artifact.name) == artifact.read_bytes()
+        assert zf.namelist() == sorted(zf.namelist()) == sorted(lw.files())  # unlisted files are left out

@@ -35,7 +35,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Collection, Iterator
 
 from modelreuse.errors import UnsafeArchiveError
 
@@ -275,12 +275,20 @@ def scan_directory(root: str | Path, limits: PackageLimits = DEFAULT_LIMITS) -> 
     return sorted(files)
 
 
-def write_zip(root: str | Path, dest: str | Path, limits: PackageLimits = DEFAULT_LIMITS) -> Path:
+def write_zip(root: str | Path, dest: str | Path, limits: PackageLimits = DEFAULT_LIMITS,
+              only: Collection[str] | None = None) -> Path:
     """Zip a directory package deterministically: sorted entries, fixed dates and modes, so equal
-    content gives byte-identical zips. Links are refused and never followed (see :func:`scan_directory`)."""
+    content gives byte-identical zips. Links are refused and never followed (see :func:`scan_directory`).
+    With ``only``, just the files of those names are written (each must exist)."""
     dest = Path(dest)
+    files = scan_directory(root, limits)
+    if only is not None:
+        missing = sorted(set(only) - {name for name, _ in files})
+        if missing:
+            raise UnsafeArchiveError(f"{root} lacks the file(s) {missing}")
+        files = [(name, path) for name, path in files if name in only]
     with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, path in scan_directory(root, limits):
+        for name, path in files:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)  # a link swapped in after the scan fails here
             with os.fdopen(fd, "rb") as src:
                 _add_file(zf, name, src)

@@ -366,12 +366,18 @@ class Learnware:
         raw = load_model(self.root, m.artifact.model_dump(), trust=trust)
         return ModelAdapter(raw, m.task_type, m.output.classes)
 
+    def files(self) -> list[str]:
+        """The files that make up the package: the manifest, the artifact and every listed spec."""
+        return ["manifest.json", self.manifest.artifact.file, *(s.file for s in self.manifest.specs)]
+
     def to_zip(self, path: str | Path, limits: PackageLimits = DEFAULT_LIMITS) -> Path:
         """Write the package as a zip with sorted entries (byte-identical for equal content).
 
-        Links in the package folder are refused, never followed (:func:`modelreuse._archive.write_zip`).
+        Only :meth:`files` are written: anything else in the folder (a README, a stray ``numpy.py``)
+        is not part of the learnware and is left out. Links in the package folder are refused,
+        never followed (:func:`modelreuse._archive.write_zip`).
         """
-        return write_zip(self.root, path, limits)
+        return write_zip(self.root, path, limits, only=set(self.files()))
 
 
 def _plain(values: list | None) -> list | None:

@@ -78,8 +78,9 @@ class Dock:
                limits: ValidationLimits | None = None) -> str:
         """Validate and store a learnware (directory, zip or :class:`Learnware`); return its id.
 
-        The package is first copied into a private staging folder as a canonical zip and unpacked
-        from it, so validation, the stored object and every later load see the same bytes. The id is
+        The package is first copied into a private staging folder as a canonical zip (only the
+        files its manifest lists) and unpacked from it, so validation, the stored object and every
+        later load see the same bytes. The id is
         the first 16 hex digits of that zip's SHA-256: equal content gives an equal id, and a second
         submit of it raises :class:`DuplicateLearnwareError` whatever the race. The model is checked
         in a sandboxed process under ``limits`` (default :class:`ValidationLimits`; ``timeout_s`` and
@@ -92,7 +93,7 @@ class Dock:
             if validate:
                 validate_in_subprocess(lw.root, trust=trust, timeout_s=timeout_s, memory_bytes=memory_bytes,
                                        limits=limits)
-            return self._store(lw.to_zip(staging / "package.zip"), lw.manifest)
+            return self._store(staging / "package.zip", lw.manifest)
 
     def submit_many(self, packages: list[str | Path | Learnware], *, trust: bool = False, n_jobs: int = 2,
                     timeout_s: float | None = None, limits: ValidationLimits | None = None) -> list[str]:
@@ -106,15 +107,16 @@ class Dock:
             with ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool:
                 list(pool.map(lambda lw: validate_in_subprocess(lw.root, trust=trust, timeout_s=timeout_s,
                                                             limits=limits), staged))
-            return [self._store(lw.to_zip(lw.root.parent / "package.zip"), lw.manifest) for lw in staged]
+            return [self._store(lw.root.parent / "package.zip", lw.manifest) for lw in staged]
 
     def _stage(self, package: str | Path | Learnware, staging: Path) -> Learnware:
-        """Copy ``package`` into ``staging`` (as ``input.zip`` unpacked to ``pkg/``) and check its
-        manifest and every spec; the copy is what gets validated and stored."""
+        """Copy ``package`` into ``staging`` as its canonical zip (only the files its manifest lists,
+        see :meth:`Learnware.to_zip`), unpacked to ``pkg/``, with every spec checked: this copy is
+        what gets validated and stored."""
         source = package.root if isinstance(package, Learnware) else Path(package)
-        if source.is_dir():
-            source = Learnware.open(source).to_zip(staging / "input.zip")
-        lw = Learnware.open(source, extract_to=staging / "pkg")
+        with Learnware.open(source, extract_to=None if source.is_dir() else staging / "raw") as given:
+            given.to_zip(staging / "package.zip")
+        lw = Learnware.open(staging / "package.zip", extract_to=staging / "pkg")
         lw.load_specs()
         if lw.rkme.n_features != lw.manifest.input_schema.n_features:
             raise SchemaError(f"RKME has {lw.rkme.n_features} features; input_schema declares "
