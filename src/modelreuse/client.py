@@ -16,18 +16,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.model_selection import KFold, StratifiedKFold
 
-from modelreuse.dock import Dock
 from modelreuse.errors import (EmptyDockError, InvalidTaskDataError, ModelLoadError, ModelPredictError,
                                NothingFitsError, SchemaError, UntrustedArtifactError)
-from modelreuse.selection.calibration import DEFAULT_ALPHA
-from modelreuse.reuse import REUSERS, AveragingReuser, JobSelectorReuser
 from modelreuse.selection.ranking import Ranking
-from modelreuse.task import Task
+
+if TYPE_CHECKING:  # imported when used, so that ``from modelreuse import Client`` stays fast
+    from modelreuse.dock import Dock
+    from modelreuse.task import Task
 
 LABEL_FREE = ("single", "job_selector", "averaging")
 LABEL_USING = ("ensemble_pruning", "feature_augment")
@@ -81,20 +80,23 @@ class Client:
         trust: allow loading learnware artifacts that can run code (pickle/joblib).
     """
 
-    def __init__(self, dock: Dock | str | Path | None = None, trust: bool = False):
-        self._dock = dock if isinstance(dock, Dock) or dock is None else Dock(dock)
+    def __init__(self, dock: "Dock | str | Path | None" = None, trust: bool = False):
+        self._dock = dock
         self.trust = trust
 
     @property
-    def dock(self) -> Dock:
-        if self._dock is None:
-            self._dock = Dock("modelreuse-dock")
+    def dock(self) -> "Dock":
+        """The client's dock, opened on first use (default ``./modelreuse-dock``)."""
+        from modelreuse.dock import Dock
+
+        if not isinstance(self._dock, Dock):
+            self._dock = Dock("modelreuse-dock" if self._dock is None else self._dock)
         return self._dock
 
     def fit(self, training_data, model_zoo_path: str | Path | None = None, *, unlabelled_data=None,
             reuser: str = "auto", task_type: str | None = None, encoder: str | None = None,
             max_learnwares: int = 5, k: int = 5, seed: int = 0, on_nothing_fits: str = "raise",
-            alpha: float = DEFAULT_ALPHA) -> ReusedModel:
+            alpha: float | None = None) -> ReusedModel:
         """Find learnwares that fit the task and reuse them.
 
         Args:
@@ -111,9 +113,16 @@ class Client:
                 ``"raise"`` a :class:`NothingFitsError` listing the closest candidates,
                 ``"train"`` a random forest on the labelled rows only, or ``"reuse"`` anyway.
                 The returned model's ``reuser`` and ``explain()`` say which happened.
+            alpha: significance level of "nothing fits" (default
+                :data:`modelreuse.selection.calibration.DEFAULT_ALPHA`, 0.01).
         """
+        from modelreuse.dock import Dock
+        from modelreuse.selection.calibration import DEFAULT_ALPHA
+        from modelreuse.task import Task
+
         if on_nothing_fits not in ("raise", "train", "reuse"):
             raise ValueError(f"on_nothing_fits must be 'raise', 'train' or 'reuse', got {on_nothing_fits!r}")
+        alpha = DEFAULT_ALPHA if alpha is None else alpha
         dock = Dock(model_zoo_path) if model_zoo_path is not None else self.dock
         X, y = _split_training_data(training_data)
         X = _encode(X, encoder)
@@ -140,7 +149,7 @@ class Client:
         return model
 
 
-def reuse(dock: Dock, task: Task, mixture: Ranking, ranking: Ranking, reuser: str = "auto",
+def reuse(dock: "Dock", task: "Task", mixture: Ranking, ranking: Ranking, reuser: str = "auto",
           trust: bool = False) -> ReusedModel:
     """Fit a reuser on the learnwares of ``mixture`` (label-free) or ``ranking`` (label-using).
 
@@ -148,6 +157,8 @@ def reuse(dock: Dock, task: Task, mixture: Ranking, ranking: Ranking, reuser: st
     the reason is kept in the model's ``explain()``. :class:`EmptyDockError` lists the reasons
     when no learnware is left.
     """
+    from modelreuse.reuse import REUSERS, AveragingReuser, JobSelectorReuser
+
     models, skipped = _usable_models(dock, [*mixture.ids, *ranking.ids], task.X, trust)
     mixture, ranking = _without(mixture, models), _without(ranking, models)
     if not ranking.entries:
@@ -183,7 +194,7 @@ def reuse(dock: Dock, task: Task, mixture: Ranking, ranking: Ranking, reuser: st
     return ReusedModel(estimator, reuser, chosen, ranking, task.task_type, selection_scores=scores, skipped=skipped)
 
 
-def _usable_models(dock: Dock, ids: list[str], X, trust: bool) -> tuple[dict, list[str]]:
+def _usable_models(dock: "Dock", ids: list[str], X, trust: bool) -> tuple[dict, list[str]]:
     """Load each learnware once and check it predicts one value per row on a few task rows;
     return the usable adapters by id and one ``skipped <name> [<id>]: <Type>: <reason>`` line for
     each of the others."""
@@ -210,7 +221,7 @@ def _without(ranking: Ranking, usable: dict) -> Ranking:
     return replace(ranking, entries=kept)
 
 
-def train_on_own_rows(task: Task, ranking: Ranking, seed: int = 0) -> ReusedModel:
+def train_on_own_rows(task: "Task", ranking: Ranking, seed: int = 0) -> ReusedModel:
     """The fallback when nothing fits: a random forest (200 trees) on the labelled rows."""
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
@@ -230,7 +241,7 @@ def score(task_type: str, y_true, y_pred) -> float:
     return float(r2_score(y_true, y_pred))
 
 
-def _labelled_score(build, name: str, task: Task) -> float:
+def _labelled_score(build, name: str, task: "Task") -> float:
     """Score of a reuser on the labelled rows (3-fold CV when it learns from labels)."""
     Xl, y = task.X_labelled, task.y
     if name not in LABEL_USING:
@@ -247,6 +258,8 @@ def _labelled_score(build, name: str, task: Task) -> float:
 
 
 def _splitter(task_type: str, y: np.ndarray):
+    from sklearn.model_selection import KFold, StratifiedKFold
+
     if task_type == "classification":
         min_count = np.unique(y.astype(str), return_counts=True)[1].min()
         if min_count >= 3:
