@@ -13,7 +13,6 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -32,7 +31,6 @@ from modelreuse.errors import (
 from modelreuse.learnware import Learnware, Manifest
 from modelreuse.models.adapters import ModelAdapter
 from modelreuse.selection.calibration import DEFAULT_ALPHA, null_model
-from modelreuse.selection.learned.records import LeaderboardRecords
 from modelreuse.selection.ranking import Ranking
 from modelreuse.selection.semantic import semantic_search
 from modelreuse.selection.statistical import mixture_search, statistical_search
@@ -40,8 +38,11 @@ from modelreuse.specs.records import RecordsSpec
 from modelreuse.specs.rkme import RKMESpec
 from modelreuse.task import Task
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pandas and the recommender load only when used
+    import pandas as pd
+
     from modelreuse.dock.check import CheckReport
+    from modelreuse.selection.learned.records import LeaderboardRecords
     from modelreuse.selection.learned.modellens import ModelLens
 
 CARD_FILTERS = ("task_type", "modality", "owner", "licence", "n_features")
@@ -255,7 +256,7 @@ class Dock:
             return mixture_search(index, spec, names, max_learnwares=max_learnwares, null=null, alpha=alpha)
         return statistical_search(index, spec, names, k=k, null=null, alpha=alpha)
 
-    def catalogue(self, **filters: Any) -> pd.DataFrame:
+    def catalogue(self, **filters: Any) -> "pd.DataFrame":
         """The learnwares matching ``filters`` as a recommender's models table.
 
         Columns ``model, family, params, release_date, description, learnware_id``: ``model`` is
@@ -264,10 +265,14 @@ class Dock:
         """
         return self._catalogue_and_records(filters)[0]
 
-    def leaderboard(self, **filters: Any) -> LeaderboardRecords:
+    def leaderboard(self, **filters: Any) -> "LeaderboardRecords":
         """The leaderboard records of every learnware (matching ``filters``) with a ``records`` spec,
         with model names as in :meth:`catalogue`; train a recommender on it with
         ``ModelLens().fit(dock.leaderboard())``."""
+        import pandas as pd
+
+        from modelreuse.selection.learned.records import LeaderboardRecords
+
         catalogue, specs = self._catalogue_and_records(filters)
         frames = [spec.to_frame(model) for model, spec in zip(catalogue["model"], specs) if spec is not None]
         if not frames:
@@ -276,7 +281,9 @@ class Dock:
         datasets = records[["dataset", "task"]].drop_duplicates("dataset")
         return LeaderboardRecords(records, catalogue[catalogue["model"].isin(records["model"])], datasets)
 
-    def _catalogue_and_records(self, filters: dict) -> tuple[pd.DataFrame, list[RecordsSpec | None]]:
+    def _catalogue_and_records(self, filters: dict) -> tuple["pd.DataFrame", list[RecordsSpec | None]]:
+        import pandas as pd
+
         cards = self.list(**filters)
         repeated = pd.Series([c["name"] for c in cards], dtype="string").duplicated(keep=False).to_numpy()
         rows, specs = [], []

@@ -33,14 +33,16 @@ import zlib
 from collections import Counter
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from modelreuse._safeio import read_json
 from modelreuse.errors import SpecError
 from modelreuse.specs.base import register_spec
+
+if TYPE_CHECKING:  # pandas loads only when a table is built
+    import pandas as pd
 
 ROW_FIELDS = ("dataset", "task", "metric", "score", "higher_is_better", "source")
 DEFAULT_SOURCE = "submitted"
@@ -80,7 +82,7 @@ class RecordsSpec:
         self.params = None if self.params is None else float(self.params)
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, family: str = "", params: float | None = None,
+    def from_frame(cls, frame: "pd.DataFrame", family: str = "", params: float | None = None,
                    release_date: str = "") -> "RecordsSpec":
         """Build from a table with the row fields as columns (``task``, ``higher_is_better`` and
         ``source`` optional)."""
@@ -88,8 +90,10 @@ class RecordsSpec:
         rows = [{k: _plain(v) for k, v in row.items()} for row in frame[columns].to_dict(orient="records")]
         return cls(rows, family=family, params=params, release_date=release_date)
 
-    def to_frame(self, model: str) -> pd.DataFrame:
+    def to_frame(self, model: str) -> "pd.DataFrame":
         """The rows in the leaderboard records format, with ``model`` filled in."""
+        import pandas as pd
+
         return pd.DataFrame([{"model": model, **row} for row in self.records],
                             columns=["model", *ROW_FIELDS])
 
@@ -159,6 +163,8 @@ def _text(value: object, what: str) -> str:
 
 def _plain(value):
     """numpy scalars and missing values as plain Python (None for NaN/NA)."""
+    import pandas as pd
+
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
     return value.item() if isinstance(value, np.generic) else value

@@ -64,7 +64,6 @@ from typing import ClassVar
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve, solve_triangular
 from scipy.optimize import minimize, nnls
-from sklearn.cluster import KMeans
 
 from modelreuse._safeio import NpzMember, read_npz
 from modelreuse.errors import InvalidTaskDataError, SpecError
@@ -317,6 +316,8 @@ def _value_problems(spec: RKMESpec) -> list[str]:
 
 # ---------------------------------------------------------------------- optimisation helpers
 def _kmeans_init(S: np.ndarray, m: int, seed: int, init_sample: int) -> np.ndarray:
+    from sklearn.cluster import KMeans  # scikit-learn loads only when a spec is fitted
+
     rng = np.random.default_rng(seed)
     rows = S if len(S) <= init_sample else S[rng.choice(len(S), init_sample, replace=False)]
     km = KMeans(n_clusters=m, init="random", n_init=1, random_state=seed, max_iter=100).fit(rows)
