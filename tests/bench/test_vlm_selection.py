@@ -2,7 +2,7 @@
 
 import pytest
 
-from modelreuse.bench.ranking_metrics import lovm_tau, r5
+from modelreuse.metrics.ranking import lovm_tau, r5
 from modelreuse.bench.vlm_selection import IMAGENET, class_set_similarity, load_benchmark
 from tests.conftest import DATA
 

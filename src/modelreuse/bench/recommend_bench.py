@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from modelreuse.bench.ranking_metrics import hit_at_k, ndcg_at_k, recall_at_k
+from modelreuse.metrics.ranking import hit_at_k, ndcg_at_k, recall_at_k
 from modelreuse.errors import RecordsDataError
 from modelreuse.selection.learned.base import PAIR_COLUMNS
 from modelreuse.selection.learned.baselines import FamilyMean, ParamCount, Popularity, TextSimilarity

@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from modelreuse.bench.ranking_metrics import hit_at_k, weighted_tau_model_spider, weighted_tau_sfda
+from modelreuse.metrics.ranking import hit_at_k, weighted_tau_model_spider, weighted_tau_sfda
 from modelreuse.bench.transfer_zoo import TransferTarget, probe_accuracy
 from modelreuse.selection.transferability import get_metric, ncti_pool_scores
 from modelreuse.selection.transferability_ensemble import MetricEnsembleRanker, RankingTask

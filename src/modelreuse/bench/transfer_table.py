@@ -4,7 +4,7 @@ metrics against fine-tuning accuracy, 10 ImageNet models x 8 target datasets.
 Inputs (``<data>/transferability/model_spider/``, staged from zhangyikaii/Model-Spider d2a53e4d):
 ``baseline_results.csv`` (the metric values Model Spider computed; PACTran already negated) and
 ``ground_truth_single_source_zoo.csv`` (fine-tuning top-1 accuracy, the LogME paper's numbers).
-Both weighted-tau conventions are computed (:mod:`modelreuse.bench.ranking_metrics`); Model
+Both weighted-tau conventions are computed (:mod:`modelreuse.metrics.ranking`); Model
 Spider's README table uses :func:`weighted_tau_model_spider`.
 
 What it is compared with: the Model-Spider README table itself is not staged in the data. The
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from modelreuse.bench.ranking_metrics import weighted_tau_model_spider, weighted_tau_sfda
+from modelreuse.metrics.ranking import weighted_tau_model_spider, weighted_tau_sfda
 
 METRIC_COLUMNS = ("H-Score", "LEEP", "LogME", "NCE", "NLEEP", "OTCE", "PACTranDirichlet", "GBC", "LFC")
 CONVENTIONS = {"model_spider": weighted_tau_model_spider, "sfda": weighted_tau_sfda}

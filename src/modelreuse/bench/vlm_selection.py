@@ -5,7 +5,7 @@ Benchmarks: LOVM (Zohar et al. 2023; 35 open_clip models x 23 datasets) and SWAB
 a method sees every other dataset's results and the held-out dataset's *text* only (task, domain,
 class names), and ranks the models; R5 = |true top-5 ∩ predicted top-5| / 5 and tau = Kendall
 tau on the models in both top-5 lists (0 when two or fewer overlap)
-(:func:`~modelreuse.bench.ranking_metrics.r5`, :func:`~modelreuse.bench.ranking_metrics.lovm_tau`),
+(:func:`~modelreuse.metrics.ranking.r5`, :func:`~modelreuse.metrics.ranking.lovm_tau`),
 averaged over all 23 held-out datasets. ImageNet-1k is held out too, as in the published tables
 (INB is trivially perfect there, which is how LOVM's 0.452 / 0.177 and SWAB's 0.443 / 0.267 come
 about: 22 real datasets plus a perfect one); our method never uses a held-out dataset's results.
@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from modelreuse.bench.ranking_metrics import lovm_tau, r5
+from modelreuse.metrics.ranking import lovm_tau, r5
 
 IMAGENET = "imagenet1k"
 MODELGPT_FEATURES = ("IN-score", "text-f1", "text-acc1", "intraclass_sim", "inter_close", "intra_close",

@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 from sklearn.linear_model import Ridge
 
-from modelreuse.bench.ranking_metrics import weighted_tau_model_spider
+from modelreuse.metrics.ranking import weighted_tau_model_spider
 
 
 def standardise_within_task(values: np.ndarray) -> np.ndarray:
