@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
+from modelreuse._archive import CONTROL_CATEGORIES, find_control_character
 from modelreuse.datapaths import default_data_root
 from modelreuse.errors import ModelReuseError
 
@@ -76,8 +77,8 @@ def plain(value: Any) -> Text:
     """Text from a package or a user, for the terminal: never parsed as markup, and every control or
     format character (ANSI escapes, newlines, bidi overrides) shown as a visible escape."""
     text = str(value)
-    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in text):
-        text = "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in ("Cc", "Cf")
+    if find_control_character(text) is not None:
+        text = "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in CONTROL_CATEGORIES
                        else ch for ch in text)
     return Text(text)
 
@@ -123,13 +124,10 @@ def dock_submit(packages: list[Path] = typer.Argument(..., help="Learnware direc
 
     d = _open_dock(dock)
     ids = []
-    try:
-        limits = ValidationLimits(timeout_s=timeout, memory_bytes=parse_size(memory), cpu_s=cpu_seconds)
-        for p in packages:
-            with err_console.status(f"validating {p}"):
-                ids.append({"package": str(p), "id": d.submit(p, trust=trust, limits=limits)})
-    except ModelReuseError as exc:
-        _fail(exc)
+    limits = ValidationLimits(timeout_s=timeout, memory_bytes=parse_size(memory), cpu_s=cpu_seconds)
+    for p in packages:
+        with err_console.status(f"validating {p}"):
+            ids.append({"package": str(p), "id": d.submit(p, trust=trust, limits=limits)})
     _emit(ids, as_json, lambda rows: [console.print(plain(f"submitted {r['package']} as {r['id']}")) for r in rows])
 
 
@@ -144,20 +142,14 @@ def dock_list(dock: Path = DockOpt, task_type: Optional[str] = None, modality: O
 @dock_app.command("show")
 def dock_show(learnware_id: str, dock: Path = DockOpt, as_json: bool = JsonOpt) -> None:
     """Show one learnware's card and manifest."""
-    try:
-        card = _open_dock(dock).card(learnware_id)
-    except ModelReuseError as exc:
-        _fail(exc)
+    card = _open_dock(dock).card(learnware_id)
     _emit(card, as_json, lambda c: console.print_json(json.dumps(c, default=str)))
 
 
 @dock_app.command("remove")
 def dock_remove(learnware_id: str, dock: Path = DockOpt, as_json: bool = JsonOpt) -> None:
     """Delete a learnware and its files."""
-    try:
-        _open_dock(dock).remove(learnware_id)
-    except ModelReuseError as exc:
-        _fail(exc)
+    _open_dock(dock).remove(learnware_id)
     _emit({"removed": learnware_id}, as_json, lambda d: console.print(plain(f"removed {d['removed']}")))
 
 
@@ -193,20 +185,17 @@ def dock_search(dock: Path = DockOpt,
     from modelreuse.task import Task
 
     d = _open_dock(dock)
-    try:
-        if method == "semantic" or (query and not data and not spec):
-            ranking = d.search(query or "", method="semantic", k=k, task_type=task_type)
+    if method == "semantic" or (query and not data and not spec):
+        ranking = d.search(query or "", method="semantic", k=k, task_type=task_type)
+    else:
+        if spec is not None:
+            task = RKMESpec.load(spec)  # a spec alone: ranking without p-values
+        elif data is not None:
+            task = Task(X=_read_matrix(data, drop, d))  # rows stay local: spec + calibration
         else:
-            if spec is not None:
-                task = RKMESpec.load(spec)  # a spec alone: ranking without p-values
-            elif data is not None:
-                task = Task(X=_read_matrix(data, drop, d))  # rows stay local: spec + calibration
-            else:
-                raise typer.BadParameter("give --query, --data or --spec")
-            filters = {"task_type": task_type} if task_type else {}
-            ranking = d.search(task, method=method, k=k, **filters)
-    except ModelReuseError as exc:
-        _fail(exc)
+            raise typer.BadParameter("give --query, --data or --spec")
+        filters = {"task_type": task_type} if task_type else {}
+        ranking = d.search(task, method=method, k=k, **filters)
 
     _emit(ranking.to_dict(), as_json, _ranking_table)
 
@@ -234,11 +223,8 @@ def dock_recommend(dataset_description: str = typer.Argument(..., help="What you
 
     d = _open_dock(dock)
     filters = {"task_type": task_type} if task_type else {}
-    try:
-        ranking = d.recommend(dataset_description, ModelLens.load(recommender, cache), task=task, metric=metric,
-                              k=k, **filters)
-    except ModelReuseError as exc:
-        _fail(exc)
+    ranking = d.recommend(dataset_description, ModelLens.load(recommender, cache), task=task, metric=metric,
+                          k=k, **filters)
     _emit(ranking.to_dict(), as_json, _ranking_table)
 
 
@@ -247,11 +233,8 @@ def dock_records(dock: Path = DockOpt, out: Path = typer.Option(..., help="Folde
                  fmt: str = typer.Option("parquet", "--format", help="parquet | csv"), as_json: bool = JsonOpt) -> None:
     """Export the leaderboard records of the dock's learnwares (their records specs) as a record set,
     ready for `modelreuse recommend train --records OUT`."""
-    try:
-        records = _open_dock(dock).leaderboard()
-        records.write(out, fmt)
-    except ModelReuseError as exc:
-        _fail(exc)
+    records = _open_dock(dock).leaderboard()
+    records.write(out, fmt)
     _emit({"out": str(out), **records.report}, as_json,
           lambda r: console.print(plain(f"wrote {r['records']} records of {r['models']} models to {r['out']}")))
 
@@ -313,11 +296,8 @@ def bench_market(sites: Path = typer.Option(..., help="Directory with one table 
     from modelreuse.bench.market import run_market
 
     edges = [float(b) for b in bins.split(",")] if bins else None
-    try:
-        report = run_market(sites, target, task, shots, seed, text_column, edges, max_rows, dock, progress=True,
-                            rescale_seed=rescale_features, exclude_own_site=exclude_own_site)
-    except ModelReuseError as exc:
-        _fail(exc)
+    report = run_market(sites, target, task, shots, seed, text_column, edges, max_rows, dock, progress=True,
+                        rescale_seed=rescale_features, exclude_own_site=exclude_own_site)
     _write_report(report, out)
 
     def render(r: dict) -> None:
@@ -443,10 +423,7 @@ def routing_fit(records: Path = typer.Option(..., help="Routing records (.parque
     from modelreuse.routing.records import read_records
     from modelreuse.routing.router import Router
 
-    try:
-        fitted = Router(router, cache=cache).fit(read_records(records).split(split))
-    except ModelReuseError as exc:
-        _fail(exc)
+    fitted = Router(router, cache=cache).fit(read_records(records).split(split))
     fitted.save(out)
     typer.echo(f"saved {router} router over {len(fitted.models_)} models to {out}")
 
@@ -461,10 +438,7 @@ def route(query: list[str] = typer.Argument(..., help="Query text(s)."),
     """Print the model a saved router chooses for each query."""
     from modelreuse.routing.router import Router
 
-    try:
-        choices = Router.load(router).route(query, tasks=[task or ""] * len(query), budget=budget, lam=lam)
-    except ModelReuseError as exc:
-        _fail(exc)
+    choices = Router.load(router).route(query, tasks=[task or ""] * len(query), budget=budget, lam=lam)
     rows = [{"query": q, "model": c.model, "predicted_score": c.predicted_score, "cost": c.cost}
             for q, c in zip(query, choices)]
     _emit(rows, as_json, lambda r: [typer.echo(f"{x['model']}\t(predicted {x['predicted_score']:.3f}, "
@@ -485,12 +459,9 @@ def bench_route(records: Path = typer.Option(..., help="Routing records (.parque
     from modelreuse.bench.route_bench import DEFAULT_ROUTERS, run_route_bench
     from modelreuse.routing.records import read_records
 
-    try:
-        report = run_route_bench(read_records(records), router or DEFAULT_ROUTERS, train_split, test_split,
-                                 tuple(range(seeds)), cache, eval_task, plots,
-                                 progress=_progress)
-    except ModelReuseError as exc:
-        _fail(exc)
+    report = run_route_bench(read_records(records), router or DEFAULT_ROUTERS, train_split, test_split,
+                             tuple(range(seeds)), cache, eval_task, plots,
+                             progress=_progress)
     _write_report(report, out)
 
     def render(r: dict) -> None:
@@ -520,11 +491,8 @@ def bench_onboard(records: Path = typer.Option(..., help="Item-level records, e.
     from modelreuse.bench.onboarding import run_onboarding
     from modelreuse.routing.records import read_records
 
-    try:
-        report = run_onboarding(read_records(records), holdout, zoo_size, n_zoos, seed, cache, max_models,
-                                progress=_progress, steps=steps)
-    except ModelReuseError as exc:
-        _fail(exc)
+    report = run_onboarding(read_records(records), holdout, zoo_size, n_zoos, seed, cache, max_models,
+                            progress=_progress, steps=steps)
     _write_report(report, out)
 
     def render(r: dict) -> None:
@@ -571,11 +539,8 @@ def records_import(data: Optional[Path] = typer.Option(None, help="Data root (de
     """Convert every staged leaderboard to the leaderboard-records format and report what was skipped."""
     from modelreuse.selection.learned.importers import import_all
 
-    try:
-        result = import_all(data or default_data_root(), only, progress=_progress)
-        result.write(out, fmt)
-    except ModelReuseError as exc:
-        _fail(exc)
+    result = import_all(data or default_data_root(), only, progress=_progress)
+    result.write(out, fmt)
 
     def render(r: dict) -> None:
         table = Table("source", "records", "models", "datasets", "groups", "skipped / merged")
@@ -604,11 +569,8 @@ def bench_recommend(records: Path = typer.Option(..., help="Folder with records,
     from modelreuse.bench.recommend_bench import run_recommend_bench
     from modelreuse.selection.learned.records import read_leaderboard
 
-    try:
-        report = run_recommend_bench(read_leaderboard(records), setting, method, tuple(range(seeds)), cache=cache,
-                                     modellens_options={"steps": steps, "members": members}, progress=_progress)
-    except ModelReuseError as exc:
-        _fail(exc)
+    report = run_recommend_bench(read_leaderboard(records), setting, method, tuple(range(seeds)), cache=cache,
+                                 modellens_options={"steps": steps, "members": members}, progress=_progress)
     _write_report(report, out)
 
     def render(r: dict) -> None:
@@ -642,11 +604,8 @@ def recommend(ctx: typer.Context,
 
     if not dataset_description:
         _fail(ValueError("pass --dataset-description (or use `modelreuse recommend train`)"))
-    try:
-        ranked = ModelLens.load(recommender, cache).recommend(dataset_description, task, metric, top=top,
-                                                               sources=source)
-    except ModelReuseError as exc:
-        _fail(exc)
+    ranked = ModelLens.load(recommender, cache).recommend(dataset_description, task, metric, top=top,
+                                                           sources=source)
 
     def render(rows: list[dict]) -> None:
         table = Table("rank", "model", "score", "reason")
@@ -668,11 +627,8 @@ def recommend_train(records: Path = typer.Option(..., help="Folder with records,
     from modelreuse.selection.learned.modellens import ModelLens
     from modelreuse.selection.learned.records import read_leaderboard
 
-    try:
-        fitted = ModelLens(steps=steps, seed=seed, members=members, cache=cache,
-                           progress=_progress).fit(read_leaderboard(records))
-    except ModelReuseError as exc:
-        _fail(exc)
+    fitted = ModelLens(steps=steps, seed=seed, members=members, cache=cache,
+                       progress=_progress).fit(read_leaderboard(records))
     fitted.save(out)
     typer.echo(f"saved modellens over {len(fitted.models_)} models and {len(fitted.datasets_)} datasets to {out}")
 
