@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import unicodedata
 import zlib
 from collections import Counter
 from dataclasses import asdict, dataclass, fields
@@ -37,6 +36,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from modelreuse._archive import find_control_character
 from modelreuse._safeio import read_json
 from modelreuse.errors import SpecError
 from modelreuse.specs.base import register_spec
@@ -156,8 +156,9 @@ def _text(value: object, what: str) -> str:
     text = str(value).strip()
     if len(text) > MAX_TEXT:
         raise SpecError(f"{what} has {len(text)} characters; the limit is {MAX_TEXT}")
-    if any(unicodedata.category(c) == "Cc" for c in text):
-        raise SpecError(f"{what} contains control characters; remove them")
+    bad = find_control_character(text)
+    if bad is not None:
+        raise SpecError(f"{what} contains the control character U+{ord(bad):04X}; remove it")
     return text
 
 

@@ -8,15 +8,16 @@ A card comes from the learnware's submitter, so loading it is strict: UTF-8 JSON
 bounds of :func:`modelreuse._safeio.read_json`, exactly the five fields, strings only, and the
 limits below (``name`` non-empty, at most ``MAX_NAME`` characters; ``description`` at most
 ``MAX_DESCRIPTION``; at most ``MAX_TAGS`` tags and ``MAX_SHORT`` characters per tag, task type
-and modality). No control characters (``\\n`` and ``\\t`` are allowed in the description) and no
-bidirectional overrides, so a card printed in a terminal shows what it says.
+and modality). No control or formatting characters (the rule of
+:func:`modelreuse._archive.find_control_character`: terminal escapes, bidirectional overrides,
+zero-width characters; ``\\n`` and ``\\t`` are allowed in the description), so a card printed in a
+terminal shows what it says.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import unicodedata
 import zlib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from modelreuse._archive import find_control_character
 from modelreuse._safeio import read_json
 from modelreuse.errors import SpecError
 from modelreuse.specs.base import register_spec
@@ -35,7 +37,6 @@ MAX_DESCRIPTION = 20_000
 MAX_TAGS = 64
 MAX_SHORT = 64
 MAX_CARD_BYTES = 256 * 1024
-_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def tokenize(text: str) -> list[str]:
@@ -100,11 +101,9 @@ def _check_text(value: object, what: str, max_chars: int, *, required: bool = Fa
         raise SpecError(f"semantic spec field {what} must not be empty")
     if len(value) > max_chars:
         raise SpecError(f"semantic spec field {what} has {len(value)} characters; the limit is {max_chars}")
-    allowed = "\n\t" if multiline else ""
-    bad = [c for c in value if (unicodedata.category(c) == "Cc" and c not in allowed) or c in _BIDI]
-    if bad:
-        raise SpecError(f"semantic spec field {what} contains control character(s) {sorted(set(bad))[:3]!r}; "
-                        "remove them")
+    bad = find_control_character(value, allowed="\n\t" if multiline else "")
+    if bad is not None:
+        raise SpecError(f"semantic spec field {what} contains the control character U+{ord(bad):04X}; remove it")
 
 
 def _preview(value: object) -> str:
