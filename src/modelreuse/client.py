@@ -22,7 +22,7 @@ import numpy as np
 
 from modelreuse.errors import (EmptyDockError, InvalidTaskDataError, ModelLoadError, ModelPredictError,
                                NothingFitsError, SchemaError, UntrustedArtifactError)
-from modelreuse.selection.ranking import Ranking
+from modelreuse.selection.ranking import RankedLearnware, Ranking
 
 if TYPE_CHECKING:  # imported when used, so that ``from modelreuse import Client`` stays fast
     from modelreuse.dock import Dock
@@ -159,7 +159,7 @@ def reuse(dock: "Dock", task: "Task", mixture: Ranking, ranking: Ranking, reuser
     """
     from modelreuse.reuse import REUSERS, AveragingReuser, JobSelectorReuser
 
-    models, skipped = _usable_models(dock, [*mixture.ids, *ranking.ids], task.X, trust)
+    models, skipped = _usable_models(dock, [*mixture, *ranking], task.X, trust)
     mixture, ranking = _without(mixture, models), _without(ranking, models)
     if not ranking.entries:
         raise EmptyDockError("no learnware found for this task could be used:\n" + "\n".join(skipped))
@@ -194,13 +194,14 @@ def reuse(dock: "Dock", task: "Task", mixture: Ranking, ranking: Ranking, reuser
     return ReusedModel(estimator, reuser, chosen, ranking, task.task_type, selection_scores=scores, skipped=skipped)
 
 
-def _usable_models(dock: "Dock", ids: list[str], X, trust: bool) -> tuple[dict, list[str]]:
+def _usable_models(dock: "Dock", entries: list[RankedLearnware], X, trust: bool) -> tuple[dict, list[str]]:
     """Load each learnware once and check it predicts one value per row on a few task rows;
     return the usable adapters by id and one ``skipped <name> [<id>]: <Type>: <reason>`` line for
     each of the others."""
     probe = np.asarray(X[:PROBE_ROWS], np.float64)
+    names = {e.learnware_id: e.name for e in entries}  # from the ranking: a broken package is not reopened
     models, skipped = {}, []
-    for i in dict.fromkeys(ids):
+    for i in names:
         try:
             model = dock.load_model(i, trust=trust)
             rows = len(np.asarray(model.predict(probe)))
@@ -208,7 +209,7 @@ def _usable_models(dock: "Dock", ids: list[str], X, trust: bool) -> tuple[dict, 
                 raise SchemaError(f"model returned {rows} predictions for {len(probe)} rows")
             models[i] = model
         except UNUSABLE as exc:
-            skipped.append(f"skipped {dock.get(i).manifest.name} [{i}]: {type(exc).__name__}: {exc}")
+            skipped.append(f"skipped {names[i]} [{i}]: {type(exc).__name__}: {exc}")
     return models, skipped
 
 

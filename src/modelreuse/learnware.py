@@ -318,11 +318,11 @@ class Learnware:
         names = {name for name, _ in scan_directory(root, limits)}
         data = read_json(root / "manifest.json", ManifestError, max_bytes=MAX_MANIFEST_BYTES,
                          max_depth=MAX_MANIFEST_DEPTH)
-        manifest = Manifest.parse(data)
-        for entry in [*(s.file for s in manifest.specs), manifest.artifact.file]:
-            if entry not in names:
-                raise ManifestError(f"manifest lists {entry!r} but the package has no such file")
-        return cls(manifest, root)
+        lw = cls(Manifest.parse(data), root)
+        missing = [name for name in lw.files() if name not in names]
+        if missing:
+            raise ManifestError(f"manifest lists {missing[0]!r} but the package has no such file")
+        return lw
 
     def close(self) -> None:
         """Remove the temporary folder of a learnware opened from a zip without ``extract_to``

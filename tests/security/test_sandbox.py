@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from modelreuse.dock import Dock
+from modelreuse.dock.sandbox import descendants
 from modelreuse.dock.validation import ValidationLimits, parse_size, validate_in_subprocess
 from modelreuse.errors import InvalidLimitError, ModelPredictError, UntrustedArtifactError
 from modelreuse.learnware import Learnware
@@ -113,25 +113,8 @@ class StdoutForger:
 
 
 # ---------------------------------------------------------------- process watching
-def _children_map() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_bytes()
-            except OSError:
-                continue
-            children.setdefault(int(stat.rsplit(b")", 1)[1].split()[1]), []).append(int(entry))
-    return children
-
-
 def _descendants(root: int) -> set[int]:
-    children, found, todo = _children_map(), set(), [root]
-    while todo:
-        kids = children.get(todo.pop(), [])
-        found.update(kids)
-        todo += kids
-    return found
+    return set(descendants(root))
 
 
 def _alive(pid: int) -> bool:

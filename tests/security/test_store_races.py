@@ -18,7 +18,6 @@ from modelreuse.dock import Dock
 from modelreuse.dock.artifacts import TMP_PREFIX
 from modelreuse.dock.locking import staging_folder
 from modelreuse.learnware import Learnware
-from modelreuse.specs.rkme import RKMESpec
 from tests.security.conftest import assert_cli_rejects, cli, rewrite_manifest
 
 

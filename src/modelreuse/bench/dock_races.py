@@ -171,10 +171,11 @@ def kill_trials(root: Path, url: str | None, packages: list[Path], trials: int, 
         if proc.is_alive():
             os.kill(proc.pid, signal.SIGKILL)
         proc.join()
-        report = Dock(root, url=url).check()
+        dock = Dock(root, url=url)
+        report = dock.check()
         rows_without_files += len(report.missing_objects) + len(report.corrupt_objects)
         found.update({k: len(v) for k, v in report.to_dict().items() if isinstance(v, list) and v})
-        Dock(root, url=url).check(repair=True)
+        dock.check(repair=True)
     time.sleep(1.0)  # let the kernel deliver parent-death signals
     final = Dock(root, url=url).check()
     return {"trials": trials, "operation_s": {k: round(v, 3) for k, v in durations.items()},

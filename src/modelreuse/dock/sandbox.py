@@ -330,7 +330,8 @@ def _describe(status: int) -> str:
     return f"exit code {os.WEXITSTATUS(status)}"
 
 
-def _descendants(root: int) -> list[int]:
+def descendants(root: int) -> list[int]:
+    """Pids of every live descendant of ``root``, read from ``/proc`` (children, grandchildren, ...)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -351,7 +352,7 @@ def _descendants(root: int) -> list[int]:
 def _kill_descendants() -> None:
     """SIGKILL every descendant (orphans come here as we are a subreaper) and reap them."""
     for _ in range(500):
-        pids = _descendants(os.getpid())
+        pids = descendants(os.getpid())
         if not pids:
             return
         for pid in pids:

@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve, solve_triangular
+from scipy.linalg import cho_factor, solve_triangular
 from scipy.optimize import minimize, nnls
 
 from modelreuse._safeio import NpzMember, read_npz
