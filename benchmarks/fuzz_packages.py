@@ -22,13 +22,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests package holds the targets
 
-from hypothesis import HealthCheck, Phase, given, seed as hypothesis_seed, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
 
-from modelreuse.errors import ModelReuseError  # noqa: E402
-from modelreuse.tabular import list_tables  # noqa: E402
-from tests.conftest import BEIJING  # noqa: E402
-from tests.security.test_fuzz import TARGETS, Seeds, make_seeds  # noqa: E402
+from modelreuse.errors import ModelReuseError
+from modelreuse.models.tabular import list_tables
+from tests.conftest import BEIJING
+from tests.security.test_fuzz import TARGETS, Seeds, make_seeds
 
 
 def run_target(name: str, seeds: Seeds, cases: int, seed: int) -> dict:
@@ -46,7 +47,7 @@ def run_target(name: str, seeds: Seeds, cases: int, seed: int) -> dict:
             outcomes["ok"] += 1
         except ModelReuseError as exc:
             outcomes[type(exc).__name__] += 1
-        except Exception as exc:  # noqa: BLE001 -- counting these is the point
+        except Exception as exc:
             kind = f"{type(exc).__module__}.{type(exc).__name__}"
             outcomes[kind] += 1
             failures.setdefault(kind, str(exc)[:300])

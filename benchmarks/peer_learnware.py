@@ -5,7 +5,7 @@
 Installs the peer into its own virtualenv on first use (torch==2.13.0 CPU, learnware==0.4.0.post1
 and fast_pytorch_kmeans, which the peer imports but does not declare) and drives it through
 benchmarks/peer_learnware_worker.py. Market: the 12 Beijing air-quality stations (features from
-modelreuse.tabular.TableEncoder, PM2.5 dropped), each split 50% developer / 30% user / 20% test.
+modelreuse.models.tabular.TableEncoder, PM2.5 dropped), each split 50% developer / 30% user / 20% test.
 
 1. RKME build at 1k / 10k / 50k pooled rows (median of 5 runs after a warm-up run, per system), both with m=100 on the same standardised rows and
    the *same* kernel (the peer's default gamma=0.1), so MMD-to-data is comparable; time and MMD^2
@@ -38,10 +38,10 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.metrics import r2_score
 
-from modelreuse.dock.index import RKMEIndex
+from modelreuse.models.tabular import TableEncoder, impute_means, list_tables, read_table
 from modelreuse.selection.statistical import mixture_search, statistical_search
 from modelreuse.specs.rkme import RKMESpec, weighted_mmd2
-from modelreuse.tabular import TableEncoder, impute_means, list_tables, read_table
+from modelreuse.specs.rkme_index import RKMEIndex
 
 PEER_GAMMA = 0.1
 WORKER = Path(__file__).with_name("peer_learnware_worker.py")

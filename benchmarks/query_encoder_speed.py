@@ -17,8 +17,8 @@ import time
 import numpy as np
 
 from modelreuse.models.encoders import _minilm
+from modelreuse.records.routing import read_records
 from modelreuse.routing.encoder import encode_queries, query_text
-from modelreuse.routing.records import read_records
 
 DEFAULT_RECORDS = ["results/routing/alpaca_eval.parquet", "results/routing/routellm_mmlu.parquet",
                    "results/routing/routerdc.parquet", "results/routing/routerbench.parquet"]

@@ -17,7 +17,7 @@ from pathlib import Path
 import skops.io as sio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.security.test_deserialisers import REAL_MODELS, fit_real_model, load_table  # noqa: E402
+from tests.security.test_deserialisers import REAL_MODELS, fit_real_model, load_table
 
 
 def untrusted_loaders(data: bytes) -> dict[str, set[str]]:

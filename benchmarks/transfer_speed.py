@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from transfer_reference import REFERENCES  # noqa: E402
+from transfer_reference import REFERENCES
 
-from modelreuse.selection.transferability import METRICS  # noqa: E402
+from modelreuse.selection.transferability import METRICS
 
 SKIPPED_BY_DEFAULT = {"logme_regression", "logme_regression_icml", "logme_regression_tllib", "gbc_spherical"}
 

@@ -11,9 +11,9 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from modelreuse.learnware import Learnware
+from modelreuse.models.tabular import TableEncoder, impute_means, list_tables, read_table
 from modelreuse.specs.records import RecordsSpec
 from modelreuse.specs.rkme import RKMESpec
-from modelreuse.tabular import TableEncoder, impute_means, list_tables, read_table
 
 DATA = Path(os.environ.get("MODELREUSE_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
 BEIJING = DATA / "tabular" / "beijing_air_quality"

@@ -7,7 +7,7 @@ The one-call form::
     model.predict(X_test)
 """
 
-__version__ = "0.1.0"
+from modelreuse.config import __version__
 
 
 def __getattr__(name: str):

@@ -33,9 +33,10 @@ import tempfile
 import unicodedata
 import zipfile
 import zlib
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Collection, Iterator
+from typing import IO
 
 from modelreuse.errors import UnsafeArchiveError
 
@@ -163,14 +164,14 @@ def open_zip(zip_path: str | Path, limits: PackageLimits = DEFAULT_LIMITS) -> zi
     zip_path = Path(zip_path)
     try:
         with open(zip_path, "rb") as f:
-            end = zipfile._EndRecData(f)  # noqa: SLF001 -- the stdlib's own end-record reader
+            end = zipfile._EndRecData(f)
         if end is None:
             raise zipfile.BadZipFile("no end-of-central-directory record")
-        if end[zipfile._ECD_ENTRIES_TOTAL] > limits.max_entries:  # noqa: SLF001
-            raise UnsafeArchiveError(f"zip declares {end[zipfile._ECD_ENTRIES_TOTAL]} entries; "  # noqa: SLF001
+        if end[zipfile._ECD_ENTRIES_TOTAL] > limits.max_entries:
+            raise UnsafeArchiveError(f"zip declares {end[zipfile._ECD_ENTRIES_TOTAL]} entries; "
                                      f"the limit is {limits.max_entries}")
-        if end[zipfile._ECD_SIZE] > limits.max_entries * _CENTRAL_BYTES_PER_ENTRY:  # noqa: SLF001
-            raise UnsafeArchiveError(f"zip central directory is {end[zipfile._ECD_SIZE]} bytes; "  # noqa: SLF001
+        if end[zipfile._ECD_SIZE] > limits.max_entries * _CENTRAL_BYTES_PER_ENTRY:
+            raise UnsafeArchiveError(f"zip central directory is {end[zipfile._ECD_SIZE]} bytes; "
                                      f"too large for {limits.max_entries} entries")
         return zipfile.ZipFile(zip_path)
     except UnsafeArchiveError:

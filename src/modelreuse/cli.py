@@ -10,7 +10,7 @@ import json
 import sys
 import unicodedata
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import click
 import typer
@@ -20,8 +20,9 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from modelreuse._archive import CONTROL_CATEGORIES, find_control_character
-from modelreuse.datapaths import default_data_root
+from modelreuse.config import default_data_root
 from modelreuse.errors import ModelReuseError
+
 
 class _ErrorBoundary(TyperGroup):
     """The one place where errors become CLI output: every error modelreuse raises on bad input, and
@@ -132,8 +133,8 @@ def dock_submit(packages: list[Path] = typer.Argument(..., help="Learnware direc
 
 
 @dock_app.command("list")
-def dock_list(dock: Path = DockOpt, task_type: Optional[str] = None, modality: Optional[str] = None,
-              tag: Optional[str] = None, as_json: bool = JsonOpt) -> None:
+def dock_list(dock: Path = DockOpt, task_type: str | None = None, modality: str | None = None,
+              tag: str | None = None, as_json: bool = JsonOpt) -> None:
     """List learnwares, optionally filtered on card fields."""
     cards = _open_dock(dock).list(task_type=task_type, modality=modality, tag=tag)
     _emit(cards, as_json, _cards_table)
@@ -174,12 +175,12 @@ def _check_table(r: dict) -> None:
 
 @dock_app.command("search")
 def dock_search(dock: Path = DockOpt,
-                query: Optional[str] = typer.Option(None, "--query", "-q", help="Text for semantic search."),
-                data: Optional[Path] = typer.Option(None, help="Table of the task's rows (csv/tsv/parquet) or .npy."),
-                spec: Optional[Path] = typer.Option(None, help="A task RKME spec (.npz) built elsewhere."),
+                query: str | None = typer.Option(None, "--query", "-q", help="Text for semantic search."),
+                data: Path | None = typer.Option(None, help="Table of the task's rows (csv/tsv/parquet) or .npy."),
+                spec: Path | None = typer.Option(None, help="A task RKME spec (.npz) built elsewhere."),
                 method: str = typer.Option("statistical", help="semantic | statistical | mixture"),
                 drop: list[str] = typer.Option([], help="Columns of --data to ignore (e.g. the label)."),
-                task_type: Optional[str] = None, k: int = 10, as_json: bool = JsonOpt) -> None:
+                task_type: str | None = None, k: int = 10, as_json: bool = JsonOpt) -> None:
     """Search by card text (--query) or by the task's distribution (--data or --spec)."""
     from modelreuse.specs.rkme import RKMESpec
     from modelreuse.task import Task
@@ -215,7 +216,7 @@ def dock_recommend(dataset_description: str = typer.Argument(..., help="What you
                    recommender: Path = typer.Option(Path("modelreuse-recommender"), help="Folder from `recommend train`."),
                    task: str = typer.Option("", help="Task type, e.g. Retrieval or 'zero-shot classification'."),
                    metric: str = typer.Option("", help="Metric name, e.g. ndcg_at_10 or rmse."),
-                   task_type: Optional[str] = typer.Option(None, help="Only learnwares with this card task_type."),
+                   task_type: str | None = typer.Option(None, help="Only learnwares with this card task_type."),
                    k: int = 10, cache: Path = typer.Option(Path(".cache/recommend"), help="Description-embedding cache."),
                    as_json: bool = JsonOpt) -> None:
     """Rank the dock's learnwares for a dataset described in words, with a trained recommender."""
@@ -244,7 +245,7 @@ def _read_matrix(path: Path, drop: list[str], dock) -> Any:
     learnware whose schema the table covers; plain numeric columns if none declares names)."""
     import numpy as np
 
-    from modelreuse.tabular import TableEncoder, encode_for_features, impute_means, read_table
+    from modelreuse.models.tabular import TableEncoder, encode_for_features, impute_means, read_table
 
     if path.suffix == ".npy":
         return np.load(path, allow_pickle=False)
@@ -257,7 +258,7 @@ def _read_matrix(path: Path, drop: list[str], dock) -> Any:
 
 
 @bench_app.command("dock-races")
-def bench_dock_races(data: Optional[Path] = typer.Option(None, help="Data root (default $MODELREUSE_DATA or ../shared/data)."),
+def bench_dock_races(data: Path | None = typer.Option(None, help="Data root (default $MODELREUSE_DATA or ../shared/data)."),
                      work: Path = typer.Option(Path("results/dock-races"), help="Folder for the docks it builds."),
                      postgres: bool = typer.Option(True, help="Also run on a throwaway PostgreSQL server."),
                      submitters: int = 8, searchers: int = 4, rounds: int = 2,
@@ -282,14 +283,14 @@ def bench_market(sites: Path = typer.Option(..., help="Directory with one table 
                  task: str = typer.Option("regression", help="classification | regression"),
                  shots: int = typer.Option(50, help="Labelled rows per user."),
                  seed: int = 0,
-                 text_column: Optional[str] = typer.Option(None, help="Text column: RKME over MiniLM embeddings."),
-                 bins: Optional[str] = typer.Option(None, help="Comma-separated edges to turn a numeric target into classes."),
+                 text_column: str | None = typer.Option(None, help="Text column: RKME over MiniLM embeddings."),
+                 bins: str | None = typer.Option(None, help="Comma-separated edges to turn a numeric target into classes."),
                  max_rows: int = typer.Option(10000, help="Rows sampled per site."),
-                 dock: Optional[Path] = typer.Option(None, help="Dock root to build (default: a temporary one)."),
-                 out: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
+                 dock: Path | None = typer.Option(None, help="Dock root to build (default: a temporary one)."),
+                 out: Path | None = typer.Option(None, help="Also write the JSON report here."),
                  exclude_own_site: bool = typer.Option(
                      False, help="Report nothing_fits_rate for users whose own site is left out of the dock."),
-                 rescale_features: Optional[int] = typer.Option(
+                 rescale_features: int | None = typer.Option(
                      None, help="Seed of a random per-feature affine transform applied to all sites (unit-invariance check)."),
                  as_json: bool = JsonOpt) -> None:
     """Per-site market: train a learnware per site, then search and reuse for every site as a user."""
@@ -321,7 +322,7 @@ def bench_market(sites: Path = typer.Option(..., help="Directory with one table 
 @transfer_app.command("score")
 def transfer_score(problem: Path = typer.Option(..., help="A .npz with F (features), y (labels), P (source-class "
                                                         "probabilities) and/or t (regression targets)."),
-                   metric: Optional[list[str]] = typer.Option(None, help="Metric name (repeatable); default: all that "
+                   metric: list[str] | None = typer.Option(None, help="Metric name (repeatable); default: all that "
                                                                          "the problem's arrays allow."),
                    as_json: bool = JsonOpt) -> None:
     """Compute transferability metrics on a stored problem; prints {metric_name: value}."""
@@ -348,7 +349,7 @@ def transfer_score(problem: Path = typer.Option(..., help="A .npz with F (featur
 
 
 @bench_app.command("transfer-table")
-def bench_transfer_table(data: Optional[Path] = typer.Option(None, help="Data root (default $MODELREUSE_DATA or ../shared/data)."),
+def bench_transfer_table(data: Path | None = typer.Option(None, help="Data root (default $MODELREUSE_DATA or ../shared/data)."),
                          as_json: bool = JsonOpt) -> None:
     """Recompute the Model Spider 10-model x 8-dataset weighted-tau table beside the staged values."""
     from modelreuse.bench.transfer_table import recompute, render
@@ -358,13 +359,13 @@ def bench_transfer_table(data: Optional[Path] = typer.Option(None, help="Data ro
 
 
 @bench_app.command("transfer")
-def bench_transfer(data: Optional[Path] = typer.Option(None, help="Data root (default $MODELREUSE_DATA or ../shared/data)."),
+def bench_transfer(data: Path | None = typer.Option(None, help="Data root (default $MODELREUSE_DATA or ../shared/data)."),
                    zoo: str = typer.Option("text", help="Which zoo: text (28 models, 12 targets) or image (30 models, 15 targets)."),
                    cache: Path = typer.Option(Path(".cache/transfer-zoo"),
                                               help="Cache of MiniLM/EfficientNet outputs and trained CNN weights."),
                    max_rows: int = typer.Option(2000, help="Training rows per target the metrics see."),
                    seed: int = 0,
-                   out: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
+                   out: Path | None = typer.Option(None, help="Also write the JSON report here."),
                    as_json: bool = JsonOpt) -> None:
     """Rank a real model zoo (text or image) on real targets with every metric and a learned ensemble."""
     from modelreuse.bench.transfer_bench import ZOOS, run_transfer_bench
@@ -390,12 +391,12 @@ def bench_transfer(data: Optional[Path] = typer.Option(None, help="Data root (de
 
 
 @routing_app.command("import")
-def routing_import(data: Optional[Path] = typer.Option(None, help="Data root (default $MODELREUSE_DATA or ../shared/data)."),
+def routing_import(data: Path | None = typer.Option(None, help="Data root (default $MODELREUSE_DATA or ../shared/data)."),
                    out: Path = typer.Option(Path("routing-records"), help="Folder for <collection>.parquet files."),
-                   only: Optional[list[str]] = typer.Option(None, help="Import only these collections."),
+                   only: list[str] | None = typer.Option(None, help="Import only these collections."),
                    as_json: bool = JsonOpt) -> None:
     """Convert every staged routing source to the routing-records format."""
-    from modelreuse.routing.importers import IMPORTERS, import_all
+    from modelreuse.datasets.importers.routing import IMPORTERS, import_all
 
     unknown = set(only or []) - set(IMPORTERS)
     if unknown:
@@ -420,7 +421,7 @@ def routing_fit(records: Path = typer.Option(..., help="Routing records (.parque
                 out: Path = typer.Option(..., help="Folder to save the router in."),
                 cache: Path = typer.Option(Path(".cache/routing"), help="Query-embedding cache.")) -> None:
     """Fit a router on routing records and save it (JSON + arrays, no pickle)."""
-    from modelreuse.routing.records import read_records
+    from modelreuse.records.routing import read_records
     from modelreuse.routing.router import Router
 
     fitted = Router(router, cache=cache).fit(read_records(records).split(split))
@@ -431,9 +432,9 @@ def routing_fit(records: Path = typer.Option(..., help="Routing records (.parque
 @app.command("route")
 def route(query: list[str] = typer.Argument(..., help="Query text(s)."),
           router: Path = typer.Option(..., help="A folder written by `modelreuse routing fit`."),
-          task: Optional[str] = typer.Option(None, help="Task label of the queries (task-aware routers)."),
-          budget: Optional[float] = typer.Option(None, help="Mean USD per query the choices may cost."),
-          lam: Optional[float] = typer.Option(None, help="Willingness to pay: maximise lam * score - cost."),
+          task: str | None = typer.Option(None, help="Task label of the queries (task-aware routers)."),
+          budget: float | None = typer.Option(None, help="Mean USD per query the choices may cost."),
+          lam: float | None = typer.Option(None, help="Willingness to pay: maximise lam * score - cost."),
           as_json: bool = JsonOpt) -> None:
     """Print the model a saved router chooses for each query."""
     from modelreuse.routing.router import Router
@@ -447,17 +448,17 @@ def route(query: list[str] = typer.Argument(..., help="Query text(s)."),
 
 @bench_app.command("route")
 def bench_route(records: Path = typer.Option(..., help="Routing records (.parquet/.csv)."),
-                router: Optional[list[str]] = typer.Option(None, help="Routers to run (default lookup, knn, mlp, mf)."),
+                router: list[str] | None = typer.Option(None, help="Routers to run (default lookup, knn, mlp, mf)."),
                 train_split: str = "train", test_split: str = "test",
                 seeds: int = typer.Option(3, help="Seeds per trainable router."),
-                eval_task: Optional[list[str]] = typer.Option(None, help="Tasks in the macro average (default all)."),
+                eval_task: list[str] | None = typer.Option(None, help="Tasks in the macro average (default all)."),
                 cache: Path = typer.Option(Path(".cache/routing"), help="Query-embedding cache."),
-                plots: Optional[Path] = typer.Option(None, help="Folder for deferral-curve PNGs."),
-                out: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
+                plots: Path | None = typer.Option(None, help="Folder for deferral-curve PNGs."),
+                out: Path | None = typer.Option(None, help="Also write the JSON report here."),
                 as_json: bool = JsonOpt) -> None:
     """Routers vs oracle, random, best single and per-task best on a records table."""
     from modelreuse.bench.route_bench import DEFAULT_ROUTERS, run_route_bench
-    from modelreuse.routing.records import read_records
+    from modelreuse.records.routing import read_records
 
     report = run_route_bench(read_records(records), router or DEFAULT_ROUTERS, train_split, test_split,
                              tuple(range(seeds)), cache, eval_task, plots,
@@ -482,14 +483,14 @@ def bench_onboard(records: Path = typer.Option(..., help="Item-level records, e.
                   holdout: float = typer.Option(0.2, help="Fraction of models held out as new models."),
                   zoo_size: int = typer.Option(5, help="Models per random zoo for routing accuracy."),
                   n_zoos: int = 200, seed: int = 0,
-                  max_models: Optional[int] = typer.Option(None, help="Subsample the models (speed)."),
+                  max_models: int | None = typer.Option(None, help="Subsample the models (speed)."),
                   steps: int = typer.Option(5000, help="Capability-router training steps (5000 chosen on seed 1)."),
                   cache: Path = typer.Option(Path(".cache/routing"), help="Query-embedding cache."),
-                  out: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
+                  out: Path | None = typer.Option(None, help="Also write the JSON report here."),
                   as_json: bool = JsonOpt) -> None:
     """New models described only by their aptitude-test results: capability router vs kNN and MF."""
     from modelreuse.bench.onboarding import run_onboarding
-    from modelreuse.routing.records import read_records
+    from modelreuse.records.routing import read_records
 
     report = run_onboarding(read_records(records), holdout, zoo_size, n_zoos, seed, cache, max_models,
                             progress=_progress, steps=steps)
@@ -508,9 +509,9 @@ def bench_onboard(records: Path = typer.Option(..., help="Item-level records, e.
 
 @bench_app.command("vlm")
 def bench_vlm(benchmark: str = typer.Option("swab", help="lovm (35 models) or swab (43 models)."),
-              data: Optional[Path] = typer.Option(None, help="Data root (default $MODELREUSE_DATA or ../shared/data)."),
+              data: Path | None = typer.Option(None, help="Data root (default $MODELREUSE_DATA or ../shared/data)."),
               cache: Path = typer.Option(Path(".cache/vlm"), help="Dataset-text embedding cache."),
-              out: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
+              out: Path | None = typer.Option(None, help="Also write the JSON report here."),
               as_json: bool = JsonOpt) -> None:
     """Language-only VLM selection, leave-one-dataset-out: R5 and tau per method."""
     from modelreuse.bench.vlm_selection import run_vlm_bench
@@ -531,13 +532,13 @@ def bench_vlm(benchmark: str = typer.Option("swab", help="lovm (35 models) or sw
 
 
 @records_app.command("import")
-def records_import(data: Optional[Path] = typer.Option(None, help="Data root (default $MODELREUSE_DATA or ../shared/data)."),
+def records_import(data: Path | None = typer.Option(None, help="Data root (default $MODELREUSE_DATA or ../shared/data)."),
                    out: Path = typer.Option(Path("leaderboard-records"), help="Folder for records/models/datasets tables."),
-                   only: Optional[list[str]] = typer.Option(None, help="Import only these sources."),
+                   only: list[str] | None = typer.Option(None, help="Import only these sources."),
                    fmt: str = typer.Option("parquet", "--format", help="parquet or csv."),
                    as_json: bool = JsonOpt) -> None:
     """Convert every staged leaderboard to the leaderboard-records format and report what was skipped."""
-    from modelreuse.selection.learned.importers import import_all
+    from modelreuse.datasets.importers.leaderboard import import_all
 
     result = import_all(data or default_data_root(), only, progress=_progress)
     result.write(out, fmt)
@@ -558,16 +559,16 @@ def records_import(data: Optional[Path] = typer.Option(None, help="Data root (de
 @bench_app.command("recommend")
 def bench_recommend(records: Path = typer.Option(..., help="Folder with records, models, datasets tables."),
                     setting: str = typer.Option("unseen-datasets", help="completion, unseen-datasets or unseen-models."),
-                    method: Optional[list[str]] = typer.Option(None, help="Methods to run (default: all)."),
+                    method: list[str] | None = typer.Option(None, help="Methods to run (default: all)."),
                     seeds: int = typer.Option(1, help="Number of seeds (splits and training), 0..N-1."),
                     steps: int = typer.Option(3000, help="ModelLens training steps."),
                     members: int = typer.Option(3, help="ModelLens ensemble members."),
                     cache: Path = typer.Option(Path(".cache/recommend"), help="Description-embedding cache."),
-                    out: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
+                    out: Path | None = typer.Option(None, help="Also write the JSON report here."),
                     as_json: bool = JsonOpt) -> None:
     """Recommenders vs baselines: weighted tau, Hit@k, NDCG@k, Rec@k pooled and per source."""
     from modelreuse.bench.recommend_bench import run_recommend_bench
-    from modelreuse.selection.learned.records import read_leaderboard
+    from modelreuse.records.leaderboard import read_leaderboard
 
     report = run_recommend_bench(read_leaderboard(records), setting, method, tuple(range(seeds)), cache=cache,
                                  modellens_options={"steps": steps, "members": members}, progress=_progress)
@@ -589,11 +590,11 @@ def bench_recommend(records: Path = typer.Option(..., help="Folder with records,
 
 @recommend_app.callback(invoke_without_command=True)
 def recommend(ctx: typer.Context,
-              dataset_description: Optional[str] = typer.Option(None, help="What your dataset is about."),
+              dataset_description: str | None = typer.Option(None, help="What your dataset is about."),
               recommender: Path = typer.Option(Path("modelreuse-recommender"), help="Folder from `recommend train`."),
               task: str = typer.Option("", help="Task type, e.g. Retrieval or 'zero-shot classification'."),
               metric: str = typer.Option("", help="Metric name, e.g. ndcg_at_10 or acc1."),
-              source: Optional[list[str]] = typer.Option(None, help="Only models with records from these sources."),
+              source: list[str] | None = typer.Option(None, help="Only models with records from these sources."),
               top: int = typer.Option(10, help="How many models to list."),
               cache: Path = typer.Option(Path(".cache/recommend"), help="Description-embedding cache."),
               as_json: bool = JsonOpt) -> None:
@@ -624,8 +625,8 @@ def recommend_train(records: Path = typer.Option(..., help="Folder with records,
                     seed: int = typer.Option(0, help="Training seed."),
                     cache: Path = typer.Option(Path(".cache/recommend"), help="Description-embedding cache.")) -> None:
     """Train the ModelLens recommender on a record set and save it (JSON + npz + parquet, no pickle)."""
+    from modelreuse.records.leaderboard import read_leaderboard
     from modelreuse.selection.learned.modellens import ModelLens
-    from modelreuse.selection.learned.records import read_leaderboard
 
     fitted = ModelLens(steps=steps, seed=seed, members=members, cache=cache,
                        progress=_progress).fit(read_leaderboard(records))

@@ -20,8 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modelreuse.errors import (EmptyDockError, InvalidTaskDataError, ModelLoadError, ModelPredictError,
-                               NothingFitsError, SchemaError, UntrustedArtifactError)
+from modelreuse.errors import (
+    EmptyDockError,
+    InvalidTaskDataError,
+    ModelLoadError,
+    ModelPredictError,
+    NothingFitsError,
+    SchemaError,
+    UntrustedArtifactError,
+)
 from modelreuse.selection.ranking import RankedLearnware, Ranking
 
 if TYPE_CHECKING:  # imported when used, so that ``from modelreuse import Client`` stays fast
@@ -80,12 +87,12 @@ class Client:
         trust: allow loading learnware artifacts that can run code (pickle/joblib).
     """
 
-    def __init__(self, dock: "Dock | str | Path | None" = None, trust: bool = False):
+    def __init__(self, dock: Dock | str | Path | None = None, trust: bool = False):
         self._dock = dock
         self.trust = trust
 
     @property
-    def dock(self) -> "Dock":
+    def dock(self) -> Dock:
         """The client's dock, opened on first use (default ``./modelreuse-dock``)."""
         from modelreuse.dock import Dock
 
@@ -149,7 +156,7 @@ class Client:
         return model
 
 
-def reuse(dock: "Dock", task: "Task", mixture: Ranking, ranking: Ranking, reuser: str = "auto",
+def reuse(dock: Dock, task: Task, mixture: Ranking, ranking: Ranking, reuser: str = "auto",
           trust: bool = False) -> ReusedModel:
     """Fit a reuser on the learnwares of ``mixture`` (label-free) or ``ranking`` (label-using).
 
@@ -194,7 +201,7 @@ def reuse(dock: "Dock", task: "Task", mixture: Ranking, ranking: Ranking, reuser
     return ReusedModel(estimator, reuser, chosen, ranking, task.task_type, selection_scores=scores, skipped=skipped)
 
 
-def _usable_models(dock: "Dock", entries: list[RankedLearnware], X, trust: bool) -> tuple[dict, list[str]]:
+def _usable_models(dock: Dock, entries: list[RankedLearnware], X, trust: bool) -> tuple[dict, list[str]]:
     """Load each learnware once and check it predicts one value per row on a few task rows;
     return the usable adapters by id and one ``skipped <name> [<id>]: <Type>: <reason>`` line for
     each of the others."""
@@ -222,7 +229,7 @@ def _without(ranking: Ranking, usable: dict) -> Ranking:
     return replace(ranking, entries=kept)
 
 
-def train_on_own_rows(task: "Task", ranking: Ranking, seed: int = 0) -> ReusedModel:
+def train_on_own_rows(task: Task, ranking: Ranking, seed: int = 0) -> ReusedModel:
     """The fallback when nothing fits: a random forest (200 trees) on the labelled rows."""
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
@@ -242,7 +249,7 @@ def score(task_type: str, y_true, y_pred) -> float:
     return float(r2_score(y_true, y_pred))
 
 
-def _labelled_score(build, name: str, task: "Task") -> float:
+def _labelled_score(build, name: str, task: Task) -> float:
     """Score of a reuser on the labelled rows (3-fold CV when it learns from labels)."""
     Xl, y = task.X_labelled, task.y
     if name not in LABEL_USING:

@@ -22,13 +22,30 @@ import tempfile
 import weakref
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints,
-                      ValidationError, field_validator, model_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from modelreuse._archive import (DEFAULT_LIMITS, PackageLimits, check_entry_name, extract_zip,
-                                 find_control_character, scan_directory, write_zip)
+from modelreuse._archive import (
+    DEFAULT_LIMITS,
+    PackageLimits,
+    check_entry_name,
+    extract_zip,
+    find_control_character,
+    scan_directory,
+    write_zip,
+)
 from modelreuse._safeio import read_json
 from modelreuse.errors import ManifestError, UnsafeArchiveError
 from modelreuse.models.adapters import ModelAdapter
@@ -80,7 +97,7 @@ Title = _text(200, min_length=1)
 Line = _text(200)
 Description = _text(20_000, multiline=True)
 SafeInt = Annotated[StrictInt, Field(ge=-(2**53), le=2**53)]
-Scalar = Union[StrictBool, SafeInt, Annotated[float, Field(strict=True, allow_inf_nan=False)], Label, None]
+Scalar = StrictBool | SafeInt | Annotated[float, Field(strict=True, allow_inf_nan=False)] | Label | None
 
 
 class InputSchema(BaseModel):
@@ -96,7 +113,7 @@ class InputSchema(BaseModel):
     encoder: Title | None = None
 
     @model_validator(mode="after")
-    def _names_match(self) -> "InputSchema":
+    def _names_match(self) -> InputSchema:
         if self.feature_names is not None and len(self.feature_names) != self.n_features:
             raise ValueError(f"{len(self.feature_names)} feature_names for n_features={self.n_features}")
         return self
@@ -106,7 +123,7 @@ class OutputSchema(BaseModel):
     """Class labels (classification) or the target's name (regression)."""
 
     model_config = ConfigDict(extra="forbid")
-    classes: Annotated[list[Union[SafeInt, Label]], Field(max_length=MAX_CLASSES), AfterValidator(_unique)] | None = None
+    classes: Annotated[list[SafeInt | Label], Field(max_length=MAX_CLASSES), AfterValidator(_unique)] | None = None
     target: Label | None = None
 
 
@@ -132,7 +149,7 @@ class Architecture(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: Short
-    kwargs: Annotated[dict[Short, Union[Scalar, Annotated[list[Scalar], Field(max_length=64)]]],
+    kwargs: Annotated[dict[Short, Scalar | Annotated[list[Scalar], Field(max_length=64)]],
                       Field(max_length=32)] = Field(default_factory=dict)
 
 
@@ -178,7 +195,7 @@ class Manifest(BaseModel):
     versions: Annotated[dict[Short, Short], Field(max_length=32)] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Manifest":
+    def _consistent(self) -> Manifest:
         if self.task_type == "classification" and (not self.output.classes or len(self.output.classes) < 2):
             raise ValueError("classification learnwares must list at least 2 output.classes")
         if self.task_type == "regression" and not self.output.target:
@@ -191,7 +208,7 @@ class Manifest(BaseModel):
         return self
 
     @classmethod
-    def parse(cls, data: Any) -> "Manifest":
+    def parse(cls, data: Any) -> Manifest:
         """Validate ``data`` (a dict) or raise :class:`ManifestError` listing the problems."""
         try:
             return cls.model_validate(data)
@@ -244,7 +261,7 @@ class Learnware:
         fmt: str | None = None,
         architecture: dict | None = None,
         records: RecordsSpec | None = None,
-    ) -> "Learnware":
+    ) -> Learnware:
         """Write a new learnware package into ``directory`` (created) and return it.
 
         ``records`` optionally attaches the model's leaderboard results (a ``records`` spec), which
@@ -277,7 +294,7 @@ class Learnware:
     # ---------------------------------------------------------------- read
     @classmethod
     def open(cls, path: str | Path, extract_to: str | Path | None = None, *,
-             limits: PackageLimits = DEFAULT_LIMITS) -> "Learnware":
+             limits: PackageLimits = DEFAULT_LIMITS) -> Learnware:
         """Open a package directory or zip, checking it within ``limits`` (see :mod:`modelreuse._archive`).
 
         A zip is checked and extracted all-or-nothing into ``extract_to`` (a new or empty folder,
@@ -311,7 +328,7 @@ class Learnware:
         return lw
 
     @classmethod
-    def _read(cls, root: Path, limits: PackageLimits) -> "Learnware":
+    def _read(cls, root: Path, limits: PackageLimits) -> Learnware:
         """Validate a package directory: its files (no links), its manifest and the files it lists."""
         if not root.is_dir() or not (root / "manifest.json").is_file():
             raise ManifestError(f"{root} has no manifest.json; is it a learnware directory or zip?")
@@ -330,7 +347,7 @@ class Learnware:
         if self._cleanup is not None:
             self._cleanup()
 
-    def __enter__(self) -> "Learnware":
+    def __enter__(self) -> Learnware:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -395,6 +412,6 @@ def _versions() -> dict[str, str]:
     import numpy
     import sklearn
 
-    from modelreuse import __version__
+    from modelreuse.config import __version__
 
     return {"modelreuse": __version__, "numpy": numpy.__version__, "scikit-learn": sklearn.__version__}

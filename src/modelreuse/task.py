@@ -52,7 +52,7 @@ class Task:
             raise InvalidTaskDataError(f"task_type must be 'classification' or 'regression', got {self.task_type!r}")
 
     @classmethod
-    def from_spec(cls, rkme: RKMESpec, task_type: str | None = None, description: str = "") -> "Task":
+    def from_spec(cls, rkme: RKMESpec, task_type: str | None = None, description: str = "") -> Task:
         """A task known only by its spec (the user's data stays with the user)."""
         return cls(task_type=task_type, description=description, _rkme=rkme)
 

@@ -6,11 +6,11 @@ import gzip
 import numpy as np
 import pytest
 
-from modelreuse.bench import image_zoo
-from modelreuse.bench.image_corpora import cifar10, fashion_mnist, load_split, mnist
 from modelreuse.bench.transfer_bench import score_target
-from modelreuse.bench.transfer_zoo import CandidateOutputs, TransferTarget
+from modelreuse.datasets.images import cifar10, fashion_mnist, load_split, mnist
 from modelreuse.errors import InvalidTaskDataError
+from modelreuse.zoo import image as image_zoo
+from modelreuse.zoo.base import CandidateOutputs, TransferTarget
 from tests.conftest import DATA
 
 

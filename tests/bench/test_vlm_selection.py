@@ -2,8 +2,8 @@
 
 import pytest
 
-from modelreuse.metrics.ranking import lovm_tau, r5
 from modelreuse.bench.vlm_selection import IMAGENET, class_set_similarity, load_benchmark
+from modelreuse.metrics.ranking import lovm_tau, r5
 from tests.conftest import DATA
 
 

@@ -14,9 +14,9 @@ from modelreuse.errors import (
     UntrustedArtifactError,
 )
 from modelreuse.learnware import Learnware
+from modelreuse.models.tabular import impute_means
 from modelreuse.specs.rkme import RKMESpec
 from modelreuse.task import Task
-from modelreuse.tabular import impute_means
 from tests.conftest import SITES, user_half
 
 

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from modelreuse.cli import app
 from modelreuse.dock import Dock
 from modelreuse.errors import SpecError
+from modelreuse.records.leaderboard import read_leaderboard
 from modelreuse.selection.learned.modellens import ModelLens
-from modelreuse.selection.learned.records import read_leaderboard
 from tests.conftest import SITES, build_site_learnware, user_half
 
 

@@ -10,8 +10,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from modelreuse.metrics.ranking import (evaluate_ranking, hit_at_k, lovm_tau, ndcg_at_k, r5, recall_at_k, regret_at_k,
-                                        rel_at_k, top_k_probability, weighted_tau_model_spider, weighted_tau_sfda)
+from modelreuse.metrics.ranking import (
+    evaluate_ranking,
+    hit_at_k,
+    lovm_tau,
+    ndcg_at_k,
+    r5,
+    recall_at_k,
+    regret_at_k,
+    rel_at_k,
+    top_k_probability,
+    weighted_tau_model_spider,
+    weighted_tau_sfda,
+)
 
 TRUTH = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3])
 

@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from modelreuse.dock.index import RKMEIndex
 from modelreuse.errors import InvalidTaskDataError
 from modelreuse.models.encoders import encode_images, encode_text
 from modelreuse.specs.rkme import RKMESpec
+from modelreuse.specs.rkme_index import RKMEIndex
 
 
 def _closest(specs: list[RKMESpec], user: RKMESpec) -> int:

@@ -11,7 +11,7 @@ from modelreuse.models import ModelAdapter, load_model, save_model
 
 @pytest.fixture(scope="module")
 def clf_data(beijing):
-    from modelreuse.tabular import impute_means
+    from modelreuse.models.tabular import impute_means
 
     X = impute_means(beijing["Wanliu"]["X"])
     y = (beijing["Wanliu"]["y"] > 75).astype(int)  # China AQI 'lightly polluted' PM2.5 breakpoint

@@ -59,7 +59,7 @@ def test_classification_soft_vote_aligns_class_sets(beijing):
     from sklearn.preprocessing import StandardScaler
 
     from modelreuse.models import ModelAdapter
-    from modelreuse.tabular import impute_means
+    from modelreuse.models.tabular import impute_means
 
     X = impute_means(beijing["Wanliu"]["X"])
     level = np.digitize(beijing["Wanliu"]["y"], [35, 75, 150])  # China AQI PM2.5 bands

@@ -8,10 +8,10 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import make_pipeline
 
 from modelreuse.bench.onboarding import run_onboarding
+from modelreuse.datasets.importers.routing import import_metabench
 from modelreuse.errors import RoutingDataError
 from modelreuse.routing.capability import AptitudeTest, CapabilityRouter
 from modelreuse.routing.encoder import query_text
-from modelreuse.routing.importers import import_metabench
 from tests.conftest import DATA
 
 

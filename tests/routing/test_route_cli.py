@@ -6,8 +6,8 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from modelreuse.cli import app
-from modelreuse.routing.importers import import_routerbench
-from modelreuse.routing.records import RoutingRecords
+from modelreuse.datasets.importers.routing import import_routerbench
+from modelreuse.records.routing import RoutingRecords
 from tests.conftest import DATA
 
 runner = CliRunner()

@@ -10,10 +10,10 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import make_pipeline
 
+from modelreuse.datasets.importers.routing import import_routerbench, import_routerdc
 from modelreuse.errors import RoutingDataError
 from modelreuse.routing.base import decide
 from modelreuse.routing.encoder import encode_queries, query_text
-from modelreuse.routing.importers import import_routerbench, import_routerdc
 from modelreuse.routing.router import Router
 from tests.conftest import DATA
 

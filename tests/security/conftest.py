@@ -24,8 +24,8 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from typer.testing import CliRunner
 
 from modelreuse.learnware import Learnware
+from modelreuse.models.tabular import TableEncoder, list_tables, read_table
 from modelreuse.specs.rkme import RKMESpec
-from modelreuse.tabular import TableEncoder, list_tables, read_table
 from tests.conftest import BEIJING
 
 ROWS = 300

@@ -14,7 +14,7 @@ from modelreuse.client import Client
 from modelreuse.dock import Dock
 from modelreuse.errors import EmptyDockError
 from modelreuse.learnware import Learnware
-from modelreuse.tabular import impute_means
+from modelreuse.models.tabular import impute_means
 
 TOP = "Aotizhongxin"
 

@@ -25,14 +25,29 @@ import numpy as np
 import pytest
 import skops.io as sio
 import torch
-from sklearn import (calibration, cluster, compose, decomposition, ensemble, gaussian_process, impute, linear_model,
-                     naive_bayes, neighbors, neural_network, pipeline, preprocessing, svm, tree)
+from sklearn import (
+    calibration,
+    cluster,
+    compose,
+    decomposition,
+    ensemble,
+    gaussian_process,
+    impute,
+    linear_model,
+    naive_bayes,
+    neighbors,
+    neural_network,
+    pipeline,
+    preprocessing,
+    svm,
+    tree,
+)
 
 from modelreuse.dock import Dock
 from modelreuse.errors import ModelLoadError, UntrustedArtifactError
 from modelreuse.models.persistence import load_model, save_model
 from modelreuse.models.skops_allowlist import SKOPS_ALLOWED
-from modelreuse.tabular import list_tables, read_table
+from modelreuse.models.tabular import list_tables, read_table
 from tests.conftest import BEIJING
 from tests.security.conftest import dock_state
 

@@ -26,9 +26,10 @@ import os
 import shutil
 import warnings
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -38,10 +39,10 @@ from sklearn.linear_model import Ridge
 
 from modelreuse.errors import ModelReuseError
 from modelreuse.learnware import Learnware, Manifest
+from modelreuse.models.tabular import TableEncoder, list_tables, read_table
 from modelreuse.specs.base import load_spec
 from modelreuse.specs.records import RecordsSpec
 from modelreuse.specs.rkme import RKMESpec
-from modelreuse.tabular import TableEncoder, list_tables, read_table
 
 EXAMPLES = int(os.environ.get("MODELREUSE_FUZZ_EXAMPLES", "40"))
 

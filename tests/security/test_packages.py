@@ -15,8 +15,8 @@ import struct
 import warnings
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -24,8 +24,7 @@ from modelreuse._archive import PackageLimits
 from modelreuse.dock import Dock
 from modelreuse.errors import ManifestError, ModelReuseError, UnsafeArchiveError
 from modelreuse.learnware import Learnware
-from tests.security.conftest import (assert_cli_rejects, cli, copy_package, dock_state, rewrite_manifest,
-                                     temp_entries)
+from tests.security.conftest import assert_cli_rejects, cli, copy_package, dock_state, rewrite_manifest, temp_entries
 
 SECRET = b"operator-secret-4f9c2a"
 

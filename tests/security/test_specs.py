@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 
 from modelreuse.dock import Dock
-from modelreuse.dock.index import RKMEIndex
 from modelreuse.errors import SpecError
+from modelreuse.models.tabular import impute_means
 from modelreuse.selection.calibration import null_model
 from modelreuse.selection.statistical import mixture_search, statistical_search
 from modelreuse.specs import load_spec
 from modelreuse.specs import rkme as rk
 from modelreuse.specs.rkme import RKMESpec
-from modelreuse.tabular import impute_means
+from modelreuse.specs.rkme_index import RKMEIndex
 from tests.conftest import SITES, user_half
 from tests.security.conftest import dock_state
 

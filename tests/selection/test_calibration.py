@@ -16,9 +16,9 @@ def test_gamma_p_values_order_and_range():
 def test_null_shape_matches_simulated_mmd_on_real_rows(beijing):
     """The analytic Gamma null against MMD^2 between exact empirical embeddings of random splits
     of one station's real rows: the simulated 99th percentile must not lie above the null's."""
-    from modelreuse.dock.index import RKMEIndex
     from modelreuse.specs.kernels import gaussian_kernel
     from modelreuse.specs.rkme import RKMESpec
+    from modelreuse.specs.rkme_index import RKMEIndex
 
     X = user_half(beijing, "Wanliu")[0]
     spec = RKMESpec.fit(X, m=100)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from modelreuse.datasets.importers.leaderboard import import_all
 from modelreuse.errors import SpecError
-from modelreuse.selection.learned.importers import import_all
 from modelreuse.specs import load_spec
 from modelreuse.specs.records import RecordsSpec
 

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from modelreuse.dock.index import RKMEIndex
 from modelreuse.errors import InvalidTaskDataError, SpecError
+from modelreuse.models.tabular import impute_means
 from modelreuse.specs import rkme
 from modelreuse.specs.rkme import RKMESpec
-from modelreuse.tabular import impute_means
+from modelreuse.specs.rkme_index import RKMEIndex
 
 
 @pytest.fixture(scope="module")

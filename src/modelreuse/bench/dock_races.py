@@ -41,8 +41,8 @@ def build_packages(out: Path, data_root: Path, n: int, rows: int = 300) -> list[
     from sklearn.linear_model import Ridge
 
     from modelreuse.learnware import Learnware
+    from modelreuse.models.tabular import TableEncoder, list_tables, read_table
     from modelreuse.specs.rkme import RKMESpec
-    from modelreuse.tabular import TableEncoder, list_tables, read_table
 
     tables = [read_table(p) for p in list_tables(Path(data_root) / "tabular" / "beijing_air_quality")]
     tables = [t[np.isfinite(t["PM2.5"].to_numpy(dtype=float))].iloc[:rows].reset_index(drop=True) for t in tables]

@@ -44,8 +44,8 @@ from modelreuse.client import reuse, score
 from modelreuse.dock import Dock
 from modelreuse.errors import InvalidTaskDataError
 from modelreuse.learnware import Learnware
+from modelreuse.models.tabular import TableEncoder, impute_means, list_tables, read_table
 from modelreuse.specs.rkme import RKMESpec
-from modelreuse.tabular import TableEncoder, impute_means, list_tables, read_table
 from modelreuse.task import Task
 
 REUSER_NAMES = ("single", "job_selector", "averaging", "ensemble_pruning", "feature_augment", "auto")
@@ -250,8 +250,7 @@ def _labels(y: np.ndarray, task: str) -> np.ndarray:
 def _progress(items, label: str, enabled: bool):
     if not enabled:
         return items
-    from rich.progress import track
-
     from rich.console import Console
+    from rich.progress import track
 
     return track(items, description=label, console=Console(file=sys.stderr))

@@ -26,14 +26,14 @@ as metabench's Open LLM Leaderboard responses):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from modelreuse.errors import RoutingDataError
+from modelreuse.records.routing import RoutingRecords
 from modelreuse.routing.capability import AptitudeTest, CapabilityRouter
-from modelreuse.routing.records import RoutingRecords
 
 
 def _knn_predict(train_apt: np.ndarray, train_test: np.ndarray, new_apt: np.ndarray, k: int = 50) -> np.ndarray:

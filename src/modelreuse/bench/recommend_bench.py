@@ -23,20 +23,20 @@ reported pooled over all queries and per source.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from modelreuse.metrics.ranking import hit_at_k, ndcg_at_k, recall_at_k
 from modelreuse.errors import RecordsDataError
+from modelreuse.metrics.ranking import hit_at_k, ndcg_at_k, recall_at_k
+from modelreuse.records.leaderboard import LeaderboardRecords
 from modelreuse.selection.learned.base import PAIR_COLUMNS
 from modelreuse.selection.learned.baselines import FamilyMean, ParamCount, Popularity, TextSimilarity
 from modelreuse.selection.learned.mf import MatrixFactorisation
 from modelreuse.selection.learned.modellens import ModelLens
-from modelreuse.selection.learned.records import LeaderboardRecords
 
 SETTINGS = ("completion", "unseen-datasets", "unseen-models")
 KS = (1, 10, 30, 50)
@@ -109,7 +109,7 @@ def query_metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 def evaluate(test: pd.DataFrame, scores: np.ndarray) -> dict:
     """Mean of :func:`query_metrics` over the queries, pooled and per source."""
     rows = []
-    for (group, source), part in test.assign(pred=scores).groupby(["group", "source"], sort=False):
+    for (_group, source), part in test.assign(pred=scores).groupby(["group", "source"], sort=False):
         rows.append({"source": source, **query_metrics(part["pred"].to_numpy(), part["utility"].to_numpy())})
     table = pd.DataFrame(rows)
     metrics = [c for c in table.columns if c != "source"]

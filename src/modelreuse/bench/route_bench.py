@@ -11,7 +11,7 @@ number; restrict it with ``eval_tasks``). Costs are mean recorded USD per query 
 * Routers (``seeds`` fits each): default operating point (best predicted score), and a sweep of
   willingness to pay ``lam`` giving (cost, quality) points summarised per task by RouterBench's AIQ
   over ``[cheapest, most expensive single model]``, peak quality and QNC against the best single
-  model (:mod:`modelreuse.bench.routing_metrics`); the ``zero_router`` (single models' hull) is
+  model (:mod:`modelreuse.metrics.routing`); the ``zero_router`` (single models' hull) is
   the AIQ baseline.
 * Two-model collections (RouteLLM) also get APGR and CPT(50%) / CPT(80%) per router, with the
   ``random`` (0.5) and ``optimal`` references.
@@ -20,14 +20,14 @@ number; restrict it with ``eval_tasks``). Costs are mean recorded USD per query 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
-from modelreuse.bench import routing_metrics as rm
+from modelreuse.metrics import routing as rm
+from modelreuse.records.routing import RoutingRecords
 from modelreuse.routing.base import decide
-from modelreuse.routing.records import RoutingRecords
 from modelreuse.routing.router import Router
 
 DEFAULT_ROUTERS = ("lookup", "knn", "mlp", "mf")

@@ -1,7 +1,7 @@
 """``modelreuse bench transfer``: every transferability metric ranking a real model zoo on real targets.
 
-Two zoos (``modality``): text (:mod:`modelreuse.bench.text_zoo`: 28 candidates, 12 targets) and
-image (:mod:`modelreuse.bench.image_zoo`: 30 candidates, 21 eligible per target, 15 targets). For
+Two zoos (``modality``): text (:mod:`modelreuse.zoo.text`: 28 candidates, 12 targets) and
+image (:mod:`modelreuse.zoo.image`: 30 candidates, 21 eligible per target, 15 targets). For
 each target and each candidate ranked on it: the ground truth (linear-probe test accuracy, full
 training split) and every metric on a seeded subsample of at most ``max_rows`` training rows
 (metrics are meant to be cheap; the truth is not). Per metric: weighted Kendall tau in both
@@ -16,15 +16,15 @@ no-metric ablation (size meta-features alone) are reported beside it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from modelreuse.metrics.ranking import hit_at_k, weighted_tau_model_spider, weighted_tau_sfda
-from modelreuse.bench.transfer_zoo import TransferTarget, probe_accuracy
 from modelreuse.selection.transferability import get_metric, ncti_pool_scores
 from modelreuse.selection.transferability_ensemble import MetricEnsembleRanker, RankingTask
+from modelreuse.zoo.base import TransferTarget, probe_accuracy
 
 BENCH_METRICS = ("hscore", "reg_hscore", "nce", "leep", "nleep_float64", "logme", "gbc", "gbc_diagonal", "transrate",
                  "sfda", "ncti", "pactran", "lfc", "knn", "linear_probe")
@@ -75,11 +75,11 @@ def load_zoo(modality: str, data_root: str | Path, cache: Path, seed: int = 0,
              progress: Callable[[str], None] = lambda _: None) -> tuple[list[str], list[TransferTarget]]:
     """The candidate names and targets of the ``text`` or ``image`` zoo."""
     if modality == "text":
-        from modelreuse.bench.text_zoo import text_targets
+        from modelreuse.zoo.text import text_targets
 
         return text_targets(data_root, cache, seed, progress)
     if modality == "image":
-        from modelreuse.bench.image_zoo import image_targets
+        from modelreuse.zoo.image import image_targets
 
         return image_targets(data_root, cache, seed, progress)
     raise ValueError(f"unknown zoo {modality!r}; choose one of {ZOOS}")

@@ -57,7 +57,7 @@ class CheckReport:
         return {**asdict(self), "problems": self.problems, "ok": self.ok}
 
 
-def check_dock(dock: "Dock", repair: bool = False) -> CheckReport:
+def check_dock(dock: Dock, repair: bool = False) -> CheckReport:
     """Check ``dock`` (module doc); with ``repair`` delete leftovers and unloadable rows and
     re-extract missing unpacked folders."""
     store = dock.artifacts

@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from modelreuse.dock.artifacts import ArtifactStore, sha256_of
-from modelreuse.dock.index import RKMEIndex
 from modelreuse.dock.locking import DockLock, staging_folder
 from modelreuse.dock.store import LearnwareRecord, bump_revision, current_revision, make_engine
 from modelreuse.dock.validation import ValidationLimits, validate_in_subprocess
@@ -36,13 +35,14 @@ from modelreuse.selection.semantic import semantic_search
 from modelreuse.selection.statistical import mixture_search, statistical_search
 from modelreuse.specs.records import RecordsSpec
 from modelreuse.specs.rkme import RKMESpec
+from modelreuse.specs.rkme_index import RKMEIndex
 from modelreuse.task import Task
 
 if TYPE_CHECKING:  # pandas and the recommender load only when used
     import pandas as pd
 
     from modelreuse.dock.check import CheckReport
-    from modelreuse.selection.learned.records import LeaderboardRecords
+    from modelreuse.records.leaderboard import LeaderboardRecords
     from modelreuse.selection.learned.modellens import ModelLens
 
 CARD_FILTERS = ("task_type", "modality", "owner", "licence", "n_features")
@@ -205,7 +205,7 @@ class Dock:
                 self.artifacts.delete(learnware_id, sha)
         self._models = {k: v for k, v in self._models.items() if k[0] != learnware_id}
 
-    def check(self, repair: bool = False) -> "CheckReport":
+    def check(self, repair: bool = False) -> CheckReport:
         """Compare rows with files and report what a crash left (see :mod:`modelreuse.dock.check`);
         with ``repair=True`` also fix it."""
         from modelreuse.dock.check import check_dock
@@ -256,7 +256,7 @@ class Dock:
             return mixture_search(index, spec, names, max_learnwares=max_learnwares, null=null, alpha=alpha)
         return statistical_search(index, spec, names, k=k, null=null, alpha=alpha)
 
-    def catalogue(self, **filters: Any) -> "pd.DataFrame":
+    def catalogue(self, **filters: Any) -> pd.DataFrame:
         """The learnwares matching ``filters`` as a recommender's models table.
 
         Columns ``model, family, params, release_date, description, learnware_id``: ``model`` is
@@ -265,13 +265,13 @@ class Dock:
         """
         return self._catalogue_and_records(filters)[0]
 
-    def leaderboard(self, **filters: Any) -> "LeaderboardRecords":
+    def leaderboard(self, **filters: Any) -> LeaderboardRecords:
         """The leaderboard records of every learnware (matching ``filters``) with a ``records`` spec,
         with model names as in :meth:`catalogue`; train a recommender on it with
         ``ModelLens().fit(dock.leaderboard())``."""
         import pandas as pd
 
-        from modelreuse.selection.learned.records import LeaderboardRecords
+        from modelreuse.records.leaderboard import LeaderboardRecords
 
         catalogue, specs = self._catalogue_and_records(filters)
         frames = [spec.to_frame(model) for model, spec in zip(catalogue["model"], specs) if spec is not None]
@@ -281,7 +281,7 @@ class Dock:
         datasets = records[["dataset", "task"]].drop_duplicates("dataset")
         return LeaderboardRecords(records, catalogue[catalogue["model"].isin(records["model"])], datasets)
 
-    def _catalogue_and_records(self, filters: dict) -> tuple["pd.DataFrame", list[RecordsSpec | None]]:
+    def _catalogue_and_records(self, filters: dict) -> tuple[pd.DataFrame, list[RecordsSpec | None]]:
         import pandas as pd
 
         cards = self.list(**filters)
@@ -298,7 +298,7 @@ class Dock:
         columns = ["model", "family", "params", "release_date", "description", "learnware_id"]
         return pd.DataFrame(rows, columns=columns), specs
 
-    def recommend(self, description: str, recommender: "ModelLens | str | Path", *, task: str = "", metric: str = "",
+    def recommend(self, description: str, recommender: ModelLens | str | Path, *, task: str = "", metric: str = "",
                   k: int = 10, **filters: Any) -> Ranking:
         """Rank the learnwares (matching card ``filters``) for a dataset described in words.
 

@@ -38,7 +38,7 @@ class DockLock:
         self._fd: int | None = None
         self._depth = 0
 
-    def __enter__(self) -> "DockLock":
+    def __enter__(self) -> DockLock:
         if self._depth == 0:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             try:

@@ -113,7 +113,7 @@ _LIBRARIES = {"skops": ("skops.io", "sklearn.base"), "onnx": ("onnxruntime",), "
               "joblib": ("joblib", "sklearn.base"), "pickle": ("sklearn.base",)}
 
 
-def SANDBOX_PRELOAD(package_dir: str, trust: bool) -> tuple[str, ...]:  # noqa: N802 (sandbox hook)
+def SANDBOX_PRELOAD(package_dir: str, trust: bool) -> tuple[str, ...]:
     """Libraries the artifact's format needs, imported before the time limit starts. Reads the
     manifest as data only; a bad manifest preloads nothing and fails in the check itself."""
     from modelreuse.learnware import Learnware

@@ -18,8 +18,8 @@ its input; the client encodes raw text/images with the same encoder before searc
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Callable, Sequence
 
 import numpy as np
 

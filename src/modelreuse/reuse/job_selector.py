@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from modelreuse.dock.index import RKMEIndex
 from modelreuse.reuse.base import ReuserBase
+from modelreuse.specs.rkme_index import RKMEIndex
 
 
 class JobSelectorReuser(ReuserBase):

@@ -7,7 +7,6 @@ nothing. Adam, full shuffling per epoch, seeded.
 
 from __future__ import annotations
 
-
 import numpy as np
 
 

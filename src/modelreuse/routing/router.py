@@ -15,17 +15,17 @@ have no costs).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from modelreuse.errors import RoutingDataError
+from modelreuse.records.routing import RoutingRecords
 from modelreuse.routing import capability, knn, lookup, mf, mlp  # noqa: F401  (register the score models)
 from modelreuse.routing.base import SCORE_MODELS, decide, load_score_model, save_score_model
 from modelreuse.routing.encoder import DEFAULT_MAX_CHARS, encode_queries
-from modelreuse.routing.records import RoutingRecords
 
 
 @dataclass

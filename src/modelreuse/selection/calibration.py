@@ -3,7 +3,7 @@
 Hypothesis tested for each candidate learnware: *the user's rows come from the distribution the
 learnware was trained on*. Statistic: MMD^2 between the task RKME and the learnware RKME in the
 *user's own frame* (features divided by the user's standard deviations, the task spec's
-``gamma``), the frame in which :class:`~modelreuse.dock.index.RKMEIndex` ranks too: the statistic
+``gamma``), the frame in which :class:`~modelreuse.specs.rkme_index.RKMEIndex` ranks too: the statistic
 depends on the user's and the candidate's specs only, never on other learnwares', and a dataset
 with small raw scales does not collapse to a point next to datasets with huge ones.
 

@@ -5,7 +5,7 @@ Tan et al. 2024 "Beimingwu" (multiple-learnware search as a non-negative mixture
 implementation checked: ``learnware`` 0.4 ``RKMETableSpecification.dist`` and
 ``market/easy/searcher.py`` (mixture search by greedy NNLS). Differences: all MMDs for the
 candidate set are computed in batched kernel products in the query's own frame (see
-:mod:`modelreuse.dock.index`: no learnware's score depends on the other learnwares' specs), after a
+:mod:`modelreuse.specs.rkme_index`: no learnware's score depends on the other learnwares' specs), after a
 vector-index prefilter.
 
 Scores are higher-is-better: ``score = -MMD^2`` (the raw MMD^2 is in ``details``).
@@ -16,10 +16,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import nnls
 
-from modelreuse.dock.index import RKMEIndex
 from modelreuse.selection.calibration import DEFAULT_ALPHA, NullModel, mixture_expected, p_values
 from modelreuse.selection.ranking import RankedLearnware, Ranking
 from modelreuse.specs.rkme import RKMESpec
+from modelreuse.specs.rkme_index import RKMEIndex
 
 DEFAULT_PREFILTER = 64
 

@@ -20,8 +20,8 @@ metric scores and size meta-features.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from sklearn.linear_model import Ridge
@@ -65,7 +65,7 @@ class MetricEnsembleRanker:
     def __init__(self, alphas: Sequence[float] = (0.1, 1.0, 10.0, 100.0)):
         self.alphas = tuple(alphas)
 
-    def fit(self, tasks: Sequence[RankingTask]) -> "MetricEnsembleRanker":
+    def fit(self, tasks: Sequence[RankingTask]) -> MetricEnsembleRanker:
         if not tasks:
             raise ValueError("need at least one task with ground truth to fit the ranker")
         self.alpha_ = self._choose_alpha(tasks) if len(tasks) >= 3 and len(self.alphas) > 1 else self.alphas[0]

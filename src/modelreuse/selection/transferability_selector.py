@@ -12,9 +12,10 @@ best-first with higher-is-better scores; ``details`` keeps the raw metric value.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed

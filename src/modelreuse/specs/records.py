@@ -4,13 +4,13 @@ A developer who submits a learnware can attach the numbers it reached on named b
 ``(dataset, task, metric, score, higher_is_better, source)`` per row, plus the structural metadata
 that recommenders use: ``family``, ``params`` (number of parameters as a float) and
 ``release_date``. The rows follow the leaderboard records format of
-:mod:`modelreuse.selection.learned.records`, so a dock's records can train a recommender
+:mod:`modelreuse.records.leaderboard`, so a dock's records can train a recommender
 (:meth:`modelreuse.dock.Dock.leaderboard`) and a trained recommender can rank the dock's
 learnwares for a dataset described in words (:meth:`modelreuse.dock.Dock.recommend`).
 
 Validation is strict, because one spec describes one model: every row needs a dataset, a metric
 and a finite score; the metric direction is taken from ``higher_is_better`` or inferred from the
-metric name (:func:`~modelreuse.selection.learned.records.infer_higher_is_better`), and a row
+metric name (:func:`~modelreuse.records.leaderboard.infer_higher_is_better`), and a row
 whose direction is neither given nor inferable is an error; two rows for the same
 ``(source, dataset, task, metric)`` are an error. Bounds, because the rows come from a submitter:
 at most ``MAX_RECORDS`` rows; text fields are strings (a number is accepted and written as text)
@@ -82,15 +82,15 @@ class RecordsSpec:
         self.params = None if self.params is None else float(self.params)
 
     @classmethod
-    def from_frame(cls, frame: "pd.DataFrame", family: str = "", params: float | None = None,
-                   release_date: str = "") -> "RecordsSpec":
+    def from_frame(cls, frame: pd.DataFrame, family: str = "", params: float | None = None,
+                   release_date: str = "") -> RecordsSpec:
         """Build from a table with the row fields as columns (``task``, ``higher_is_better`` and
         ``source`` optional)."""
         columns = [c for c in ROW_FIELDS if c in frame.columns]
         rows = [{k: _plain(v) for k, v in row.items()} for row in frame[columns].to_dict(orient="records")]
         return cls(rows, family=family, params=params, release_date=release_date)
 
-    def to_frame(self, model: str) -> "pd.DataFrame":
+    def to_frame(self, model: str) -> pd.DataFrame:
         """The rows in the leaderboard records format, with ``model`` filled in."""
         import pandas as pd
 
@@ -110,7 +110,7 @@ class RecordsSpec:
         Path(path).write_text(json.dumps(asdict(self), indent=2))
 
     @classmethod
-    def load(cls, path: str | Path) -> "RecordsSpec":
+    def load(cls, path: str | Path) -> RecordsSpec:
         """Read rows written by :meth:`save`, with the checks of the module doc."""
         data = read_json(path, SpecError, max_bytes=MAX_RECORDS_BYTES)
         allowed = {f.name for f in fields(cls)}
@@ -122,7 +122,7 @@ class RecordsSpec:
 
 
 def _validated_row(row: dict, index: int) -> dict:
-    from modelreuse.selection.learned.records import infer_higher_is_better
+    from modelreuse.records.leaderboard import infer_higher_is_better
 
     if not isinstance(row, dict):
         raise SpecError(f"record {index} is not a mapping of {ROW_FIELDS}")

@@ -162,7 +162,7 @@ class RKMESpec:
         seed: int = 0,
         max_iter: int = 0,
         init_sample: int = 2000,
-    ) -> "RKMESpec":
+    ) -> RKMESpec:
         """Fit an RKME with ``m`` reduced-set points to the rows of ``X`` (see module doc)."""
         X = _check_fit_input(X, m)
         n, d = X.shape
@@ -230,7 +230,7 @@ class RKMESpec:
         )
 
     @classmethod
-    def load(cls, path: str | Path) -> "RKMESpec":
+    def load(cls, path: str | Path) -> RKMESpec:
         """Read a spec written by :meth:`save`; every ``.npy`` header is checked against the
         limits (module doc) before its data is read, so a hostile file raises :class:`SpecError`
         without a large allocation."""

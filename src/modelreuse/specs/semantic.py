@@ -83,7 +83,7 @@ class SemanticSpec:
         Path(path).write_text(json.dumps(asdict(self), indent=2))
 
     @classmethod
-    def load(cls, path: str | Path) -> "SemanticSpec":
+    def load(cls, path: str | Path) -> SemanticSpec:
         """Read a card written by :meth:`save`, with the checks of the module doc."""
         data = read_json(path, SpecError, max_bytes=MAX_CARD_BYTES)
         allowed = {f.name for f in fields(cls)}

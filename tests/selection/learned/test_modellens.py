@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from modelreuse.bench.recommend_bench import query_metrics, run_recommend_bench, split_records
 from modelreuse.cli import app
+from modelreuse.datasets.importers.leaderboard import import_all
 from modelreuse.errors import RecordsDataError
-from modelreuse.selection.learned.importers import import_all
 from modelreuse.selection.learned.modellens import ModelLens, _ranking_loss
 
 SOURCES = ["open_clip", "clip_benchmark", "torchvision", "obsscaling"]

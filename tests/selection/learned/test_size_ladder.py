@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modelreuse.selection.learned.importers import import_all
+from modelreuse.datasets.importers.leaderboard import import_all
 from modelreuse.selection.learned.size_ladder import model_line, order_size_ladders
 
 

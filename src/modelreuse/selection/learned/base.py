@@ -1,6 +1,6 @@
 """The recommender protocol and registry.
 
-A recommender is fitted on :class:`~modelreuse.selection.learned.records.LeaderboardRecords` and
+A recommender is fitted on :class:`~modelreuse.records.leaderboard.LeaderboardRecords` and
 then scores *pairs* (a frame with ``model, dataset, task, metric`` columns): higher means the
 model is predicted to do better on that dataset, task and metric. Scores are only comparable
 within one ranking query. Metadata tables (``models``, ``datasets``) are passed at scoring time,
@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from modelreuse.selection.learned.records import LeaderboardRecords
+from modelreuse.records.leaderboard import LeaderboardRecords
 
 PAIR_COLUMNS = ("model", "dataset", "task", "metric")
 
@@ -22,7 +22,7 @@ PAIR_COLUMNS = ("model", "dataset", "task", "metric")
 class Recommender(Protocol):
     name: str
 
-    def fit(self, records: LeaderboardRecords) -> "Recommender": ...
+    def fit(self, records: LeaderboardRecords) -> Recommender: ...
 
     def score(self, pairs: pd.DataFrame, models: pd.DataFrame, datasets: pd.DataFrame) -> np.ndarray: ...
 

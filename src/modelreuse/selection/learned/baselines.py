@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from modelreuse.records.leaderboard import LeaderboardRecords
 from modelreuse.selection.learned.base import training_targets
 from modelreuse.selection.learned.features import TextEmbeddings, metadata_rows
-from modelreuse.selection.learned.records import LeaderboardRecords
 
 
 class ParamCount:
     name = "params"
 
-    def fit(self, records: LeaderboardRecords) -> "ParamCount":
+    def fit(self, records: LeaderboardRecords) -> ParamCount:
         return self
 
     def score(self, pairs: pd.DataFrame, models: pd.DataFrame, datasets: pd.DataFrame) -> np.ndarray:
@@ -34,7 +34,7 @@ class ParamCount:
 class Popularity:
     name = "popularity"
 
-    def fit(self, records: LeaderboardRecords) -> "Popularity":
+    def fit(self, records: LeaderboardRecords) -> Popularity:
         self.counts_ = records.records["model"].value_counts()
         return self
 
@@ -48,7 +48,7 @@ class TextSimilarity:
     def __init__(self, cache: Path | None = Path(".cache/recommend")):
         self.embeddings = TextEmbeddings(cache)
 
-    def fit(self, records: LeaderboardRecords) -> "TextSimilarity":
+    def fit(self, records: LeaderboardRecords) -> TextSimilarity:
         return self
 
     def score(self, pairs: pd.DataFrame, models: pd.DataFrame, datasets: pd.DataFrame) -> np.ndarray:
@@ -62,7 +62,7 @@ class TextSimilarity:
 class FamilyMean:
     name = "family_mean"
 
-    def fit(self, records: LeaderboardRecords) -> "FamilyMean":
+    def fit(self, records: LeaderboardRecords) -> FamilyMean:
         frame = training_targets(records)
         family = metadata_rows(records.models, "model", frame["model"])["family"].fillna("")
         self.means_ = frame.assign(family=family.to_numpy()).groupby("family")["z"].mean().drop("", errors="ignore")

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from modelreuse.records.leaderboard import LeaderboardRecords
 from modelreuse.selection.learned.base import training_targets
 from modelreuse.selection.learned.features import lookup, vocabulary
-from modelreuse.selection.learned.records import LeaderboardRecords
 
 
 class MatrixFactorisation:
@@ -24,7 +24,7 @@ class MatrixFactorisation:
         self.dim, self.epochs, self.lr, self.weight_decay = dim, epochs, lr, weight_decay
         self.batch_size, self.seed = batch_size, seed
 
-    def fit(self, records: LeaderboardRecords) -> "MatrixFactorisation":
+    def fit(self, records: LeaderboardRecords) -> MatrixFactorisation:
         import torch
 
         frame = training_targets(records)

@@ -51,11 +51,18 @@ import numpy as np
 import pandas as pd
 
 from modelreuse.errors import RecordsDataError
+from modelreuse.records.leaderboard import LeaderboardRecords
 from modelreuse.selection.learned.base import training_targets
-from modelreuse.selection.learned.features import (N_NAME_HASHES, N_SIZE_BUCKETS, TextEmbeddings,
-                                                   hashed_name_tokens, lookup, metadata_rows, size_bucket,
-                                                   vocabulary)
-from modelreuse.selection.learned.records import LeaderboardRecords
+from modelreuse.selection.learned.features import (
+    N_NAME_HASHES,
+    N_SIZE_BUCKETS,
+    TextEmbeddings,
+    hashed_name_tokens,
+    lookup,
+    metadata_rows,
+    size_bucket,
+    vocabulary,
+)
 from modelreuse.selection.learned.size_ladder import order_size_ladders
 
 HYPERPARAMETERS = ("dim", "hidden", "steps", "groups_per_step", "group_size", "lr", "weight_decay",
@@ -138,7 +145,7 @@ class ModelLens:
         return {k: torch.as_tensor(v) for k, v in x.items()}
 
     # ---- training -----------------------------------------------------------------------------
-    def fit(self, records: LeaderboardRecords) -> "ModelLens":
+    def fit(self, records: LeaderboardRecords) -> ModelLens:
         import torch
 
         frame = training_targets(records)
@@ -262,7 +269,7 @@ class ModelLens:
         self.catalogue_[1].to_parquet(folder / "datasets.parquet", index=False)
 
     @classmethod
-    def load(cls, folder: str | Path, cache: Path | None = Path(".cache/recommend")) -> "ModelLens":
+    def load(cls, folder: str | Path, cache: Path | None = Path(".cache/recommend")) -> ModelLens:
         import torch
 
         folder = Path(folder)

@@ -15,9 +15,10 @@ Inputs (``kind``): ``"features"`` metrics take ``(F, y)``, ``"probabilities"`` m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Literal
+from typing import Literal
 
 from modelreuse.selection.transferability.gbc import gbc
 from modelreuse.selection.transferability.hscore import h_score
@@ -26,8 +27,8 @@ from modelreuse.selection.transferability.leep import leep
 from modelreuse.selection.transferability.lfc import lfc
 from modelreuse.selection.transferability.linear_probe import linear_probe_accuracy
 from modelreuse.selection.transferability.logme import logme
-from modelreuse.selection.transferability.ncti import ncti_parts, ncti_pool_scores
 from modelreuse.selection.transferability.nce import nce
+from modelreuse.selection.transferability.ncti import ncti_parts, ncti_pool_scores
 from modelreuse.selection.transferability.nleep import nleep
 from modelreuse.selection.transferability.pactran import pactran_dirichlet
 from modelreuse.selection.transferability.reg_hscore import regularized_h_score

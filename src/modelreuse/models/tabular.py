@@ -58,7 +58,7 @@ class TableEncoder:
         self.target = target
         self.text_column = text_column
 
-    def fit(self, tables: list[pd.DataFrame]) -> "TableEncoder":
+    def fit(self, tables: list[pd.DataFrame]) -> TableEncoder:
         columns = list(tables[0].columns)
         for t in tables[1:]:
             if list(t.columns) != columns:

@@ -32,13 +32,13 @@ why. Conventions per collection:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from modelreuse.routing.records import COST, SCORE, RoutingRecords
+from modelreuse.records.routing import COST, SCORE, RoutingRecords
 
 MCQ_TASKS = {"mmlu", "cmmlu", "ceval", "arc_challenge", "arc_easy"}
 ROUTELLM_PRICES = {"gpt-4-1106-preview": (10.0, 30.0), "mixtral-8x7b-instruct": (0.6, 0.6)}  # USD / M tokens in, out

@@ -1,9 +1,9 @@
 import numpy as np
 
-from modelreuse.dock import index as index_module
-from modelreuse.dock.index import RKMEIndex
+from modelreuse.specs import rkme_index as index_module
 from modelreuse.specs.kernels import gaussian_kernel
 from modelreuse.specs.rkme import RKMESpec
+from modelreuse.specs.rkme_index import RKMEIndex
 
 
 def _specs(n, d=6, m=12, seed=0):

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from modelreuse.datasets.importers.leaderboard import import_all, params_from_name
 from modelreuse.errors import RecordsDataError
-from modelreuse.selection.learned.importers import import_all, params_from_name
-from modelreuse.selection.learned.records import LeaderboardRecords, infer_higher_is_better, read_leaderboard
+from modelreuse.records.leaderboard import LeaderboardRecords, infer_higher_is_better, read_leaderboard
 
 
 @pytest.fixture(scope="module")

@@ -35,15 +35,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from modelreuse.errors import RecordsDataError
-from modelreuse.selection.learned.records import LeaderboardRecords, clean_records
+from modelreuse.records.leaderboard import LeaderboardRecords, clean_records
 
 
 @dataclass

@@ -26,8 +26,8 @@ independent of ``N``. Reduced sets are stored in original units. Kernel blocks a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
@@ -58,7 +58,7 @@ class RKMEIndex:
     faiss_index: object | None = None
 
     @classmethod
-    def build(cls, ids: list[str], specs: list[RKMESpec], exact_below: int = EXACT_BELOW) -> "RKMEIndex":
+    def build(cls, ids: list[str], specs: list[RKMESpec], exact_below: int = EXACT_BELOW) -> RKMEIndex:
         scale = robust_scale(specs)
         gamma = float(np.median([s.gamma for s in specs]))
         lengths = np.array([len(s.Z) for s in specs])
@@ -75,7 +75,7 @@ class RKMEIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def without(self, excluded: set[str]) -> "RKMEIndex":
+    def without(self, excluded: set[str]) -> RKMEIndex:
         """A copy without the given learnware ids, same prefilter frame (exact scan, no FAISS)."""
         keep = np.array([i for i, lid in enumerate(self.ids) if lid not in excluded], dtype=np.int64)
         idx, seg_starts = self.segment_rows(keep)

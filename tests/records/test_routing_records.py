@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from modelreuse.errors import RoutingDataError
-from modelreuse.routing.records import RoutingRecords, read_records
+from modelreuse.records.routing import RoutingRecords, read_records
 
 
 def _table(**overrides) -> pd.DataFrame:

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from modelreuse.bench import routing_metrics as rm
-from modelreuse.routing.importers import import_routellm_mmlu
+from modelreuse.datasets.importers.routing import import_routellm_mmlu
+from modelreuse.metrics import routing as rm
 from tests.conftest import DATA
 
 

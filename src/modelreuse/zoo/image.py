@@ -18,20 +18,20 @@ classes 0-4, classes 5-9, a binary super-class split and a hard pair (:data:`SUB
 is ranked only over candidates that never saw its dataset (the EfficientNets and the CNNs of the
 other two datasets), so no target is used as a source.
 
-Ground truth: :func:`~modelreuse.bench.transfer_zoo.probe_accuracy` on the target's training
+Ground truth: :func:`~modelreuse.zoo.base.probe_accuracy` on the target's training
 pool, test accuracy on its test pool.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from modelreuse.bench.image_corpora import load_split
-from modelreuse.bench.transfer_zoo import CandidateOutputs, TransferTarget
+from modelreuse.datasets.images import load_split
 from modelreuse.models.encoders import EFFICIENTNET_LITE, efficientnet_outputs
+from modelreuse.zoo.base import CandidateOutputs, TransferTarget
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10")
 SOURCE_ROWS = 20000

@@ -1,6 +1,6 @@
 """What the transferability benchmark needs from a model zoo, for any modality.
 
-A zoo module (:mod:`~modelreuse.bench.text_zoo`, :mod:`~modelreuse.bench.image_zoo`) yields
+A zoo module (:mod:`~modelreuse.zoo.text`, :mod:`~modelreuse.zoo.image`) yields
 :class:`TransferTarget` objects: a real labelled target task with a training and a test split, and
 for every candidate model that may be ranked on it the candidate's frozen outputs on those splits.
 The ground truth is the same fixed protocol for every modality (:func:`probe_accuracy`).
@@ -8,8 +8,8 @@ The ground truth is the same fixed protocol for every modality (:func:`probe_acc
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression

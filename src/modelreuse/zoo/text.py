@@ -11,15 +11,15 @@ with a logistic head trained on AG News.
 Targets (12, never used as sources): SentEval MR, CR, SUBJ, MPQA (fixed seeded 70/30 stratified
 split), TREC, SST-2, SST-5 (official splits) and the five TweetEval stance topics (official).
 
-Ground truth: :func:`~modelreuse.bench.transfer_zoo.probe_accuracy` (linear probe on the full
+Ground truth: :func:`~modelreuse.zoo.base.probe_accuracy` (linear probe on the full
 training split, test accuracy).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from sklearn.decomposition import TruncatedSVD
@@ -29,9 +29,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import LabelEncoder, Normalizer
 
-from modelreuse.bench.text_corpora import source_corpora, target_tasks
-from modelreuse.bench.transfer_zoo import CandidateOutputs, TransferTarget
+from modelreuse.datasets.text import source_corpora, target_tasks
 from modelreuse.models.encoders import encode_text_cached
+from modelreuse.zoo.base import CandidateOutputs, TransferTarget
 
 MAX_SOURCE_DOCS = 15000
 ENCODER_RECIPES: dict[str, Callable[[], object]] = {

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from modelreuse.routing import importers
+from modelreuse.datasets.importers import routing as importers
 from tests.conftest import DATA
 
 ROOT = DATA / "routing"

@@ -1,0 +1,1 @@
+"""Importers that turn staged third-party tables into modelreuse records."""

@@ -1,0 +1,1 @@
+"""Model zoos built on this machine from real data (text and image), and what a zoo yields."""
