@@ -79,3 +79,12 @@ class RecordsDataError(ModelReuseError, ValueError):
 class InvalidLimitError(ModelReuseError, ValueError):
     """A resource limit (validation time, memory, CPU seconds, ...) is not a positive number or
     cannot be parsed (sizes: bytes or a number with a unit such as ``2GiB``)."""
+
+
+class UnknownNameError(ModelReuseError, ValueError):
+    """A name (spec kind, selector, reuser, router, recommender, metric, encoder, architecture)
+    is not registered; the message lists the registered names."""
+
+
+class RegistryError(ModelReuseError, ValueError):
+    """Two entries were registered under one name in a registry (a programming error)."""
