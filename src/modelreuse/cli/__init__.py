@@ -1,0 +1,27 @@
+"""Command line ``modelreuse``: one thin sub-app per module (``dock``, ``bench``, ``transfer``,
+``routing`` with the top-level ``route``, ``records``, ``recommend``), shared options, output and
+the one error boundary in :mod:`modelreuse.cli._common`.
+
+Every command takes ``--json`` (clean JSON on stdout; progress on stderr). Errors modelreuse raises
+on bad input, unknown names and bad user paths print ``error: <Type>: <message>`` on stderr with
+exit code 2. Commands import the library when they run, so ``modelreuse --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from modelreuse.cli import bench, dock, recommend, records, routing, transfer
+from modelreuse.cli._common import ErrorBoundary, plain
+
+app = typer.Typer(help="modelreuse: find trained models that fit your task and reuse them.", no_args_is_help=True,
+                  cls=ErrorBoundary)
+app.add_typer(dock.app, name="dock")
+app.add_typer(bench.app, name="bench")
+app.add_typer(transfer.app, name="transfer")
+app.add_typer(routing.app, name="routing")
+app.add_typer(records.app, name="records")
+app.add_typer(recommend.app, name="recommend")
+app.command("route")(routing.route)
+
+__all__ = ["app", "plain"]

@@ -1,0 +1,5 @@
+"""``python -m modelreuse.cli``."""
+
+from modelreuse.cli import app
+
+app()

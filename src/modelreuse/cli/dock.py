@@ -1,0 +1,200 @@
+"""``modelreuse dock ...``: create, fill, list, check and search a dock."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from modelreuse.cli._common import (
+    DockOpt,
+    JsonOpt,
+    cache_dir,
+    cache_option,
+    console,
+    emit,
+    err_console,
+    open_dock,
+    plain,
+)
+
+app = typer.Typer(help="Manage a dock (learnware market).", no_args_is_help=True)
+SEARCH_METHODS = ("mixture", "semantic", "statistical")
+
+
+@app.command("init")
+def dock_init(root: Path = typer.Argument(Path("modelreuse-dock")), as_json: bool = JsonOpt) -> None:
+    """Create an empty dock (SQLite + artifact folder) at ROOT."""
+    dock = open_dock(root, must_exist=False)
+    emit({"root": str(root), "url": dock.url, "n_learnwares": len(dock)}, as_json,
+         lambda d: console.print(plain(f"dock ready at {d['root']} ({d['n_learnwares']} learnwares)")))
+
+
+@app.command("submit")
+def dock_submit(packages: list[Path] = typer.Argument(..., help="Learnware directories or zips."),
+                dock: Path = DockOpt, trust: bool = typer.Option(False, help="Allow pickle/joblib artifacts."),
+                timeout: float = typer.Option(120.0, help="Validation time limit per learnware (s), after start-up."),
+                memory: str = typer.Option("8GiB", help="Address-space limit of the validation process (bytes or e.g. 2GiB)."),
+                cpu_seconds: int = typer.Option(120, help="CPU-time limit of the validation process (s)."),
+                as_json: bool = JsonOpt) -> None:
+    """Validate learnwares in a sandboxed process and add them to the dock."""
+    from modelreuse.dock.validation import ValidationLimits, parse_size
+
+    d = open_dock(dock)
+    limits = ValidationLimits(timeout_s=timeout, memory_bytes=parse_size(memory), cpu_s=cpu_seconds)
+    ids = []
+    for p in packages:
+        with err_console.status(f"validating {p}"):
+            ids.append({"package": str(p), "id": d.submit(p, trust=trust, limits=limits)})
+    emit(ids, as_json, lambda rows: [console.print(plain(f"submitted {r['package']} as {r['id']}")) for r in rows])
+
+
+@app.command("list")
+def dock_list(dock: Path = DockOpt, task_type: str | None = None, modality: str | None = None,
+              tag: str | None = None, as_json: bool = JsonOpt) -> None:
+    """List learnwares, optionally filtered on card fields."""
+    emit(open_dock(dock).list(task_type=task_type, modality=modality, tag=tag), as_json, _cards_table)
+
+
+@app.command("show")
+def dock_show(learnware_id: str, dock: Path = DockOpt, as_json: bool = JsonOpt) -> None:
+    """Show one learnware's card and manifest."""
+    emit(open_dock(dock).card(learnware_id), as_json, lambda c: console.print_json(json.dumps(c, default=str)))
+
+
+@app.command("remove")
+def dock_remove(learnware_id: str, dock: Path = DockOpt, as_json: bool = JsonOpt) -> None:
+    """Delete a learnware and its files."""
+    open_dock(dock).remove(learnware_id)
+    emit({"removed": learnware_id}, as_json, lambda d: console.print(plain(f"removed {d['removed']}")))
+
+
+@app.command("check")
+def dock_check(dock: Path = DockOpt, repair: bool = typer.Option(False, help="Delete what a crash left and "
+                                                                 "rows whose files are gone; re-extract caches."),
+               as_json: bool = JsonOpt) -> None:
+    """Compare the dock's rows with its files; exit code 1 when problems remain (not repaired)."""
+    report = open_dock(dock).check(repair=repair)
+    emit(report.to_dict(), as_json, _check_table)
+    if not report.ok and not repair:
+        raise typer.Exit(code=1)
+
+
+@app.command("search")
+def dock_search(dock: Path = DockOpt,
+                query: str | None = typer.Option(None, "--query", "-q", help="Text for semantic search."),
+                data: Path | None = typer.Option(None, help="Table of the task's rows (csv/tsv/parquet) or .npy."),
+                spec: Path | None = typer.Option(None, help="A task RKME spec (.npz) built elsewhere."),
+                method: str = typer.Option("statistical", help="semantic | statistical | mixture"),
+                drop: list[str] = typer.Option([], help="Columns of --data to ignore (e.g. the label)."),
+                task_type: str | None = None, k: int = 10, as_json: bool = JsonOpt) -> None:
+    """Search by card text (--query) or by the task's distribution (--data or --spec)."""
+    from modelreuse.errors import UnknownNameError
+
+    if method not in SEARCH_METHODS:
+        raise UnknownNameError(f"unknown search method {method!r}; registered: {', '.join(SEARCH_METHODS)}")
+    d = open_dock(dock)
+    if method == "semantic" or (query and not data and not spec):
+        ranking = d.search(query or "", method="semantic", k=k, task_type=task_type)
+    else:
+        filters = {"task_type": task_type} if task_type else {}
+        ranking = d.search(_search_task(d, data, spec, drop), method=method, k=k, **filters)
+    emit(ranking.to_dict(), as_json, _ranking_table)
+
+
+@app.command("recommend")
+def dock_recommend(dataset_description: str = typer.Argument(..., help="What your dataset is about."),
+                   dock: Path = DockOpt,
+                   recommender: Path = typer.Option(Path("modelreuse-recommender"), help="Folder from `recommend train`."),
+                   task: str = typer.Option("", help="Task type, e.g. Retrieval or 'zero-shot classification'."),
+                   metric: str = typer.Option("", help="Metric name, e.g. ndcg_at_10 or rmse."),
+                   task_type: str | None = typer.Option(None, help="Only learnwares with this card task_type."),
+                   k: int = 10, cache: Path | None = cache_option("recommend", "Description-embedding cache"),
+                   as_json: bool = JsonOpt) -> None:
+    """Rank the dock's learnwares for a dataset described in words, with a trained recommender."""
+    from modelreuse.selection.learned.modellens import ModelLens
+
+    d = open_dock(dock)
+    filters = {"task_type": task_type} if task_type else {}
+    ranking = d.recommend(dataset_description, ModelLens.load(recommender, cache_dir(cache, "recommend")),
+                          task=task, metric=metric, k=k, **filters)
+    emit(ranking.to_dict(), as_json, _ranking_table)
+
+
+@app.command("records")
+def dock_records(dock: Path = DockOpt, out: Path = typer.Option(..., help="Folder to write the record set to."),
+                 fmt: str = typer.Option("parquet", "--format", help="parquet | csv"), as_json: bool = JsonOpt) -> None:
+    """Export the leaderboard records of the dock's learnwares (their records specs) as a record set,
+    ready for `modelreuse recommend train --records OUT`."""
+    records = open_dock(dock).leaderboard()
+    records.write(out, fmt)
+    emit({"out": str(out), **records.report}, as_json,
+         lambda r: console.print(plain(f"wrote {r['records']} records of {r['models']} models to {r['out']}")))
+
+
+# ---------------------------------------------------------------------- helpers
+def _search_task(dock, data: Path | None, spec: Path | None, drop: list[str]):
+    """What a distribution search compares: a stored spec alone (ranking without p-values), or a
+    Task from the user's rows, which stay local (spec + calibration)."""
+    from modelreuse.specs.rkme import RKMESpec
+    from modelreuse.task import Task
+
+    if spec is not None:
+        return RKMESpec.load(spec)
+    if data is not None:
+        return Task(X=_read_matrix(data, drop, dock))
+    raise typer.BadParameter("give --query, --data or --spec")
+
+
+def _read_matrix(path: Path, drop: list[str], dock) -> Any:
+    """Rows of a .npy file, or of a table encoded into the dock's feature names (first
+    learnware whose schema the table covers; plain numeric columns if none declares names)."""
+    import numpy as np
+
+    from modelreuse.errors import InvalidTaskDataError
+    from modelreuse.models.tabular import TableEncoder, encode_for_features, impute_means, read_table
+
+    if path.suffix == ".npy":
+        return np.load(path, allow_pickle=False)
+    table = read_table(path)
+    missing = [c for c in drop if c not in table.columns]
+    if missing:
+        raise InvalidTaskDataError(f"--drop names column(s) {missing} that {path} does not have; "
+                                   f"its columns: {', '.join(map(str, table.columns))}")
+    table = table.drop(columns=list(drop))
+    for card in dock.list():
+        names = dock.card(card["id"])["manifest"]["input_schema"].get("feature_names")
+        if names and all(n.partition("=")[0] in table.columns for n in names):
+            return impute_means(encode_for_features(table, names))
+    return impute_means(TableEncoder().fit([table]).transform(table))
+
+
+def _cards_table(cards: list[dict]) -> None:
+    from rich.table import Table
+
+    table = Table("id", "name", "task", "modality", "features", "tags")
+    for c in cards:
+        table.add_row(*map(plain, (c["id"], c["name"], c["task_type"], c["modality"], c["n_features"],
+                                   ",".join(c["tags"]))))
+    console.print(table)
+
+
+def _check_table(r: dict) -> None:
+    state = "repaired" if r["repaired"] else "ok" if r["ok"] else "problems found"
+    console.print(plain(f"{r['rows']} learnwares; {r['problems']} problem(s): {state}"))
+    for key, items in r.items():
+        if isinstance(items, list) and items:
+            console.print(plain(f"  {key.replace('_', ' ')} ({len(items)}): {', '.join(items[:10])}"))
+
+
+def _ranking_table(r: dict) -> None:
+    from rich.table import Table
+
+    if r["details"].get("nothing_fits"):
+        console.print(f"[bold]nothing fits[/bold]: every candidate has p < {r['details']['alpha']}; closest:")
+    table = Table("rank", "id", "name", "score", "reason")
+    for i, e in enumerate(r["entries"], 1):
+        table.add_row(*map(plain, (i, e["learnware_id"], e["name"], f"{e['score']:.4g}", e["reason"])))
+    console.print(table)
