@@ -6,10 +6,30 @@ import json
 import numpy as np
 import pytest
 
-from modelreuse.errors import InvalidTaskDataError
-from modelreuse.models.encoders import encode_images, encode_text
+from modelreuse.errors import InvalidTaskDataError, ModelLoadError
+from modelreuse.models.encoders import ENCODERS, encode, encode_images, encode_text
 from modelreuse.specs.rkme import RKMESpec
 from modelreuse.specs.rkme_index import RKMEIndex
+
+
+def _two_real_inputs(modality: str, data_root):
+    if modality == "text":
+        with gzip.open(data_root / "text" / "clinc150" / "data_full.json.gz", "rt") as f:
+            return [text for text, _ in json.load(f)["train"][:2]]
+    with np.load(data_root / "image" / "mnist" / "mnist_28x28_uint8.npz", allow_pickle=False) as d:
+        return d["test_images"][:2]
+
+
+@pytest.mark.parametrize("name", ENCODERS.names())
+def test_encoder_contract(name, data_root):
+    """Every registered encoder turns two real inputs of its modality into two finite, distinct
+    vectors of its declared width, the same through :func:`encode`."""
+    meta = ENCODERS.metadata(name)
+    raw = _two_real_inputs(meta["modality"], data_root)
+    features = ENCODERS.get(name)(raw)
+    assert features.shape == (2, meta["width"]) and np.isfinite(features).all()
+    assert not np.allclose(features[0], features[1])
+    np.testing.assert_allclose(encode(name, raw), features, atol=1e-5)
 
 
 def _closest(specs: list[RKMESpec], user: RKMESpec) -> int:
@@ -44,6 +64,8 @@ def test_image_rkme_over_efficientnet_lite0_identifies_the_digit_group(data_root
 
 
 def test_encoder_input_errors():
+    with pytest.raises(ModelLoadError, match="unknown encoder 'no-such-encoder'; registered: "):
+        encode("no-such-encoder", ["text"])
     with pytest.raises(InvalidTaskDataError):
         encode_text("one string")
     with pytest.raises(InvalidTaskDataError):

