@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from modelreuse.datasets.importers.routing import import_routellm_mmlu
+from modelreuse.errors import RoutingDataError
 from modelreuse.metrics import routing as rm
 from tests.conftest import DATA
 
@@ -17,7 +18,7 @@ def test_hull_drops_dominated_and_concave_violating_points():
 def test_aiq_integrates_the_hull_with_flat_ends():
     # hull (1, 0.6) -> (3, 0.9) over [0, 4]: 1 x 0.6 + 2 x 0.75 + 1 x 0.9 = 3.0, / 4
     assert rm.aiq([1, 3], [0.6, 0.9], 0.0, 4.0) == pytest.approx(0.75)
-    with pytest.raises(ValueError):
+    with pytest.raises(RoutingDataError, match="c_max > c_min"):
         rm.aiq([1], [0.5], 1.0, 1.0)
 
 

@@ -29,13 +29,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from modelreuse.errors import RoutingDataError
+
 
 def non_decreasing_convex_hull(costs, qualities) -> tuple[np.ndarray, np.ndarray]:
     """Vertices of the NDCH of points ``(cost, quality)``, by increasing cost: the upper convex
     hull from the cheapest point (best quality among equally cheap ones) up to the best point."""
     c, q = np.asarray(costs, dtype=np.float64), np.asarray(qualities, dtype=np.float64)
     if c.shape != q.shape or c.size == 0 or not (np.isfinite(c).all() and np.isfinite(q).all()):
-        raise ValueError("costs and qualities must be equal-length, non-empty and finite")
+        raise RoutingDataError("costs and qualities must be equal-length, non-empty and finite")
     order = np.lexsort((-q, c))
     hull: list[tuple[float, float]] = []
     for point in zip(c[order], q[order]):
@@ -58,7 +60,7 @@ def aiq(costs, qualities, c_min: float, c_max: float) -> float:
     """Average quality of the NDCH over ``[c_min, c_max]`` (module doc); exact for the piecewise
     linear hull."""
     if not c_max > c_min:
-        raise ValueError(f"need c_max > c_min, got [{c_min}, {c_max}]")
+        raise RoutingDataError(f"need c_max > c_min, got [{c_min}, {c_max}]")
     hc, hq = non_decreasing_convex_hull(costs, qualities)
     grid = np.unique(np.concatenate([[c_min, c_max], hc[(hc > c_min) & (hc < c_max)]]))
     values = np.interp(grid, hc, hq)
@@ -82,7 +84,7 @@ def pgr_curve(strong_first: np.ndarray, strong: np.ndarray, weak: np.ndarray) ->
     strong, weak = np.asarray(strong, dtype=np.float64), np.asarray(weak, dtype=np.float64)
     gap = strong.mean() - weak.mean()
     if gap <= 0:
-        raise ValueError("the strong model must score higher on average than the weak one")
+        raise RoutingDataError("the strong model must score higher on average than the weak one")
     order = np.argsort(-np.asarray(strong_first, dtype=np.float64), kind="stable")
     gain = np.concatenate([[0.0], np.cumsum((strong - weak)[order])]) / len(strong)
     return np.arange(len(strong) + 1) / len(strong), gain / gap
