@@ -51,8 +51,11 @@ def test_bench_route_reports_baselines_routers_aiq_and_plots(tmp_path):
 def test_fit_then_route_prints_a_model(tmp_path):
     records = _slice(tmp_path)
     fit = runner.invoke(app, ["routing", "fit", "--records", str(records), "--router", "knn", "--out",
-                              str(tmp_path / "router"), "--cache", str(tmp_path / "cache")])
+                              str(tmp_path / "router"), "--cache", str(tmp_path / "cache"), "--json"])
     assert fit.exit_code == 0, fit.output
+    saved = json.loads(fit.stdout)
+    stored = json.loads((tmp_path / "router" / "router.json").read_text())
+    assert saved == {"router": "knn", "models": len(stored["models"]), "out": str(tmp_path / "router")}
     result = runner.invoke(app, ["route", "--router", str(tmp_path / "router"), "--json",
                                  "The trophy doesn't fit into the brown suitcase because it is too large. What is too large?"])
     assert result.exit_code == 0, result.output

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 from rich.text import Text
@@ -42,7 +41,7 @@ class ErrorBoundary(TyperGroup):
     """Root group whose ``invoke`` turns :data:`USER_ERRORS` into ``error: <Type>: <message>`` on
     stderr and exit code 2 (module doc)."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except USER_ERRORS as exc:
@@ -116,8 +115,8 @@ def show(report: Any, as_json: bool, out: Path | None = None) -> None:
 def open_dock(root: Path, must_exist: bool = True):
     """The dock at ``root``; unless ``must_exist`` is False a missing dock is a FileNotFoundError
     (nothing is created)."""
-    from modelreuse.dock import Dock
-
     if must_exist and not (root / "dock.sqlite").is_file():
         raise FileNotFoundError(f"no dock at {root}; create one with `modelreuse dock init {root}`")
+    from modelreuse.dock import Dock
+
     return Dock(root)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import click
 import typer
 
 from modelreuse.cli._common import JsonOpt, cache_dir, cache_option, console, emit, plain, progress
@@ -29,7 +28,7 @@ def recommend(ctx: typer.Context,
     from modelreuse.selection.learned.modellens import ModelLens
 
     if not dataset_description:
-        raise click.UsageError("pass --dataset-description (or use `modelreuse recommend train`)", ctx)
+        raise typer.BadParameter("pass it (or use `modelreuse recommend train`)", ctx, param_hint="--dataset-description")
     ranked = ModelLens.load(recommender, cache_dir(cache, "recommend")).recommend(
         dataset_description, task, metric, top=top, sources=source)
     emit(ranked.to_dict(orient="records"), as_json, _ranked_table)
