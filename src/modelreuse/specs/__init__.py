@@ -1,8 +1,21 @@
-"""Specifications: one module per kind, registered in :mod:`modelreuse.specs.base`."""
+"""Specifications: one module per kind, registered in :data:`modelreuse.specs.base.SPEC_KINDS`.
 
-from modelreuse.specs.base import SPEC_KINDS, Specification, load_spec, register_spec
-from modelreuse.specs.records import RecordsSpec
-from modelreuse.specs.rkme import RKMESpec
-from modelreuse.specs.semantic import SemanticSpec
+Names are imported on first use, so ``import modelreuse.specs`` loads neither scipy nor a kind.
+"""
 
-__all__ = ["SPEC_KINDS", "RKMESpec", "RecordsSpec", "SemanticSpec", "Specification", "load_spec", "register_spec"]
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {
+    "SPEC_KINDS": "base", "Specification": "base", "load_spec": "base", "kind_of": "base", "spec_file": "base",
+    "RKMESpec": "rkme", "RecordsSpec": "records", "SemanticSpec": "semantic",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'modelreuse.specs' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"modelreuse.specs.{_WHERE[name]}"), name)

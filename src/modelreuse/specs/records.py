@@ -32,14 +32,14 @@ import zlib
 from collections import Counter
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from modelreuse._archive import find_control_character
 from modelreuse._safeio import read_json
 from modelreuse.errors import SpecError
-from modelreuse.specs.base import register_spec
+from modelreuse.specs.base import SPEC_KINDS
 
 if TYPE_CHECKING:  # pandas loads only when a table is built
     import pandas as pd
@@ -51,7 +51,7 @@ MAX_TEXT = 200
 MAX_RECORDS_BYTES = 4 * 1024 * 1024
 
 
-@register_spec
+@SPEC_KINDS.register("records", file_suffix=".json")
 @dataclass
 class RecordsSpec:
     """A model's leaderboard rows plus ``family``, ``params`` and ``release_date`` (module doc)."""
@@ -61,8 +61,6 @@ class RecordsSpec:
     params: float | None = None
     release_date: str = ""
 
-    kind: ClassVar[str] = "records"
-    file_suffix: ClassVar[str] = ".json"
 
     def __post_init__(self) -> None:
         if not isinstance(self.records, list) or not self.records:

@@ -59,7 +59,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 from scipy.linalg import cho_factor, solve_triangular
@@ -67,7 +66,7 @@ from scipy.optimize import minimize, nnls
 
 from modelreuse._safeio import NpzMember, read_npz
 from modelreuse.errors import InvalidTaskDataError, SpecError
-from modelreuse.specs.base import register_spec
+from modelreuse.specs.base import SPEC_KINDS
 from modelreuse.specs.kernels import gaussian_kernel, random_fourier_features
 
 DEFAULT_GAMMA0 = 0.5
@@ -124,7 +123,7 @@ def _check_fit_input(X: np.ndarray, m: int) -> np.ndarray:
     return X
 
 
-@register_spec
+@SPEC_KINDS.register("rkme", file_suffix=".npz")
 @dataclass
 class RKMESpec:
     """A fitted RKME: weighted reduced set in original units plus the developer's frame.
@@ -149,8 +148,6 @@ class RKMESpec:
     fit_mmd2: float | None = None
     meta: dict = field(default_factory=dict)
 
-    kind: ClassVar[str] = "rkme"
-    file_suffix: ClassVar[str] = ".npz"
 
     # ------------------------------------------------------------------ fitting
     @classmethod

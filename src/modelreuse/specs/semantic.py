@@ -21,14 +21,13 @@ import re
 import zlib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 
 from modelreuse._archive import find_control_character
 from modelreuse._safeio import read_json
 from modelreuse.errors import SpecError
-from modelreuse.specs.base import register_spec
+from modelreuse.specs.base import SPEC_KINDS
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 
@@ -44,7 +43,7 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
-@register_spec
+@SPEC_KINDS.register("semantic", file_suffix=".json")
 @dataclass
 class SemanticSpec:
     """The card of a learnware, as a spec."""
@@ -55,8 +54,6 @@ class SemanticSpec:
     task_type: str = ""
     modality: str = ""
 
-    kind: ClassVar[str] = "semantic"
-    file_suffix: ClassVar[str] = ".json"
 
     def __post_init__(self) -> None:
         _check_text(self.name, "name", MAX_NAME, required=True)
