@@ -4,9 +4,10 @@ Layout::
 
     manifest.json        validated by :class:`Manifest`
     model.<ext>          the artifact (see modelreuse.models.persistence)
-    specs/rkme.npz       one file per specification listed in the manifest
-    specs/semantic.json
-    specs/records.json   optional: leaderboard results (modelreuse.specs.records)
+    specs/semantic.json  the card, always (modelreuse.specs.semantic)
+    specs/<kind><suffix> one file per further specification listed in the manifest: any kind
+                         registered in modelreuse.specs.base.SPEC_KINDS (rkme.npz for statistical
+                         search and reuse, records.json for leaderboard results, ...)
 
 Reading a package never runs code from it: zips and folders are checked by
 :mod:`modelreuse._archive` (names, links, sizes, compression ratio; extraction is all-or-nothing),
@@ -20,6 +21,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -47,13 +49,14 @@ from modelreuse._archive import (
     write_zip,
 )
 from modelreuse._safeio import read_json
-from modelreuse.errors import ManifestError, UnsafeArchiveError
+from modelreuse.errors import ManifestError, SchemaError, UnsafeArchiveError
 from modelreuse.models.adapters import ModelAdapter
 from modelreuse.models.persistence import ARTIFACT_FORMATS, load_model, save_model
-from modelreuse.specs.base import Specification, load_spec
+from modelreuse.specs.base import SPEC_KINDS, Specification, kind_of, load_spec, spec_file
 from modelreuse.specs.records import RecordsSpec
 from modelreuse.specs.rkme import RKMESpec
 from modelreuse.specs.semantic import SemanticSpec
+from modelreuse.task import TASK_TYPES, feature_space_key
 
 __all__ = ["Learnware", "Manifest", "PackageLimits", "DEFAULT_LIMITS", "safe_extract"]
 
@@ -127,9 +130,15 @@ class OutputSchema(BaseModel):
     target: Label | None = None
 
 
+def _registered(registry: Any, value: str) -> str:
+    if value not in registry:
+        raise ValueError(f"unknown {registry.kind} {value!r}; registered: {', '.join(registry.names())}")
+    return value
+
+
 class SpecEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+    kind: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$"), AfterValidator(partial(_registered, SPEC_KINDS))]
     file: str
 
     @field_validator("file")
@@ -184,7 +193,7 @@ class Manifest(BaseModel):
     name: Title
     description: Description = ""
     tags: Annotated[list[Short], Field(max_length=64)] = Field(default_factory=list)
-    task_type: Literal["classification", "regression"]
+    task_type: Annotated[Short, AfterValidator(partial(_registered, TASK_TYPES))]
     modality: Literal["tabular", "text", "image"]
     input_schema: InputSchema
     output: OutputSchema
@@ -196,16 +205,17 @@ class Manifest(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Manifest:
-        if self.task_type == "classification" and (not self.output.classes or len(self.output.classes) < 2):
-            raise ValueError("classification learnwares must list at least 2 output.classes")
-        if self.task_type == "regression" and not self.output.target:
-            raise ValueError("regression learnwares must name output.target")
+        TASK_TYPES.get(self.task_type)(self.output.classes, self.output.target)
         kinds = [s.kind for s in self.specs]
         if len(set(kinds)) != len(kinds):
             raise ValueError(f"duplicate spec kinds: {kinds}")
-        if "rkme" not in kinds:
-            raise ValueError("a learnware needs an 'rkme' spec (statistical search and reuse use it)")
         return self
+
+    @property
+    def feature_space(self) -> str:
+        """The key of this learnware's feature space (:func:`modelreuse.task.feature_space_key`)."""
+        schema = self.input_schema
+        return feature_space_key(schema.n_features, schema.feature_names, schema.encoder)
 
     @classmethod
     def parse(cls, data: Any) -> Manifest:
@@ -245,7 +255,7 @@ class Learnware:
         cls,
         directory: str | Path,
         model: Any,
-        rkme: RKMESpec,
+        rkme: RKMESpec | None = None,
         *,
         name: str,
         task_type: str,
@@ -256,6 +266,9 @@ class Learnware:
         target: str | None = None,
         feature_names: list[str] | None = None,
         encoder: str | None = None,
+        n_features: int | None = None,
+        X: Any = None,
+        specs: Sequence[Specification] = (),
         licence: str = "unspecified",
         owner: str = "unknown",
         fmt: str | None = None,
@@ -264,27 +277,36 @@ class Learnware:
     ) -> Learnware:
         """Write a new learnware package into ``directory`` (created) and return it.
 
-        ``records`` optionally attaches the model's leaderboard results (a ``records`` spec), which
-        recommenders use (:meth:`modelreuse.dock.Dock.recommend`).
+        Specs: the card (``semantic``) is always written from ``name``, ``description``, ``tags``,
+        ``task_type`` and ``modality``; ``specs`` adds any registered kinds (``rkme`` and ``records``
+        may also be passed as their own arguments). With rows ``X`` and no ``rkme`` given, an RKME is
+        fitted on them (``RKMESpec.fit(X)``). Without an ``rkme`` the learnware is found by the
+        selectors of its other kinds only (e.g. semantic search), not by statistical search.
+
+        The input width is ``n_features``, else that of a spec with ``n_features`` (the RKME), ``X``
+        or ``feature_names``, which must all agree. The model itself is not inspected here: the
+        dock checks it predicts on rows of that width when the learnware is submitted.
         """
         root = Path(directory)
+        given = _specs_by_kind([s for s in (rkme, records, *specs) if s is not None])
+        if X is not None and "rkme" not in given:
+            given["rkme"] = RKMESpec.fit(X)
+        width = _input_width(n_features, given, X, feature_names)
         (root / "specs").mkdir(parents=True, exist_ok=True)
         artifact = save_model(model, root, fmt=fmt, architecture=architecture)
-        semantic = SemanticSpec(name=name, description=description, tags=list(tags or []),
-                                task_type=task_type, modality=modality)
-        rkme.save(root / "specs" / "rkme.npz")
-        semantic.save(root / "specs" / "semantic.json")
-        specs = [{"kind": "rkme", "file": "specs/rkme.npz"}, {"kind": "semantic", "file": "specs/semantic.json"}]
-        if records is not None:
-            records.save(root / "specs" / "records.json")
-            specs.append({"kind": "records", "file": "specs/records.json"})
+        given["semantic"] = SemanticSpec(name=name, description=description, tags=list(tags or []),
+                                         task_type=task_type, modality=modality)
+        entries = []
+        for kind in sorted(given):
+            given[kind].save(root / spec_file(kind))
+            entries.append({"kind": kind, "file": spec_file(kind)})
         data = {
             "name": name, "description": description, "tags": list(tags or []),
             "task_type": task_type, "modality": modality,
-            "input_schema": {"n_features": rkme.n_features, "feature_names": feature_names, "encoder": encoder},
+            "input_schema": {"n_features": width, "feature_names": feature_names, "encoder": encoder},
             "output": {"classes": _plain(classes), "target": target},
             "licence": licence, "owner": owner,
-            "specs": specs,
+            "specs": entries,
             "artifact": artifact, "versions": _versions(),
         }
         manifest = Manifest.parse(data)
@@ -364,7 +386,13 @@ class Learnware:
 
     @property
     def rkme(self) -> RKMESpec:
+        """The RKME spec (:class:`ManifestError` for a learnware without one)."""
         return self.spec("rkme")  # type: ignore[return-value]
+
+    @property
+    def spec_kinds(self) -> list[str]:
+        """The kinds of spec this learnware lists."""
+        return [s.kind for s in self.manifest.specs]
 
     @property
     def records(self) -> RecordsSpec | None:
@@ -373,9 +401,14 @@ class Learnware:
         return self.spec("records") if has else None  # type: ignore[return-value]
 
     def load_specs(self) -> None:
-        """Load every listed spec, so a malformed one raises :class:`SpecError` now."""
+        """Load every listed spec, so a malformed one raises :class:`SpecError` now, and one whose
+        width (``n_features``, where the kind has it) differs from the input schema raises
+        :class:`SchemaError`."""
+        declared = self.manifest.input_schema.n_features
         for entry in self.manifest.specs:
-            self.spec(entry.kind)
+            width = getattr(self.spec(entry.kind), "n_features", declared)
+            if width != declared:
+                raise SchemaError(f"the {entry.kind} spec has {width} features; input_schema declares {declared}")
 
     def load_model(self, trust: bool = False) -> ModelAdapter:
         """Load the model artifact behind the prediction protocol (no code runs without trust)."""
@@ -395,6 +428,35 @@ class Learnware:
         never followed (:func:`modelreuse._archive.write_zip`).
         """
         return write_zip(self.root, path, limits, only=set(self.files()))
+
+
+def _specs_by_kind(specs: list[Specification]) -> dict[str, Specification]:
+    """``specs`` keyed by registered kind; the card is built from the arguments, never passed."""
+    by_kind: dict[str, Specification] = {}
+    for spec in specs:
+        kind = kind_of(spec)
+        if kind == "semantic":
+            raise ManifestError("the semantic spec is written from name, description, tags, task_type and modality; "
+                                "pass those instead of a SemanticSpec")
+        if kind in by_kind:
+            raise ManifestError(f"two {kind!r} specs given; a learnware has at most one spec of each kind")
+        by_kind[kind] = spec
+    return by_kind
+
+
+def _input_width(n_features: int | None, specs: dict[str, Specification], X: Any, feature_names: list | None) -> int:
+    """The one width that every source that states one agrees on (see :meth:`Learnware.build`)."""
+    import numpy as np
+
+    stated = {f"the {kind} spec": getattr(spec, "n_features", None) for kind, spec in specs.items()}
+    stated.update({"n_features": n_features, "X": None if X is None else np.shape(X)[-1],
+                   "feature_names": None if feature_names is None else len(feature_names)})
+    widths = {source: int(w) for source, w in stated.items() if w is not None}
+    if not widths:
+        raise ManifestError("cannot tell the model's input width: pass n_features (or feature_names, X or an rkme spec)")
+    if len(set(widths.values())) > 1:
+        raise ManifestError(f"the input width is stated differently: {widths}; make them agree")
+    return next(iter(widths.values()))
 
 
 def _plain(values: list | None) -> list | None:

@@ -2,16 +2,49 @@
 
 The task spec is computed locally from the user's rows; only the spec is sent to search,
 so raw data never needs to leave the client.
+
+Also here, because both a task and a learnware's manifest use them: the registry of task types
+(:data:`TASK_TYPES`) and the feature-space key (:func:`feature_space_key`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from modelreuse._registry import Registry
 from modelreuse.errors import InvalidTaskDataError
 from modelreuse.specs.rkme import RKMESpec, check_finite_matrix
+
+#: Task types a manifest (and a :class:`Task`) may name. Each entry checks a manifest's output
+#: declaration, ``check(classes, target)``, raising ``ValueError`` with what to fix. A new type is
+#: one ``@TASK_TYPES.register("<name>")`` on its check, in a module imported before manifests
+#: naming it are read.
+TASK_TYPES: Registry[Callable[[list | None, str | None], None]] = Registry("task type")
+
+
+@TASK_TYPES.register("classification")
+def _classification_output(classes: list | None, target: str | None) -> None:
+    if not classes or len(classes) < 2:
+        raise ValueError("classification learnwares must list at least 2 output.classes")
+
+
+@TASK_TYPES.register("regression")
+def _regression_output(classes: list | None, target: str | None) -> None:
+    if not target:
+        raise ValueError("regression learnwares must name output.target")
+
+
+def feature_space_key(n_features: int, feature_names: list[str] | None = None, encoder: str | None = None) -> str:
+    """The feature space of an input schema: the first 16 hex digits of the SHA-256 of the JSON
+    list ``[n_features, feature_names, encoder]``. Specs are comparable only within one key:
+    equal width with other names, or another encoder, is another space."""
+    raw = json.dumps([int(n_features), None if feature_names is None else list(feature_names), encoder])
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -21,10 +54,13 @@ class Task:
     Args:
         X: rows in the learnwares' input schema (labelled and unlabelled together).
         y: labels for the first ``len(y)`` rows of ``X`` (may be ``None``).
-        task_type: ``"classification"`` or ``"regression"``; inferred from ``y`` if omitted.
+        task_type: a registered task type (:data:`TASK_TYPES`); inferred from ``y`` if omitted.
         description: free text, used by semantic search.
         spec_points: reduced-set size of the task RKME.
         seed: seed of the task RKME.
+        feature_names, encoder: the input schema of ``X`` (as in a learnware's manifest): with
+            them, statistical search compares only learnwares of exactly this feature space
+            (:attr:`feature_space`); without, see :meth:`modelreuse.dock.Dock.search`.
     """
 
     X: np.ndarray | None = None
@@ -33,6 +69,8 @@ class Task:
     description: str = ""
     spec_points: int = 100
     seed: int = 0
+    feature_names: list[str] | None = None
+    encoder: str | None = None
     _rkme: RKMESpec | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -48,17 +86,36 @@ class Task:
                 raise InvalidTaskDataError("y contains NaN or inf")
         if self.task_type is None and self.y is not None:
             self.task_type = infer_task_type(self.y)
-        if self.task_type not in (None, "classification", "regression"):
-            raise InvalidTaskDataError(f"task_type must be 'classification' or 'regression', got {self.task_type!r}")
+        if self.task_type is not None and self.task_type not in TASK_TYPES:
+            raise InvalidTaskDataError(f"task_type must be one of {TASK_TYPES.names()}, got {self.task_type!r}")
+        width = self.n_features
+        if self.feature_names is not None and width is not None and len(self.feature_names) != width:
+            raise InvalidTaskDataError(f"{len(self.feature_names)} feature_names for {width} columns of X")
 
     @classmethod
-    def from_spec(cls, rkme: RKMESpec, task_type: str | None = None, description: str = "") -> Task:
+    def from_spec(cls, rkme: RKMESpec, task_type: str | None = None, description: str = "",
+                  feature_names: list[str] | None = None, encoder: str | None = None) -> Task:
         """A task known only by its spec (the user's data stays with the user)."""
-        return cls(task_type=task_type, description=description, _rkme=rkme)
+        return cls(task_type=task_type, description=description, feature_names=feature_names, encoder=encoder,
+                   _rkme=rkme)
 
     @property
     def X_labelled(self) -> np.ndarray:
         return self.X[: 0 if self.y is None else len(self.y)]
+
+    @property
+    def n_features(self) -> int | None:
+        """Width of the task's rows (or of its spec); ``None`` for a task given by text only."""
+        if self.X is not None:
+            return int(self.X.shape[1])
+        return None if self._rkme is None else self._rkme.n_features
+
+    @property
+    def feature_space(self) -> str:
+        """:func:`feature_space_key` of the task's width, ``feature_names`` and ``encoder``."""
+        if self.n_features is None:
+            raise InvalidTaskDataError("the task has neither data nor an RKME spec, so no feature space")
+        return feature_space_key(self.n_features, self.feature_names, self.encoder)
 
     @property
     def rkme(self) -> RKMESpec:

@@ -7,9 +7,9 @@ stay under ``root``). Every change is all-or-nothing: a failed submit leaves no 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from contextlib import ExitStack
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,18 +24,17 @@ from modelreuse.dock.validation import ValidationLimits, validate_in_subprocess
 from modelreuse.errors import (
     DuplicateLearnwareError,
     EmptyDockError,
+    InvalidTaskDataError,
     LearnwareNotFoundError,
     SchemaError,
+    UnknownNameError,
 )
 from modelreuse.learnware import Learnware, Manifest
 from modelreuse.models.adapters import ModelAdapter
-from modelreuse.selection.calibration import DEFAULT_ALPHA, null_model
+from modelreuse.selection.base import SELECTORS, Candidates
 from modelreuse.selection.ranking import Ranking
-from modelreuse.selection.semantic import semantic_search
-from modelreuse.selection.statistical import mixture_search, statistical_search
-from modelreuse.specs.records import RecordsSpec
+from modelreuse.specs.base import Specification
 from modelreuse.specs.rkme import RKMESpec
-from modelreuse.specs.rkme_index import RKMEIndex
 from modelreuse.task import Task
 
 if TYPE_CHECKING:  # pandas and the recommender load only when used
@@ -45,14 +44,7 @@ if TYPE_CHECKING:  # pandas and the recommender load only when used
     from modelreuse.records.leaderboard import LeaderboardRecords
     from modelreuse.selection.learned.modellens import ModelLens
 
-CARD_FILTERS = ("task_type", "modality", "owner", "licence", "n_features")
-
-
-def feature_space_key(manifest: Manifest) -> str:
-    """Learnwares are comparable by RKME only within one feature space: same width, names, encoder."""
-    schema = manifest.input_schema
-    raw = json.dumps([schema.n_features, schema.feature_names, schema.encoder])
-    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+CARD_FILTERS = ("task_type", "modality", "owner", "licence", "n_features", "feature_space")
 
 
 class Dock:
@@ -70,7 +62,8 @@ class Dock:
         self._lock = DockLock(self.root)
         self.engine = make_engine(self.url, self._lock)
         self.artifacts = ArtifactStore(self.root)
-        self._indexes: dict[str, tuple[int, RKMEIndex, dict[str, str]]] = {}
+        self._listings: dict[str, tuple[int, list[dict]]] = {}
+        self._shared: dict = {}
         self._models: dict[tuple[str, bool], ModelAdapter] = {}
 
     # ---------------------------------------------------------------- submit
@@ -119,9 +112,6 @@ class Dock:
             given.to_zip(staging / "package.zip")
         lw = Learnware.open(staging / "package.zip", extract_to=staging / "pkg")
         lw.load_specs()
-        if lw.rkme.n_features != lw.manifest.input_schema.n_features:
-            raise SchemaError(f"RKME has {lw.rkme.n_features} features; input_schema declares "
-                              f"{lw.manifest.input_schema.n_features}")
         return lw
 
     def _store(self, zip_path: Path, manifest: Manifest) -> str:
@@ -154,7 +144,8 @@ class Dock:
         tag = filters.pop("tag", None)
         unknown = set(filters) - set(CARD_FILTERS)
         if unknown:
-            raise ValueError(f"unknown filter(s) {sorted(unknown)}; use {CARD_FILTERS} or tag")
+            raise UnknownNameError(f"unknown filter(s) {sorted(unknown)}; use {', '.join(CARD_FILTERS)} or tag "
+                                   "(or a parameter of the search method)")
         stmt = select(LearnwareRecord).order_by(LearnwareRecord.created_at, LearnwareRecord.id)
         for key, value in filters.items():
             if value is not None:
@@ -214,56 +205,102 @@ class Dock:
 
     # ---------------------------------------------------------------- search
     def search(self, task: Task | RKMESpec | str, *, method: str = "statistical", k: int = 10,
-               max_learnwares: int = 5, calibrate: bool = True, alpha: float = DEFAULT_ALPHA,
-               exclude: tuple[str, ...] = (), **filters: Any) -> Ranking:
-        """Search the dock.
+               exclude: tuple[str, ...] = (), **kwargs: Any) -> Ranking:
+        """Search the dock with the selector registered as ``method``
+        (:data:`modelreuse.selection.base.SELECTORS`; e.g. ``statistical``, ``mixture``, ``semantic``,
+        ``records``).
 
         Args:
-            task: a :class:`Task` (its RKME is used; only the spec is needed), an
-                :class:`RKMESpec`, or query text for ``method="semantic"``.
-            method: ``"semantic"`` (card filters + text match), ``"statistical"`` (MMD ranking)
-                or ``"mixture"`` (non-negative mixture of learnware RKMEs).
-            k: number of results (statistical, semantic).
-            max_learnwares: mixture size limit.
-            calibrate: for statistical search, add a p-value per entry and answer
-                ``details["nothing_fits"]`` (see modelreuse.selection.calibration); from the
-                user's rows when the task has them, else from the task RKME alone.
-            alpha: significance level of "nothing fits".
+            task: what the selector reads: a :class:`Task` (only its RKME leaves the task) or an
+                :class:`RKMESpec` for the statistical selectors, query text (or a task's
+                ``description``) for ``semantic`` and ``records``.
+            method: the selector's name; unknown names raise :class:`UnknownNameError` listing them.
+            k: at most this many results.
             exclude: learnware ids left out of the search.
-            filters: card-field filters, e.g. ``task_type="regression"``.
+            kwargs: keyword arguments naming a parameter of the selector go to it (``calibrate``,
+                ``alpha``, ``max_learnwares``, ``recommender``, ...); the rest are card filters
+                (:data:`CARD_FILTERS` or ``tag``), e.g. ``task_type="regression"``.
+
+        Candidates: the learnwares that pass the filters and have every spec kind the selector
+        declares (a learnware with only a card is found by ``semantic``, never by
+        ``statistical``). Selectors that compare the task's rows (``feature_space=True``) see one
+        feature space only (:meth:`feature_space_of`), and for a :class:`Task` with a
+        ``task_type`` only learnwares of that type. The ranking's ``details["feature_space"]``
+        names the space searched.
         """
-        if method == "semantic":
-            query = task if isinstance(task, str) else getattr(task, "description", "")
-            cards = self.list(**filters)
-            if not cards:
-                raise EmptyDockError(f"no learnware in the dock matches the filters {filters or ''}")
-            return semantic_search(cards, query, k=k)
-        if method not in ("statistical", "mixture"):
-            raise ValueError(f"unknown search method {method!r}; use semantic, statistical or mixture")
-        spec = task.rkme if isinstance(task, Task) else task
-        if not isinstance(spec, RKMESpec):
-            raise TypeError("statistical search needs a Task with data or an RKMESpec")
-        if isinstance(task, Task) and task.task_type and "task_type" not in filters:
-            filters["task_type"] = task.task_type
-        index, names = self.index_for(spec.n_features, **filters)
-        if exclude:
-            index = index.without(set(exclude))
-        null = None
-        if calibrate:
-            rows = task.X if isinstance(task, Task) else None
-            null = null_model(rows, spec, seed=task.seed if isinstance(task, Task) else 0)
-        if method == "mixture":
-            return mixture_search(index, spec, names, max_learnwares=max_learnwares, null=null, alpha=alpha)
-        return statistical_search(index, spec, names, k=k, null=null, alpha=alpha)
+        entry = SELECTORS.entry(method)
+        params = {f.name for f in fields(entry.obj)}
+        options = {name: value for name, value in kwargs.items() if name in params}
+        filters = {name: value for name, value in kwargs.items() if name not in params}
+        cards, space = self._candidate_cards(task, entry.name, entry.metadata, filters)
+        candidates = Candidates(cards, frozenset(exclude), self._load_spec, self._shared)
+        ranking = entry.obj(**options).select(task, candidates, k)
+        if space is not None:
+            ranking.details["feature_space"] = space
+        return ranking
+
+    def feature_space_of(self, task: Task | RKMESpec, cards: list[dict] | None = None) -> str:
+        """The feature space a task is compared in: specs are compared only within one.
+
+        A task with ``feature_names`` or an ``encoder`` is in exactly the space they and its width
+        name (:func:`modelreuse.task.feature_space_key`). A plain task (numpy rows or an RKME
+        without names) is in the space of its width without names or encoder; if no learnware of
+        ``cards`` (default: the whole dock) is there but exactly one space of that width is, the
+        task is taken to be in that one; if several are, :class:`SchemaError` asks for the task's
+        ``feature_names`` or ``encoder`` instead of comparing across them.
+        """
+        task = task if isinstance(task, Task) else Task.from_spec(task) if isinstance(task, RKMESpec) else None
+        if task is None or task.n_features is None:
+            raise InvalidTaskDataError("searching by the task's rows needs a Task with data or an RKMESpec")
+        if task.feature_names is not None or task.encoder is not None:
+            return task.feature_space
+        cards = self.list() if cards is None else cards
+        spaces = {c["feature_space"]: c for c in cards if c["n_features"] == task.n_features}
+        if task.feature_space in spaces or len(spaces) != 1:
+            if len(spaces) > 1 and task.feature_space not in spaces:
+                shown = "; ".join(f"{key} (encoder {c['encoder']}, e.g. {c['name']!r})" for key, c in spaces.items())
+                raise SchemaError(f"the dock holds {len(spaces)} feature spaces of width {task.n_features} ({shown}); "
+                                  "say which one your rows are in: Task(..., feature_names=[...], encoder=...)")
+            return task.feature_space
+        return next(iter(spaces))
+
+    def _candidate_cards(self, task: Any, method: str, needs: dict, filters: dict) -> tuple[list[dict], str | None]:
+        """The cards a selector may rank, and the feature space searched (None if it ranks across)."""
+        if needs["feature_space"] and isinstance(task, Task) and task.task_type and "task_type" not in filters:
+            filters = {**filters, "task_type": task.task_type}
+        kinds = set(needs["spec_kinds"])
+        cards = [c for c in self._listing(filters) if kinds <= set(c["spec_kinds"])]
+        space = None
+        if needs["feature_space"]:
+            space = self.feature_space_of(task, cards)
+            cards = [c for c in cards if c["feature_space"] == space]
+        if not cards:
+            where = f" in feature space {space}" if space else ""
+            raise EmptyDockError(
+                f"no learnware for {method} search{where}: it needs spec kind(s) {sorted(kinds)}"
+                + (f" and the filters {filters}" if filters else "") + "; submit some or relax the filters")
+        return cards, space
+
+    def _listing(self, filters: dict) -> list[dict]:
+        """:meth:`list` with ``filters``, cached per dock object until the dock's revision changes
+        (a search on an unchanged dock costs one tiny query)."""
+        with Session(self.engine) as session:
+            revision = current_revision(session)
+        key = json.dumps(sorted(filters.items()), default=str)
+        cached = self._listings.get(key)
+        if cached is None or cached[0] != revision:
+            cached = self._listings[key] = (revision, self.list(**filters))
+        return cached[1]
+
+    def _load_spec(self, learnware_id: str, kind: str) -> Specification:
+        return self.get(learnware_id).spec(kind)
 
     def catalogue(self, **filters: Any) -> pd.DataFrame:
-        """The learnwares matching ``filters`` as a recommender's models table.
+        """The learnwares matching ``filters`` as a recommender's models table
+        (:func:`modelreuse.selection.learned.dock_search.catalogue`)."""
+        from modelreuse.selection.learned.dock_search import catalogue
 
-        Columns ``model, family, params, release_date, description, learnware_id``: ``model`` is
-        the learnware's name (with ``[id]`` appended when two learnwares share a name),
-        ``description`` its card text, the rest from its ``records`` spec (empty without one).
-        """
-        return self._catalogue_and_records(filters)[0]
+        return catalogue(self.list(**filters), self._load_spec)[0]
 
     def leaderboard(self, **filters: Any) -> LeaderboardRecords:
         """The leaderboard records of every learnware (matching ``filters``) with a ``records`` spec,
@@ -272,79 +309,29 @@ class Dock:
         import pandas as pd
 
         from modelreuse.records.leaderboard import LeaderboardRecords
+        from modelreuse.selection.learned.dock_search import catalogue
 
-        catalogue, specs = self._catalogue_and_records(filters)
-        frames = [spec.to_frame(model) for model, spec in zip(catalogue["model"], specs) if spec is not None]
+        table, specs = catalogue(self.list(**filters), self._load_spec)
+        frames = [spec.to_frame(model) for model, spec in zip(table["model"], specs) if spec is not None]
         if not frames:
             raise EmptyDockError("no learnware in the dock has a records spec" + (f" matching {filters}" if filters else ""))
         records = pd.concat(frames, ignore_index=True)
         datasets = records[["dataset", "task"]].drop_duplicates("dataset")
-        return LeaderboardRecords(records, catalogue[catalogue["model"].isin(records["model"])], datasets)
-
-    def _catalogue_and_records(self, filters: dict) -> tuple[pd.DataFrame, list[RecordsSpec | None]]:
-        import pandas as pd
-
-        cards = self.list(**filters)
-        repeated = pd.Series([c["name"] for c in cards], dtype="string").duplicated(keep=False).to_numpy()
-        rows, specs = [], []
-        for card, shared_name in zip(cards, repeated):
-            records = self.get(card["id"]).records
-            specs.append(records)
-            rows.append({"model": f"{card['name']} [{card['id']}]" if shared_name else card["name"],
-                         "family": records.family if records else "",
-                         "params": records.params if records else None,
-                         "release_date": records.release_date if records else "",
-                         "description": card["description"] or card["name"], "learnware_id": card["id"]})
-        columns = ["model", "family", "params", "release_date", "description", "learnware_id"]
-        return pd.DataFrame(rows, columns=columns), specs
+        return LeaderboardRecords(records, table[table["model"].isin(records["model"])], datasets)
 
     def recommend(self, description: str, recommender: ModelLens | str | Path, *, task: str = "", metric: str = "",
                   k: int = 10, **filters: Any) -> Ranking:
-        """Rank the learnwares (matching card ``filters``) for a dataset described in words.
+        """Rank the learnwares (matching card ``filters``) for a dataset described in words: the
+        ``records`` selector, ``search(description, method="records", recommender=...,
+        leaderboard_task=task, metric=metric)``.
 
         ``recommender`` is a fitted :class:`~modelreuse.selection.learned.ModelLens` or the folder
         ``modelreuse recommend train`` saved one in; ``task`` and ``metric`` name what will be
         measured (e.g. ``Retrieval``, ``ndcg_at_10``). Each entry's details hold the recommender's
         ``prior`` and ``interaction`` parts; see :mod:`modelreuse.selection.learned.dock_search`.
         """
-        from modelreuse.selection.learned.dock_search import as_recommender, recommend_learnwares
-
-        return recommend_learnwares(as_recommender(recommender), self.catalogue(**filters), description,
-                                    task, metric, k)
-
-    def index_for(self, n_features: int, **filters: Any) -> tuple[RKMEIndex, dict[str, str]]:
-        """The RKME index of the learnwares with ``n_features`` inputs matching ``filters``.
-
-        Cached per dock object and rebuilt only when the dock's revision changes, so a search
-        on an unchanged dock costs one tiny query plus the index lookup.
-        """
-        with Session(self.engine) as session:
-            revision = current_revision(session)
-        key = json.dumps([n_features, sorted(filters.items())], default=str)
-        cached = self._indexes.get(key)
-        if cached is None or cached[0] != revision:
-            cards = self.list(n_features=n_features, **filters)
-            if not cards:
-                raise EmptyDockError(
-                    f"the dock has no learnware with {n_features} input features"
-                    + (f" matching {filters}" if filters else "") + "; submit some or relax the filters")
-            cards, specs = self._rkme_specs(cards)
-            index = RKMEIndex.build([c["id"] for c in cards], specs)
-            self._indexes[key] = (revision, index, {c["id"]: c["name"] for c in cards})
-        return self._indexes[key][1], self._indexes[key][2]
-
-    def _rkme_specs(self, cards: list[dict]) -> tuple[list[dict], list[RKMESpec]]:
-        """The RKME of each card, leaving out learnwares removed since the cards were listed."""
-        kept, specs = [], []
-        for card in cards:
-            try:
-                specs.append(self.get(card["id"]).rkme)
-            except LearnwareNotFoundError:
-                continue
-            kept.append(card)
-        if not kept:
-            raise EmptyDockError("every matching learnware was removed while the search ran; try again")
-        return kept, specs
+        return self.search(description, method="records", k=k, recommender=recommender, leaderboard_task=task,
+                           metric=metric, **filters)
 
     def _record(self, session: Session, learnware_id: str) -> LearnwareRecord:
         rec = session.get(LearnwareRecord, learnware_id)
@@ -356,6 +343,6 @@ class Dock:
 def _record(learnware_id: str, sha: str, m: Manifest) -> LearnwareRecord:
     return LearnwareRecord(
         id=learnware_id, name=m.name, description=m.description, tags=list(m.tags), task_type=m.task_type,
-        modality=m.modality, owner=m.owner, licence=m.licence, feature_space=feature_space_key(m),
+        modality=m.modality, owner=m.owner, licence=m.licence, feature_space=m.feature_space,
         n_features=m.input_schema.n_features, package_sha256=sha, manifest=json.loads(m.model_dump_json()),
     )

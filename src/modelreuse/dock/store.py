@@ -1,14 +1,20 @@
-"""Metadata store: one table of learnware cards, via SQLAlchemy (SQLite or PostgreSQL)."""
+"""Metadata store: one table of learnware cards, via SQLAlchemy (SQLite or PostgreSQL).
+
+Schema upgrades happen when a dock is opened (:func:`make_engine`): a ``learnwares`` table from an
+older version without the ``feature_space`` column gets it, filled from each row's manifest
+(:func:`modelreuse.task.feature_space_key`), as do rows whose key is empty.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, create_engine, insert, select, text, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import JSON, DateTime, Integer, String, Text, create_engine, insert, inspect, or_, select, text, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from modelreuse.dock.locking import DockLock
+from modelreuse.task import feature_space_key
 
 
 class Base(DeclarativeBase):
@@ -41,6 +47,7 @@ class LearnwareRecord(Base):
             "task_type": self.task_type, "modality": self.modality, "owner": self.owner,
             "licence": self.licence, "n_features": self.n_features,
             "encoder": (self.manifest.get("input_schema") or {}).get("encoder"),
+            "feature_space": self.feature_space, "spec_kinds": [s["kind"] for s in self.manifest.get("specs", [])],
             "created_at": self.created_at.isoformat() if self.created_at else None,
         }
 
@@ -71,9 +78,23 @@ def make_engine(url: str, lock: DockLock) -> Engine:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
         Base.metadata.create_all(conn)
+        _upgrade(conn)
         if conn.scalar(select(DockMeta.value).where(DockMeta.key == "revision")) is None:
             conn.execute(insert(DockMeta).values(key="revision", value=0))
     return engine
+
+
+def _upgrade(conn: Connection) -> None:
+    """Bring a table made by an older version up to this schema (module doc)."""
+    if "feature_space" not in {c["name"] for c in inspect(conn).get_columns("learnwares")}:
+        conn.execute(text("ALTER TABLE learnwares ADD COLUMN feature_space VARCHAR(64)"))
+        conn.execute(text("CREATE INDEX IF NOT EXISTS ix_learnwares_feature_space ON learnwares (feature_space)"))
+    table = LearnwareRecord.__table__
+    missing = select(table.c.id, table.c.manifest).where(or_(table.c.feature_space.is_(None), table.c.feature_space == ""))
+    for row_id, manifest in conn.execute(missing).all():
+        schema = manifest["input_schema"]
+        key = feature_space_key(schema["n_features"], schema.get("feature_names"), schema.get("encoder"))
+        conn.execute(update(table).where(table.c.id == row_id).values(feature_space=key))
 
 
 def bump_revision(session: Session) -> None:

@@ -1,6 +1,6 @@
 """Sandboxed check of a submitted learnware: load the model in a separate, isolated process tree
-with kernel-enforced limits (see :mod:`modelreuse.dock.sandbox`), and check it predicts on the
-RKME reduced-set points as declared.
+with kernel-enforced limits (see :mod:`modelreuse.dock.sandbox`), and check it predicts as declared
+on its RKME reduced-set points (or on probe rows, for a learnware without an RKME).
 
 :func:`validate_in_subprocess` runs :func:`check_package` there and re-raises its error here,
 typed. Without ``trust`` no code from the package runs at all (the child imports nothing from
@@ -27,8 +27,21 @@ DEFAULT_MEMORY_BYTES = DEFAULT_LIMITS.memory_bytes
 __all__ = ["DEFAULT_LIMITS", "ValidationLimits", "check_package", "parse_size", "validate_in_subprocess"]
 
 
+#: Rows a learnware without an RKME spec is checked on: seeded standard-normal rows of its width.
+PROBE_ROWS = 16
+
+
+def probe_rows(lw) -> np.ndarray:
+    """The rows a model is checked on: its RKME's reduced set (points of its own training
+    distribution) or, without an RKME spec, :data:`PROBE_ROWS` seeded standard-normal rows of the
+    declared width (shape, declared classes and finiteness are checked, not accuracy)."""
+    if "rkme" in lw.spec_kinds:
+        return lw.rkme.Z
+    return np.random.default_rng(0).standard_normal((PROBE_ROWS, lw.manifest.input_schema.n_features))
+
+
 def check_package(package_dir: Path, trust: bool = False) -> None:
-    """Load the learnware's model and check its predictions on its own reduced set.
+    """Load the learnware's specs and model and check its predictions on :func:`probe_rows`.
 
     Raises a :class:`ModelReuseError` subclass describing the first problem found.
     """
@@ -36,11 +49,9 @@ def check_package(package_dir: Path, trust: bool = False) -> None:
 
     lw = Learnware.open(package_dir)
     m = lw.manifest
-    rkme = lw.rkme
-    if rkme.n_features != m.input_schema.n_features:
-        raise SchemaError(f"RKME has {rkme.n_features} features, input_schema declares {m.input_schema.n_features}")
+    lw.load_specs()
     model = lw.load_model(trust=trust)
-    X = rkme.Z
+    X = probe_rows(lw)
     pred = model.predict(X)
     if pred.shape[0] != len(X):
         raise SchemaError(f"model returned {pred.shape[0]} predictions for {len(X)} rows")
@@ -55,7 +66,7 @@ def check_package(package_dir: Path, trust: bool = False) -> None:
     else:
         pred = np.asarray(pred, dtype=np.float64)
         if not np.isfinite(pred).all():
-            raise ModelPredictError("model predicts NaN or inf on its own reduced set")
+            raise ModelPredictError("model predicts NaN or inf on its probe rows")
 
 
 def validate_in_subprocess(package_dir: str | Path, trust: bool = False, timeout_s: float | None = None,

@@ -9,6 +9,7 @@ embeddings, the rest are cold-start models scored from name, description, size a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,30 @@ import pandas as pd
 from modelreuse.errors import EmptyDockError
 from modelreuse.selection.learned.modellens import ModelLens
 from modelreuse.selection.ranking import RankedLearnware, Ranking
+from modelreuse.specs.base import Specification
+from modelreuse.specs.records import RecordsSpec
+
+CATALOGUE_COLUMNS = ["model", "family", "params", "release_date", "description", "learnware_id"]
+
+
+def catalogue(cards: list[dict], load: Callable[[str, str], Specification]) -> tuple[pd.DataFrame, list[RecordsSpec | None]]:
+    """The learnwares of ``cards`` as a recommender's models table, and each one's records spec.
+
+    Columns :data:`CATALOGUE_COLUMNS`: ``model`` is the learnware's name (with ``[id]`` appended when
+    two learnwares share a name), ``description`` its card text (its name if empty), ``family``,
+    ``params`` and ``release_date`` from its ``records`` spec (``load(id, "records")``; empty without one).
+    """
+    repeated = pd.Series([c["name"] for c in cards], dtype="string").duplicated(keep=False).to_numpy()
+    rows, specs = [], []
+    for card, shared_name in zip(cards, repeated):
+        records = load(card["id"], "records") if "records" in card["spec_kinds"] else None
+        specs.append(records)
+        rows.append({"model": f"{card['name']} [{card['id']}]" if shared_name else card["name"],
+                     "family": records.family if records else "",
+                     "params": records.params if records else None,
+                     "release_date": records.release_date if records else "",
+                     "description": card["description"] or card["name"], "learnware_id": card["id"]})
+    return pd.DataFrame(rows, columns=CATALOGUE_COLUMNS), specs
 
 
 def as_recommender(recommender: ModelLens | str | Path, cache: Path | None = Path(".cache/recommend")) -> ModelLens:

@@ -1,0 +1,93 @@
+"""Contract of every registered selector (one parametrised test over ``SELECTORS.names()``) on a real
+dock: four Beijing station learnwares with RKME and records specs, and one learnware with only its
+card. A new selector adds its query (and required parameters) to ``QUERIES``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.linear_model import Ridge
+
+from modelreuse.dock import Dock
+from modelreuse.errors import EmptyDockError, ManifestError, UnknownNameError
+from modelreuse.learnware import Learnware
+from modelreuse.selection.base import SELECTORS, selectors_for
+from modelreuse.selection.learned.modellens import ModelLens
+from modelreuse.selection.ranking import Ranking
+from modelreuse.task import Task
+from tests.conftest import SITES, build_site_learnware, user_half
+
+DESCRIPTION = "hourly PM2.5 at the Huairou monitoring station"
+
+
+@pytest.fixture(scope="module")
+def dock(beijing, tmp_path_factory):
+    packages = tmp_path_factory.mktemp("selector-learnwares")
+    board = {f"{site} held-out": user_half(beijing, site) for site in SITES}
+    dock = Dock(tmp_path_factory.mktemp("selector-dock"))
+    ids = {s: dock.submit(build_site_learnware(packages, s, beijing[s], beijing["_feature_names"], board), validate=False)
+           for s in SITES}
+    X, y = user_half(beijing, "Huairou")
+    card_only = Learnware.build(packages / "card-only", Ridge().fit(X, y), name="Huairou card only",
+                                task_type="regression", target="PM2.5", feature_names=beijing["_feature_names"],
+                                description=DESCRIPTION, tags=["air"])
+    ids["card-only"] = dock.submit(card_only)  # validated in the sandbox on probe rows (no RKME)
+    return dock, ids
+
+
+@pytest.fixture(scope="module")
+def recommender(dock, tmp_path_factory):
+    return ModelLens(steps=150, members=1, seed=0, cache=tmp_path_factory.mktemp("cache")).fit(dock[0].leaderboard())
+
+
+def _rows(beijing, recommender):
+    return Task(X=user_half(beijing, "Huairou")[0], task_type="regression", description=DESCRIPTION), {}
+
+
+QUERIES = {
+    "statistical": _rows,
+    "mixture": _rows,
+    "semantic": lambda beijing, recommender: (DESCRIPTION, {}),
+    "records": lambda beijing, recommender: (DESCRIPTION, {"recommender": recommender, "metric": "rmse",
+                                                           "leaderboard_task": "PM2.5 regression"}),
+}
+
+
+@pytest.mark.parametrize("name", SELECTORS.names())
+def test_selector_contract(name, dock, beijing, recommender):
+    if name not in QUERIES:
+        pytest.fail(f"selector {name!r} has no query in QUERIES; add one")
+    dock, ids = dock
+    query, options = QUERIES[name](beijing, recommender)
+    meta = SELECTORS.metadata(name)
+    assert set(meta) >= {"spec_kinds", "feature_space", "help"}
+    ranking = dock.search(query, method=name, k=2, **options)
+    assert isinstance(ranking, Ranking) and 1 <= len(ranking) <= 2 and len(set(ranking.ids)) == len(ranking)
+    scores = [e.score for e in ranking]
+    assert np.isfinite(scores).all() and scores == sorted(scores, reverse=True)
+    for entry in ranking:
+        assert set(meta["spec_kinds"]) <= set(dock.card(entry.learnware_id)["spec_kinds"])
+    assert ("feature_space" in ranking.details) == meta["feature_space"]
+    without = dock.search(query, method=name, k=2, exclude=(ranking[0].learnware_id,), **options)
+    assert ranking[0].learnware_id not in without.ids
+    with pytest.raises(UnknownNameError, match="unknown filter"):
+        dock.search(query, method=name, no_such_option=1, **options)
+
+
+def test_unknown_method_lists_the_selectors(dock):
+    with pytest.raises(UnknownNameError, match="registered: " + ", ".join(SELECTORS.names())):
+        dock[0].search("PM2.5", method="bogus")
+
+
+def test_card_only_learnware_is_found_by_semantic_search_not_statistical(dock, beijing):
+    dock, ids = dock
+    assert dock.get(ids["card-only"]).spec_kinds == ["semantic"]
+    with pytest.raises(ManifestError, match="no 'rkme' spec"):
+        dock.get(ids["card-only"]).spec("rkme")
+    assert dock.search("card only", method="semantic", k=1).ids == [ids["card-only"]]
+    task = Task(X=user_half(beijing, "Huairou")[0], task_type="regression")
+    assert ids["card-only"] not in dock.search(task, k=10).ids
+    assert ids["card-only"] not in dock.search(task, method="mixture").ids
+    with pytest.raises(EmptyDockError, match="spec kind"):
+        dock.search(task, exclude=(), task_type="regression", modality="image")
+    assert selectors_for("rkme") == ["mixture", "statistical"] and "semantic" in selectors_for("semantic")
