@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 import sklearn
 
-from modelreuse.errors import InvalidTaskDataError
+from modelreuse.errors import InvalidTaskDataError, UnknownNameError
 from modelreuse.selection.transferability import METRICS, get_metric, logme, ncti_pool_scores, score_problem
 from modelreuse.selection.transferability.leep import expected_empirical_prediction
 from modelreuse.selection.transferability.logme import log_evidence, spectrum
 from tests.conftest import DATA
+
+KINDS = {name: METRICS.metadata(name)["kind"] for name in METRICS.names()}
 
 FIXTURES = DATA / "transferability" / "fixtures" / "public"
 
@@ -68,12 +70,12 @@ def test_ranking_fixture_scores_and_pool_relative_ncti(reference):
     ranking = np.load(FIXTURES / "ranking.npz")
     expected = reference["ranking"]
     for name in ("hscore", "logme", "transrate", "sfda", "lfc", "pactran_dir", "leep"):
-        metric = METRICS[name]
+        metric = get_metric(name)
         first = "F" if metric.kind == "features" else "P"
         values = [metric.fn(ranking[f"{first}_{k}"], ranking["y"]) for k in range(8)]
         rtol = 1e-5 if name == "lfc" else 1e-8  # the reference LFC keeps its label kernel in float32
         np.testing.assert_allclose(values, expected["scores"][name], rtol=rtol, err_msg=name)
-    parts = [METRICS["ncti_parts"].fn(ranking[f"F_{k}"], ranking["y"]) for k in range(8)]
+    parts = [get_metric("ncti_parts").fn(ranking[f"F_{k}"], ranking["y"]) for k in range(8)]
     np.testing.assert_allclose(parts, expected["ncti_parts"], rtol=1e-8)
     np.testing.assert_allclose(ncti_pool_scores(parts), expected["scores"]["ncti_final"], rtol=1e-8, atol=1e-12)
 
@@ -103,12 +105,12 @@ def test_missing_label_value_is_reencoded(problem):
     F, y = problem["F"], problem["y"]
     gapped = np.where(y >= 3, y + 1, y)  # labels {0,1,2,4,5,6}: value 3 has no rows
     assert logme(F, gapped) == pytest.approx(logme(F, y), rel=1e-12)
-    assert METRICS["hscore"].fn(F, gapped) == pytest.approx(METRICS["hscore"].fn(F, y), rel=1e-12)
+    assert get_metric("hscore").fn(F, gapped) == pytest.approx(get_metric("hscore").fn(F, y), rel=1e-12)
 
 
-@pytest.mark.parametrize("name", [n for n, m in METRICS.items() if m.kind == "features" and n != "linear_probe_accuracy"])
+@pytest.mark.parametrize("name", [n for n, m in KINDS.items() if m == "features" and n != "linear_probe_accuracy"])
 def test_bad_inputs_raise_typed_errors(name):
-    metric = METRICS[name]
+    metric = get_metric(name)
     rng = np.random.default_rng(1)
     F, y = rng.normal(size=(80, 8)), rng.integers(0, 3, size=80)
     with pytest.raises(InvalidTaskDataError):
@@ -128,17 +130,17 @@ def test_constant_and_wide_features_give_finite_values(name):
     y = np.repeat([0, 1, 2], 20)
     F = rng.normal(size=(60, 100)) + y[:, None]
     F[:, :5] = 3.0  # constant columns; N < D
-    value = np.asarray(METRICS[name].fn(F, y), dtype=np.float64)
+    value = np.asarray(get_metric(name).fn(F, y), dtype=np.float64)
     assert np.isfinite(value).all()
 
 
 def test_probability_inputs_are_checked():
     y = np.array([0, 1, 0, 1])
     with pytest.raises(InvalidTaskDataError, match="sum to 1"):
-        METRICS["leep"].fn(np.full((4, 3), 0.5), y)
+        get_metric("leep").fn(np.full((4, 3), 0.5), y)
     with pytest.raises(InvalidTaskDataError, match="negative"):
-        METRICS["nce"].fn(np.array([[1.5, -0.5]] * 4), y)
-    with pytest.raises(KeyError, match="unknown transferability metric"):
+        get_metric("nce").fn(np.array([[1.5, -0.5]] * 4), y)
+    with pytest.raises(UnknownNameError, match="unknown transferability metric"):
         get_metric("nope")
 
 
@@ -157,12 +159,25 @@ def test_cli_transfer_score_prints_fixture_names(reference):
     assert bad.exit_code == 2 and "unknown transferability metric" in bad.output
 
 
-@pytest.mark.parametrize("name", [n for n, m in METRICS.items() if m.kind == "features"])
+@pytest.mark.parametrize("name", [n for n, m in KINDS.items() if m == "features"])
 def test_all_constant_features_raise_or_give_the_no_information_value(name):
     y = np.repeat([0, 1, 2], 20)
     F = np.full((60, 10), 3.0)
     if name in ("reg_hscore", "sfda", "ncti_parts"):
         with pytest.raises(InvalidTaskDataError, match="constant"):
-            METRICS[name].fn(F, y)
+            get_metric(name).fn(F, y)
     else:
-        assert np.isfinite(np.asarray(METRICS[name].fn(F, y), dtype=np.float64)).all()
+        assert np.isfinite(np.asarray(get_metric(name).fn(F, y), dtype=np.float64)).all()
+
+
+@pytest.mark.parametrize("name", METRICS.names())
+def test_every_registered_metric_scores_the_fixture_problem(problem, name):
+    """Registry contract: complete metadata, and a finite value (or finite parts) on the real-structured
+    fixture problem with the inputs its ``kind`` names."""
+    metadata = METRICS.metadata(name)
+    assert metadata["kind"] in ("features", "probabilities", "regression")
+    assert isinstance(metadata["higher_is_better"], bool) and isinstance(metadata["pool_relative"], bool)
+    first, second = {"features": ("F", "y"), "probabilities": ("P", "y"), "regression": ("F", "t")}[metadata["kind"]]
+    rows = slice(0, 300)  # a smaller problem keeps the expensive metrics (N-LEEP, the probe) fast
+    value = np.asarray(get_metric(name).fn(problem[first][rows], problem[second][rows]), dtype=np.float64)
+    assert value.size == (3 if metadata["pool_relative"] else 1) and np.isfinite(value).all()

@@ -1,7 +1,11 @@
 """The leave-one-target-out metric ensemble learns which transferability metric to trust."""
 
 import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 
+from modelreuse.errors import InvalidTaskDataError
 from modelreuse.metrics.ranking import weighted_tau_sfda
 from modelreuse.selection.transferability_ensemble import MetricEnsembleRanker, RankingTask, standardise_within_task
 
@@ -32,3 +36,17 @@ def test_ensemble_ranker_learns_that_small_tasks_favour_small_encoders():
     ranker = MetricEnsembleRanker().fit(tasks[1:])
     small = tasks[0]
     assert weighted_tau_sfda(ranker.predict(small), small.truth) > weighted_tau_sfda(small.scores[:, 0], small.truth) + 0.2
+
+
+def test_ensemble_ranker_follows_the_estimator_contract():
+    rng = np.random.default_rng(2)
+    tasks = [RankingTask(rng.normal(size=(10, 2)), np.full(10, 64), 500, rng.normal(size=10)) for _ in range(4)]
+    ranker = MetricEnsembleRanker(alphas=[1.0, 10.0])
+    assert clone(ranker).get_params() == {"alphas": [1.0, 10.0]}
+    with pytest.raises(NotFittedError):
+        ranker.predict(tasks[0])
+    fitted = ranker.fit(tasks)
+    assert fitted.n_features_in_ == 4 and fitted.alpha_ in (1.0, 10.0)
+    assert not hasattr(clone(fitted), "coef_")
+    with pytest.raises(InvalidTaskDataError, match="at least one task"):
+        MetricEnsembleRanker().fit([])

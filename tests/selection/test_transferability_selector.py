@@ -5,8 +5,11 @@ import json
 
 import numpy as np
 import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
-from modelreuse.errors import InvalidTaskDataError
+from modelreuse.errors import InvalidTaskDataError, UnknownNameError
 from modelreuse.selection.transferability_selector import Candidate, TransferabilitySelector
 from tests.conftest import DATA
 
@@ -48,8 +51,21 @@ def test_bad_requests(pool):
         TransferabilitySelector("leep").rank([Candidate("x", features=lambda idx: np.ones((len(idx), 2)))], rows, y)
     with pytest.raises(InvalidTaskDataError, match="no candidate"):
         TransferabilitySelector("logme").rank([], rows, y)
-    with pytest.raises(KeyError):
-        TransferabilitySelector("nope")
+    with pytest.raises(UnknownNameError, match="transferability metric"):
+        TransferabilitySelector("nope").rank(candidates, rows, y)
+    with pytest.raises(InvalidTaskDataError, match="regression"):
+        TransferabilitySelector("logme_regression").rank(candidates, rows, y)
+
+
+def test_selector_follows_the_estimator_contract(pool):
+    candidates, rows, y, _ = pool
+    selector = TransferabilitySelector("hscore", n_jobs=1)
+    assert clone(selector).get_params() == selector.get_params() == {"metric": "hscore", "n_jobs": 1, "backend": None}
+    with pytest.raises(NotFittedError):
+        check_is_fitted(selector)
+    fitted = selector.fit(candidates, rows, y)
+    assert fitted.metric_.name == "hscore" and len(fitted.ranking_) == 8
+    assert not hasattr(clone(fitted), "ranking_") and clone(fitted).get_params() == selector.get_params()
 
 
 @pytest.mark.slow

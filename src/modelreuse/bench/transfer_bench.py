@@ -2,8 +2,10 @@
 
 Two zoos (``modality``): text (:mod:`modelreuse.zoo.text`: 28 candidates, 12 targets) and
 image (:mod:`modelreuse.zoo.image`: 30 candidates, 21 eligible per target, 15 targets). For
-each target and each candidate ranked on it: the ground truth (linear-probe test accuracy, full
-training split) and every metric on a seeded subsample of at most ``max_rows`` training rows
+each target and each candidate ranked on it: the ground truth (the linear-probe protocol of
+:func:`~modelreuse.selection.transferability.linear_probe.probe_accuracy`, full training split, test
+accuracy) and every metric, ranking through
+:class:`~modelreuse.selection.transferability_selector.TransferabilitySelector`, on a seeded subsample of at most ``max_rows`` training rows
 (metrics are meant to be cheap; the truth is not). Per metric: weighted Kendall tau in both
 conventions, Hit@1, Hit@3 and seconds per target (all candidates), averaged over targets.
 
@@ -15,47 +17,46 @@ no-metric ablation (size meta-features alone) are reported beside it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from modelreuse.metrics.ranking import hit_at_k, weighted_tau_model_spider, weighted_tau_sfda
-from modelreuse.selection.transferability import get_metric, ncti_pool_scores
+from modelreuse.selection.transferability.linear_probe import probe_accuracy
 from modelreuse.selection.transferability_ensemble import MetricEnsembleRanker, RankingTask
-from modelreuse.zoo.base import TransferTarget, probe_accuracy
+from modelreuse.selection.transferability_selector import Candidate, TransferabilitySelector
+from modelreuse.zoo.base import TransferTarget
 
 BENCH_METRICS = ("hscore", "reg_hscore", "nce", "leep", "nleep_float64", "logme", "gbc", "gbc_diagonal", "transrate",
                  "sfda", "ncti", "pactran", "lfc", "knn", "linear_probe")
 
 
-def _oriented(name: str, raw: list) -> np.ndarray:
-    metric = get_metric(name)
-    if metric.pool_relative:
-        return ncti_pool_scores(raw)
-    values = np.asarray(raw, dtype=np.float64)
-    return values if metric.higher_is_better else -values
-
-
 def score_target(target: TransferTarget, metrics=BENCH_METRICS, max_rows: int = 2000, seed: int = 0) -> dict:
-    """Truth and every metric's oriented scores for all of a target's candidates."""
+    """Truth and every metric's oriented scores for all of a target's candidates: the ground truth
+    is :func:`~modelreuse.selection.transferability.linear_probe.probe_accuracy` on the full
+    splits, the metrics rank the candidates through
+    :class:`~modelreuse.selection.transferability_selector.TransferabilitySelector` on a seeded
+    subsample of at most ``max_rows`` training rows (a candidate's ``features(rows)`` is its
+    frozen output on those rows)."""
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(target.y_train), min(max_rows, len(target.y_train)), replace=False))
-    y = target.y_train[rows]
-    names, truth, dims, raw, seconds = [], [], [], {m: [] for m in metrics}, {m: 0.0 for m in metrics}
+    names, truth, dims, candidates = [], [], [], []
     for out in target.candidates():
         names.append(out.name)
         dims.append(out.train_features.shape[1])
         truth.append(probe_accuracy((out.train_features, target.y_train), (out.test_features, target.y_test)))
-        F, P = out.train_features[rows], out.train_proba[rows]
-        for name in metrics:
-            metric = get_metric(name)
-            start = time.perf_counter()
-            raw[name].append(metric.fn(P if metric.kind == "probabilities" else F, y))
-            seconds[name] += time.perf_counter() - start
+        candidates.append(Candidate(out.name, features=out.train_features[rows].__getitem__,
+                                    source_proba=out.train_proba[rows].__getitem__))
+    subsample, y = np.arange(len(rows)), target.y_train[rows]
+    scores, seconds = {}, {}
+    for name in metrics:
+        ranking = TransferabilitySelector(name).rank(candidates, subsample, y)
+        by_name = {entry.name: entry for entry in ranking}
+        scores[name] = np.array([by_name[n].score for n in names])
+        seconds[name] = float(sum(entry.details["seconds"] for entry in ranking))
     return {"models": names, "truth": np.asarray(truth), "dims": dims, "n_rows": len(target.y_train),
-            "scores": {m: _oriented(m, raw[m]) for m in metrics}, "seconds": seconds}
+            "scores": scores, "seconds": seconds}
 
 
 def _evaluate(scores: np.ndarray, truth: np.ndarray) -> dict:
@@ -108,7 +109,7 @@ def run_transfer_bench(data_root: str | Path, cache: Path, modality: str = "text
                                    "truth_range": [float(results[t.name]["truth"].min()),
                                                    float(results[t.name]["truth"].max())]}
                           for t in targets},
-              "protocol": {"max_metric_rows": max_rows, "seed": seed, "ground_truth": "linear probe, full train split"},
+              "protocol": {"max_metric_rows": max_rows, "seed": seed, "ground_truth": "linear probe (C=1, tol=1e-6, max_iter=10000), full train split"},
               "metrics": per_metric, "raw": raw}
     return report | ensemble_report(raw, per_metric)
 

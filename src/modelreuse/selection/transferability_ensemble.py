@@ -24,17 +24,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.linear_model import Ridge
+from sklearn.utils.validation import check_is_fitted
 
+from modelreuse.errors import InvalidTaskDataError
 from modelreuse.metrics.ranking import weighted_tau_model_spider
+from modelreuse.records.zscore import within_group_z
 
 
 def standardise_within_task(values: np.ndarray) -> np.ndarray:
-    """Columns of ``values`` (models x quantities) to zero mean, unit variance; constant -> 0."""
+    """Columns of ``values`` (models x quantities) to zero mean, unit (population) variance; constant -> 0."""
     values = np.asarray(values, dtype=np.float64)
-    values = values[:, None] if values.ndim == 1 else values
-    std = values.std(axis=0)
-    return np.divide(values - values.mean(axis=0), std, out=np.zeros_like(values), where=std > 0)
+    return within_group_z(values[:, None] if values.ndim == 1 else values, ddof=0)
 
 
 @dataclass
@@ -54,29 +56,34 @@ class RankingTask:
 
     def target(self) -> np.ndarray:
         if self.truth is None:
-            raise ValueError("a training task needs its ground truth")
+            raise InvalidTaskDataError("a training task needs its ground truth")
         return standardise_within_task(self.truth).ravel()
 
 
-class MetricEnsembleRanker:
+class MetricEnsembleRanker(BaseEstimator):
     """``fit(tasks)`` on past :class:`RankingTask` s with truth; ``predict(task)`` gives one
-    higher-is-better value per candidate of a new task."""
+    higher-is-better value per candidate of a new task (a scikit-learn estimator: ``alpha_``,
+    ``model_`` and ``coef_`` after fit)."""
 
     def __init__(self, alphas: Sequence[float] = (0.1, 1.0, 10.0, 100.0)):
-        self.alphas = tuple(alphas)
+        self.alphas = alphas
 
     def fit(self, tasks: Sequence[RankingTask]) -> MetricEnsembleRanker:
         if not tasks:
-            raise ValueError("need at least one task with ground truth to fit the ranker")
-        self.alpha_ = self._choose_alpha(tasks) if len(tasks) >= 3 and len(self.alphas) > 1 else self.alphas[0]
+            raise InvalidTaskDataError("need at least one task with ground truth to fit the ranker")
+        alphas = tuple(self.alphas)
+        self.alpha_ = self._choose_alpha(tasks, alphas) if len(tasks) >= 3 and len(alphas) > 1 else alphas[0]
         self.model_ = _ridge(tasks, self.alpha_)
         self.coef_ = self.model_.coef_
+        self.n_features_in_ = self.model_.n_features_in_
         return self
 
     def predict(self, task: RankingTask) -> np.ndarray:
+        check_is_fitted(self)
         return self.model_.predict(task.inputs())
 
-    def _choose_alpha(self, tasks: Sequence[RankingTask]) -> float:
+    @staticmethod
+    def _choose_alpha(tasks: Sequence[RankingTask], alphas: tuple[float, ...]) -> float:
         def inner_score(alpha: float) -> float:
             taus = []
             for i, held in enumerate(tasks):
@@ -84,7 +91,7 @@ class MetricEnsembleRanker:
                 taus.append(weighted_tau_model_spider(model.predict(held.inputs()), held.truth))
             return float(np.mean(taus))
 
-        return max(self.alphas, key=inner_score)
+        return max(alphas, key=inner_score)
 
 
 def _ridge(tasks: Sequence[RankingTask], alpha: float) -> Ridge:

@@ -19,10 +19,12 @@ from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator
 
 from modelreuse.errors import InvalidTaskDataError
 from modelreuse.selection.ranking import RankedLearnware, Ranking
-from modelreuse.selection.transferability import get_metric, ncti_pool_scores
+from modelreuse.selection.transferability import Metric, get_metric
+from modelreuse.selection.transferability.ncti import ncti_pool_scores
 
 
 @dataclass
@@ -65,42 +67,58 @@ def _score_one(candidate: Candidate, metric_name: str, X, y) -> tuple[Any, float
     return value, time.perf_counter() - start
 
 
-class TransferabilitySelector:
-    """``TransferabilitySelector(metric="logme").rank(candidates, X, y)`` -> best-first Ranking."""
+class TransferabilitySelector(BaseEstimator):
+    """``TransferabilitySelector(metric="logme").rank(candidates, X, y)`` -> best-first Ranking.
+
+    A scikit-learn estimator: ``fit(candidates, X, y)`` scores the candidates and stores the
+    resolved ``metric_`` and the ``ranking_``; :meth:`rank` is ``fit(...).ranking_``. ``metric`` is
+    a name of :data:`~modelreuse.selection.transferability.METRICS` or one of its aliases.
+    """
 
     def __init__(self, metric: str = "logme", n_jobs: int = 1, backend: str | None = None):
-        self.metric = get_metric(metric)
-        if self.metric.kind == "regression":
-            raise ValueError("use a class-label metric; regression LogME ranks with `logme_regression` via score_problem")
+        self.metric = metric
         self.n_jobs = n_jobs
         self.backend = backend
 
-    def rank(self, candidates: Sequence[Candidate], X, y) -> Ranking:
-        """Score every candidate on ``(X, y)`` and order them best first."""
+    def fit(self, candidates: Sequence[Candidate], X, y) -> TransferabilitySelector:
+        """Score every candidate on ``(X, y)``; ``ranking_`` orders them best first."""
+        metric = get_metric(self.metric)
+        if metric.kind == "regression":
+            raise InvalidTaskDataError(f"{metric.name} is a regression metric; rank with a class-label metric "
+                                       "(regression LogME scores a problem with score_problem)")
         if not candidates:
             raise InvalidTaskDataError("no candidate models to rank")
         names = [c.name for c in candidates]
         if len(set(names)) != len(names):
             raise InvalidTaskDataError("candidate names must be unique")
         results = Parallel(n_jobs=self.n_jobs, backend=self.backend)(
-            delayed(_score_one)(c, self.metric.name, X, y) for c in candidates)
+            delayed(_score_one)(c, metric.name, X, y) for c in candidates)
         raw = [r[0] for r in results]
-        scores = self._oriented(raw)
+        scores = _oriented(metric, raw)
         order = np.argsort(-scores, kind="stable")
         entries = [RankedLearnware(
             learnware_id=names[i], name=names[i], score=float(scores[i]),
-            reason=f"{self.metric.name} = {_fmt(raw[i])} on your labelled rows (rank {r} of {len(names)})",
-            details={"metric": self.metric.name, "value": raw[i], "seconds": results[i][1]},
+            reason=f"{metric.name} = {_fmt(raw[i])} on your labelled rows (rank {r} of {len(names)})",
+            details={"metric": metric.name, "value": raw[i], "seconds": results[i][1]},
         ) for r, i in enumerate(order, start=1)]
-        return Ranking(entries, method=f"transferability:{self.metric.name}",
-                       details={"higher_is_better_raw": self.metric.higher_is_better,
-                                "pool_relative": self.metric.pool_relative})
+        self.metric_ = metric
+        self.ranking_ = Ranking(entries, method=f"transferability:{metric.name}",
+                                details={"higher_is_better_raw": metric.higher_is_better,
+                                         "pool_relative": metric.pool_relative})
+        return self
 
-    def _oriented(self, raw: list) -> np.ndarray:
-        if self.metric.pool_relative:
-            return ncti_pool_scores(raw)
-        values = np.asarray(raw, dtype=np.float64)
-        return values if self.metric.higher_is_better else -values
+    def rank(self, candidates: Sequence[Candidate], X, y) -> Ranking:
+        """Score every candidate on ``(X, y)`` and order them best first."""
+        return self.fit(candidates, X, y).ranking_
+
+
+def _oriented(metric: Metric, raw: list) -> np.ndarray:
+    """Higher-is-better scores: pool-relative parts normalised across the pool (NCTI), lower-is-better
+    values negated (PACTran)."""
+    if metric.pool_relative:
+        return ncti_pool_scores(raw)
+    values = np.asarray(raw, dtype=np.float64)
+    return values if metric.higher_is_better else -values
 
 
 def _fmt(value) -> str:

@@ -3,7 +3,8 @@
 A zoo module (:mod:`~modelreuse.zoo.text`, :mod:`~modelreuse.zoo.image`) yields
 :class:`TransferTarget` objects: a real labelled target task with a training and a test split, and
 for every candidate model that may be ranked on it the candidate's frozen outputs on those splits.
-The ground truth is the same fixed protocol for every modality (:func:`probe_accuracy`).
+The ground truth is the same fixed probe protocol for every modality
+(:func:`modelreuse.selection.transferability.linear_probe.probe_accuracy`, applied by the benchmark).
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
 
 @dataclass
@@ -36,13 +35,3 @@ class TransferTarget:
     y_train: np.ndarray
     y_test: np.ndarray
     candidates: Callable[[], Iterable[CandidateOutputs]]
-
-
-def probe_accuracy(train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray]) -> float:
-    """Ground truth: a linear probe on the frozen features of the target's full training split --
-    ``StandardScaler`` + ``LogisticRegression(C=1, lbfgs, max_iter=2000)`` -- scored by accuracy on
-    the target's test split."""
-    (F_train, y_train), (F_test, y_test) = train, test
-    scaler = StandardScaler().fit(F_train)
-    clf = LogisticRegression(C=1.0, max_iter=2000).fit(scaler.transform(F_train), y_train)
-    return float(clf.score(scaler.transform(F_test), y_test))

@@ -8,7 +8,7 @@ Candidates (30 in all, 21 per target):
   more CPU time for the same information);
 * 9 small CNNs (:class:`~modelreuse.models.architectures.SmallCNN`, recipes in
   :data:`CNN_RECIPES`: width, depth, feature size and epochs vary) trained here on each of MNIST,
-  Fashion-MNIST and CIFAR-10 (``SOURCE_ROWS`` seeded training images, Adam 2e-3, batch 128, seed
+  Fashion-MNIST and CIFAR-10 (``SOURCE_ROWS`` seeded training images, seeded initialisation, Adam 2e-3, batch 128, seed
   0); their features are the penultimate layer, their source head the 10-way softmax. Weights
   are cached as safetensors under the cache folder.
 
@@ -18,8 +18,9 @@ classes 0-4, classes 5-9, a binary super-class split and a hard pair (:data:`SUB
 is ranked only over candidates that never saw its dataset (the EfficientNets and the CNNs of the
 other two datasets), so no target is used as a source.
 
-Ground truth: :func:`~modelreuse.zoo.base.probe_accuracy` on the target's training
-pool, test accuracy on its test pool.
+Ground truth (taken by the benchmark): the linear probe of
+:func:`modelreuse.selection.transferability.linear_probe.probe_accuracy` fitted on the target's
+training pool, accuracy on its test pool.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from modelreuse._torch import minimise, shuffled_batches
 from modelreuse.datasets.images import load_split
 from modelreuse.models.encoders import EFFICIENTNET_LITE, efficientnet_outputs
 from modelreuse.zoo.base import CandidateOutputs, TransferTarget
@@ -79,6 +81,7 @@ def train_source_cnn(source: str, recipe: str, data_root: str | Path, cache: Pat
     from modelreuse.models.architectures import small_cnn
 
     width, blocks, feature_dim, epochs = CNN_RECIPES[recipe]
+    torch.manual_seed(seed)
     model = small_cnn(width, blocks, feature_dim, 10)
     path = Path(cache) / f"cnn-{source}-{recipe}-seed{seed}.safetensors"
     if path.is_file():
@@ -87,14 +90,9 @@ def train_source_cnn(source: str, recipe: str, data_root: str | Path, cache: Pat
     images, labels = load_split(source, data_root, "train")
     rows = np.random.default_rng(seed).choice(len(labels), SOURCE_ROWS, replace=False)
     X, y = to_tensor(images[rows]), torch.as_tensor(labels[rows])
-    torch.manual_seed(seed)
-    optimiser = torch.optim.Adam(model.parameters(), lr=2e-3)
     model.train()
-    for _ in range(epochs):
-        for batch in torch.randperm(len(y)).split(128):
-            optimiser.zero_grad()
-            F.cross_entropy(model(X[batch]), y[batch]).backward()
-            optimiser.step()
+    minimise(model.parameters(), lambda batch: F.cross_entropy(model(X[batch]), y[batch]),
+             shuffled_batches(len(y), 128, epochs, seed), lr=2e-3)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(model.state_dict(), path)
     return model.eval()

@@ -11,8 +11,9 @@ with a logistic head trained on AG News.
 Targets (12, never used as sources): SentEval MR, CR, SUBJ, MPQA (fixed seeded 70/30 stratified
 split), TREC, SST-2, SST-5 (official splits) and the five TweetEval stance topics (official).
 
-Ground truth: :func:`~modelreuse.zoo.base.probe_accuracy` (linear probe on the full
-training split, test accuracy).
+Ground truth (taken by the benchmark): the linear probe of
+:func:`modelreuse.selection.transferability.linear_probe.probe_accuracy` on the full training split,
+test accuracy.
 """
 
 from __future__ import annotations

@@ -23,12 +23,14 @@ on real data; not reproduced.) Cost: PCA O(N D min(N, D)) plus O(C^2 d) for all 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Literal
 
 import numpy as np
 from sklearn.decomposition import PCA
 
 from modelreuse.selection.transferability._inputs import as_features, as_labels, class_stats
+from modelreuse.selection.transferability._metric import METRICS
 
 MIN_VARIANCE = 1e-4
 
@@ -54,3 +56,8 @@ def gbc(F, y, gaussian: Literal["spherical", "diagonal"] = "spherical", pca_dims
     coefficient = np.exp(-(mahalanobis + log_scale * log_term))
     np.fill_diagonal(coefficient, 0.0)
     return float(-coefficient.sum())
+
+
+METRICS.add("gbc_spherical", partial(gbc, gaussian="spherical", reference_spherical=True), kind="features", higher_is_better=True, pool_relative=False)
+METRICS.add("gbc_spherical_exact", partial(gbc, gaussian="spherical"), kind="features", higher_is_better=True, pool_relative=False)
+METRICS.add("gbc_diagonal", partial(gbc, gaussian="diagonal"), kind="features", higher_is_better=True, pool_relative=False)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from modelreuse.selection.transferability._inputs import as_features, as_labels, class_stats
+from modelreuse.selection.transferability._metric import METRICS
 
 
 def pinv_eig(cov: np.ndarray, rcond: float) -> tuple[np.ndarray, np.ndarray]:
@@ -44,6 +45,7 @@ def between_class_trace(inv_dirs: tuple[np.ndarray, np.ndarray], centred_means: 
     return float(counts @ (proj**2 @ inv_w) / (N - 1))
 
 
+@METRICS.register("hscore", kind="features", higher_is_better=True, pool_relative=False)
 def h_score(F, y, rcond: float = 1e-15) -> float:
     """H-score of features ``F`` (N, D) for labels ``y`` (N,). Higher is better."""
     F = as_features(F)

@@ -14,8 +14,10 @@ import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
 from modelreuse.selection.transferability._inputs import as_features, as_labels
+from modelreuse.selection.transferability._metric import METRICS
 
 
+@METRICS.register("knn_accuracy", kind="features", higher_is_better=True, pool_relative=False)
 def knn_accuracy(F, y, k: int = 5) -> float:
     """Leave-one-out ``k``-NN accuracy of features ``F`` (N, D) for labels ``y``."""
     F = as_features(F)

@@ -18,9 +18,12 @@ O(N * Cs) after the (C x Cs) joint.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from modelreuse.selection.transferability._inputs import as_labels, as_probabilities, one_hot
+from modelreuse.selection.transferability._metric import METRICS
 
 
 def expected_empirical_prediction(P: np.ndarray, y: np.ndarray, C: int) -> np.ndarray:
@@ -31,6 +34,7 @@ def expected_empirical_prediction(P: np.ndarray, y: np.ndarray, C: int) -> np.nd
     return np.einsum("iz,iz->i", P, cond[y])
 
 
+@METRICS.register("leep", kind="probabilities", higher_is_better=True, pool_relative=False)
 def leep(P, y, log: bool = True) -> float:
     """LEEP of source probabilities ``P`` (N, Cs) for target labels ``y``; ``log=False`` gives
     the SFDA/NCTI/EMMS variant (see module doc)."""
@@ -38,3 +42,6 @@ def leep(P, y, log: bool = True) -> float:
     y, C = as_labels(y, len(P))
     eep = expected_empirical_prediction(P, y, C)
     return float(np.mean(np.log(eep)) if log else np.mean(eep))
+
+
+METRICS.add("leep_nolog_sfda", partial(leep, log=False), kind="probabilities", higher_is_better=True, pool_relative=False)

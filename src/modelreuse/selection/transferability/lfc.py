@@ -22,8 +22,10 @@ from __future__ import annotations
 import numpy as np
 
 from modelreuse.selection.transferability._inputs import as_features, as_labels
+from modelreuse.selection.transferability._metric import METRICS
 
 
+@METRICS.register("lfc", kind="features", higher_is_better=True, pool_relative=False)
 def lfc(F, y) -> float:
     """LFC of features ``F`` (N, D) for labels ``y``. Higher is better."""
     F = as_features(F)

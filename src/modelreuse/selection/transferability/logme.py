@@ -41,12 +41,14 @@ counted as zero eigenvalues, which is exact and shrinks the O(D^3) step.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Literal
 
 import numpy as np
 import scipy.linalg
 
 from modelreuse.selection.transferability._inputs import as_features, as_labels, as_targets, one_hot
+from modelreuse.selection.transferability._metric import METRICS
 
 Variant = Literal["fixed_point", "icml", "tllib"]
 MAX_STEPS = 11
@@ -152,3 +154,19 @@ def logme(F, y=None, t=None, variant: Variant = "fixed_point", drop_null_directi
     s, z = spectrum(F, Y)
     n_null = (min(N, D) if drop_null_directions else D) - len(s)
     return float(np.mean(log_evidence(Y, s, z, D, variant, n_null)))
+
+
+def _regression(variant: Variant):
+    """LogME of regression targets ``t`` (the registry's ``(F, t)`` call) with ``variant``."""
+    def logme_regression(F, t) -> float:
+        return logme(F, t=t, variant=variant)
+
+    return logme_regression
+
+
+METRICS.add("logme", partial(logme, variant="fixed_point"), kind="features", higher_is_better=True, pool_relative=False)
+METRICS.add("logme_icml", partial(logme, variant="icml"), kind="features", higher_is_better=True, pool_relative=False)
+METRICS.add("logme_tllib", partial(logme, variant="tllib"), kind="features", higher_is_better=True, pool_relative=False)
+METRICS.add("logme_regression", _regression("fixed_point"), kind="regression", higher_is_better=True, pool_relative=False)
+METRICS.add("logme_regression_icml", _regression("icml"), kind="regression", higher_is_better=True, pool_relative=False)
+METRICS.add("logme_regression_tllib", _regression("tllib"), kind="regression", higher_is_better=True, pool_relative=False)

@@ -15,10 +15,12 @@ from __future__ import annotations
 import numpy as np
 
 from modelreuse.selection.transferability._inputs import as_labels, as_probabilities
+from modelreuse.selection.transferability._metric import METRICS
 
 LOG_EPS = 1e-20
 
 
+@METRICS.register("nce", kind="probabilities", higher_is_better=True, pool_relative=False)
 def nce(P, y) -> float:
     """NCE of the hard source predictions ``argmax P`` (N, Cs) for target labels ``y``."""
     P = as_probabilities(P)

@@ -28,10 +28,12 @@ from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
 from modelreuse.selection.transferability._inputs import as_features, as_labels, require_variation
+from modelreuse.selection.transferability._metric import METRICS
 
 MIN_SHRINKAGE = 1e-10
 
 
+@METRICS.register("ncti_parts", kind="features", higher_is_better=True, pool_relative=True)
 def ncti_parts(F, y) -> tuple[float, float, float]:
     """``(S_seli, S_ncc, S_vc)`` of one model's features ``F`` (N, D) for labels ``y``."""
     F = as_features(F)

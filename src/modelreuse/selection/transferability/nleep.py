@@ -20,14 +20,18 @@ Other repos differ: pactran_metrics uses ``max(min(C, 0.2 N), 0.1 N)`` component
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 
 from modelreuse.selection.transferability._inputs import as_features, as_labels
+from modelreuse.selection.transferability._metric import METRICS
 from modelreuse.selection.transferability.leep import expected_empirical_prediction
 
 
+@METRICS.register("nleep_float64", kind="features", higher_is_better=True, pool_relative=False)
 def nleep(F, y, variance: float = 0.8, components_per_class: int = 5, seed: int = 123,
           float32_pipeline: bool = False) -> float:
     """N-LEEP of features ``F`` (N, D) for labels ``y`` (module doc for the parameters)."""
@@ -41,3 +45,6 @@ def nleep(F, y, variance: float = 0.8, components_per_class: int = 5, seed: int 
     if float32_pipeline:
         posteriors = posteriors.astype(np.float32).astype(np.float64)
     return float(np.mean(np.log(expected_empirical_prediction(posteriors, y, C))))
+
+
+METRICS.add("nleep", partial(nleep, float32_pipeline=True), kind="features", higher_is_better=True, pool_relative=False)

@@ -25,6 +25,7 @@ import numpy as np
 from scipy import special
 
 from modelreuse.selection.transferability._inputs import as_labels, as_probabilities, one_hot
+from modelreuse.selection.transferability._metric import METRICS
 
 LOG_EPS = 1e-10
 UPDATES = 10
@@ -35,6 +36,7 @@ def _log_normaliser(a: np.ndarray) -> np.ndarray:
     return special.gammaln(a.sum(axis=-1)) - special.gammaln(a).sum(axis=-1)
 
 
+@METRICS.register("pactran_dir", kind="probabilities", higher_is_better=False, pool_relative=False)
 def pactran_dirichlet(P, y, alpha: float = 1.0) -> float:
     """PACTran-Dirichlet of source probabilities ``P`` (N, Cs) for labels ``y``. Lower is better."""
     P = as_probabilities(P)

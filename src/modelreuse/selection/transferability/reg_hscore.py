@@ -19,8 +19,10 @@ from scipy.linalg import cho_factor, cho_solve
 from sklearn.covariance import LedoitWolf
 
 from modelreuse.selection.transferability._inputs import as_features, as_labels, class_stats, require_variation
+from modelreuse.selection.transferability._metric import METRICS
 
 
+@METRICS.register("reg_hscore", kind="features", higher_is_better=True, pool_relative=False)
 def regularized_h_score(F, y) -> float:
     """Ledoit-Wolf regularised H-score of ``F`` (N, D) for labels ``y``. Higher is better."""
     F = as_features(F)

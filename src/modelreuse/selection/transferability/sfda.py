@@ -26,6 +26,7 @@ from scipy.linalg import cho_factor, cho_solve
 from scipy.special import softmax
 
 from modelreuse.selection.transferability._inputs import as_features, as_labels, class_stats, require_variation
+from modelreuse.selection.transferability._metric import METRICS
 
 POWER_STEPS = 3
 MIN_SHRINKAGE = 1e-10
@@ -59,6 +60,7 @@ def discriminant_proba(X: np.ndarray, y: np.ndarray, C: int, shrinkage: float | 
     return softmax(logits, axis=1), shrinkage
 
 
+@METRICS.register("sfda", kind="features", higher_is_better=True, pool_relative=False)
 def sfda(F, y) -> float:
     """SFDA score of features ``F`` (N, D) for labels ``y``. Higher is better."""
     X = as_features(F).copy()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from modelreuse.selection.transferability._inputs import as_features, as_labels
+from modelreuse.selection.transferability._metric import METRICS
 
 
 def coding_rate(Z: np.ndarray, eps: float) -> float:
@@ -30,6 +31,7 @@ def coding_rate(Z: np.ndarray, eps: float) -> float:
     return float(np.log(np.diag(np.linalg.cholesky(gram))).sum())
 
 
+@METRICS.register("transrate", kind="features", higher_is_better=True, pool_relative=False)
 def transrate(F, y, eps: float = 1e-4) -> float:
     """TransRate of features ``F`` (N, D) for labels ``y``. Higher is better."""
     F = as_features(F)
