@@ -1,8 +1,11 @@
+import io
 import json
 import shutil
 
+from rich.console import Console
 from typer.testing import CliRunner
 
+from modelreuse.bench.market import MarketReport
 from modelreuse.cli import app
 from tests.conftest import BEIJING, SITES
 
@@ -11,7 +14,15 @@ def _run(sites, *extra):
     result = CliRunner().invoke(app, ["bench", "market", "--sites", str(sites), "--target", "PM2.5",
                                       "--shots", "30", "--max-rows", "900", "--json", *extra])
     assert result.exit_code == 0, result.output
-    return json.loads(result.output[result.output.index("{"):])
+    assert "(3/3)" in result.stderr  # progress on stderr, clean JSON on stdout
+    return json.loads(result.stdout)
+
+
+def _rendered(report: MarketReport) -> str:
+    console = Console(record=True, width=200, file=io.StringIO())
+    for renderable in report.render():
+        console.print(renderable)
+    return console.export_text()
 
 
 def test_bench_market_cli_on_three_real_stations(data_root, tmp_path):
@@ -28,8 +39,11 @@ def test_bench_market_cli_on_three_real_stations(data_root, tmp_path):
     assert set(report["reusers"]) >= {"job_selector", "averaging", "ensemble_pruning", "feature_augment"}
     assert report["top1_hit_rate"] >= 2 / 3
     assert report["reusers"]["auto"] > report["mean_scratch_score"]
+    shown = _rendered(MarketReport(**report))
+    assert all(u["site"] in shown for u in report["users"]) and "oracle (best single)" in shown
     # unit invariance: the same random affine change of units for every site changes no ranking
-    moved = _run(sites, "--rescale-features", "7")
+    moved = _run(sites, "--rescale-features", "7", "--out", str(tmp_path / "moved.json"))
+    assert json.loads((tmp_path / "moved.json").read_text()) == moved
     assert moved["rescale_features_seed"] == 7
     assert [u["own_rank"] for u in moved["users"]] == [u["own_rank"] for u in report["users"]]
     assert moved["top1_hit_rate"] == report["top1_hit_rate"]

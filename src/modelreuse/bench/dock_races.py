@@ -25,10 +25,13 @@ import random
 import signal
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from modelreuse.bench.report import Report
 from modelreuse.errors import ModelReuseError
 
 _CTX = mp.get_context("fork")
@@ -257,9 +260,40 @@ def _processes_mentioning(root: Path) -> list[int]:
 
 
 # ---------------------------------------------------------------------- the benchmark
+@dataclass
+class DockRacesReport(Report):
+    """Per backend (``sqlite``, ``postgresql``): the storms, the remove-vs-resubmit races, the kill
+    trials and the storms' totals (module doc); every defect count should be 0."""
+
+    submitters: int
+    searchers: int
+    seed: int
+    backends: dict[str, dict[str, Any]]
+
+    def defects(self, backend: str) -> dict[str, int]:
+        """Every count on ``backend`` that is a defect when not 0."""
+        b = self.backends[backend]
+        return {**b["totals"], "race_rows_without_files": b["remove_vs_resubmit"]["rows_without_files"],
+                "race_untyped": b["remove_vs_resubmit"]["untyped"],
+                "kill_rows_without_files": b["kill"]["rows_without_files"],
+                "kill_problems_after_repair": b["kill"]["problems_after_repair"],
+                "kill_stray_processes": b["kill"]["stray_processes"]}
+
+    def render(self) -> list:
+        """One row per backend with every defect count (all should be 0)."""
+        from rich.table import Table
+
+        keys = list(self.defects(next(iter(self.backends)))) if self.backends else []
+        table = Table("backend", *(k.replace("_", " ") for k in keys),
+                      title=f"dock races: {self.submitters} submitters, {self.searchers} searchers, seed {self.seed}")
+        for backend in self.backends:
+            table.add_row(backend, *(str(v) for v in self.defects(backend).values()))
+        return [table]
+
+
 def run(data_root: Path, work: Path, *, postgres: bool, submitters: int = 8, searchers: int = 4,
-        rounds: int = 2, kill: int = 21, seed: int = 0, search_s: float = 5.0) -> dict:
-    """Every scenario on SQLite (and PostgreSQL when ``postgres``); returns the JSON report."""
+        rounds: int = 2, kill: int = 21, seed: int = 0, search_s: float = 5.0) -> DockRacesReport:
+    """Every scenario on SQLite (and PostgreSQL when ``postgres``)."""
     from contextlib import nullcontext
 
     from modelreuse.bench.postgres import throwaway_postgres
@@ -269,12 +303,12 @@ def run(data_root: Path, work: Path, *, postgres: bool, submitters: int = 8, sea
     packages = build_packages(work / "packages", data_root, submitters + 1)  # the last one pre-fills "existing" roots
     spec_path = work / "search-spec.npz"
     RKMESpec.save(Learnware.open(packages[0]).rkme, spec_path)
-    report: dict = {"submitters": submitters, "searchers": searchers, "seed": seed, "backends": {}}
+    backends = {}
     for backend in ["sqlite", "postgresql"] if postgres else ["sqlite"]:
         with (throwaway_postgres(max_connections=200) if backend == "postgresql" else nullcontext(None)) as server:
-            report["backends"][backend] = _backend(work / backend, server, packages, spec_path, submitters,
-                                                   searchers, rounds, kill, seed, search_s)
-    return report
+            backends[backend] = _backend(work / backend, server, packages, spec_path, submitters, searchers, rounds,
+                                         kill, seed, search_s)
+    return DockRacesReport(submitters, searchers, seed, backends)
 
 
 def _backend(work: Path, server_url: str | None, packages: list[Path], spec_path: Path, submitters: int,

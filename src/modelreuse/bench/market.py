@@ -25,11 +25,14 @@ Scores are higher-is-better: accuracy (classification) or R^2 (regression).
 
 from __future__ import annotations
 
+import json
 import shutil
-import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,7 +43,9 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 
+from modelreuse.bench.report import Report
 from modelreuse.client import reuse, score
+from modelreuse.config import Progress
 from modelreuse.dock import Dock
 from modelreuse.errors import InvalidTaskDataError
 from modelreuse.learnware import Learnware
@@ -49,6 +54,50 @@ from modelreuse.specs.rkme import RKMESpec
 from modelreuse.task import Task
 
 REUSER_NAMES = ("single", "job_selector", "averaging", "ensemble_pruning", "feature_augment", "auto")
+
+
+@dataclass
+class MarketReport(Report):
+    """The market benchmark's result (module doc): rates over users, mean test score per reuser,
+    the oracle and scratch baselines, search/spec latencies, and one row per user site."""
+
+    exclude_own_site: bool
+    nothing_fits_rate: float
+    nothing_fits_rate_in_dock: float
+    nothing_fits_rate_out_of_dock: float
+    out_of_dock_acceptable_rate: float
+    sites: str
+    target: str
+    task: str
+    shots: int
+    seed: int
+    n_learnwares: int
+    top1_hit_rate: float
+    mean_rank_of_own_site: float
+    reusers: dict[str, float]
+    mean_oracle_score: float
+    mean_scratch_score: float
+    search_ms_p50: float
+    spec_build_ms_p50: float
+    users: list[dict[str, Any]]
+    rescale_features_seed: int | None = None
+
+    def render(self) -> list:
+        """The summary as JSON, then a table of mean score per reuser and one row per user site."""
+        from rich.json import JSON
+        from rich.table import Table
+
+        summary = {k: v for k, v in self.to_dict().items() if k not in ("users", "reusers")}
+        reusers = Table("reuser", "mean score")
+        for name, value in self.reusers.items():
+            reusers.add_row(name, f"{value:.4f}")
+        reusers.add_row("oracle (best single)", f"{self.mean_oracle_score:.4f}")
+        reusers.add_row("scratch", f"{self.mean_scratch_score:.4f}")
+        users = Table("user site", "own rank", "top-1 found", "auto reuser", "auto score", "oracle", "scratch")
+        for u in self.users:
+            users.add_row(u["site"], str(u["own_rank"]), u["top1"], u["auto_choice"], f"{u['reusers']['auto']:.3f}",
+                          f"{u['oracle']:.3f}", f"{u['scratch']:.3f}")
+        return [JSON(json.dumps(summary)), reusers, users]
 
 
 def load_sites(sites_dir: str | Path, target: str, task: str, text_column: str | None = None,
@@ -106,9 +155,9 @@ def short_names(names: list[str]) -> list[str]:
 
 def run_market(sites_dir: str | Path, target: str, task: str = "regression", shots: int = 50, seed: int = 0,
                text_column: str | None = None, bins: list[float] | None = None, max_rows: int = 10000,
-               dock_root: str | Path | None = None, progress: bool = True, rescale_seed: int | None = None,
-               exclude_own_site: bool = False) -> dict:
-    """Run the market benchmark and return the JSON-ready report (see module doc)."""
+               dock_root: str | Path | None = None, progress: Progress | None = None, rescale_seed: int | None = None,
+               exclude_own_site: bool = False) -> MarketReport:
+    """Run the market benchmark (module doc); ``progress`` hears of each site trained and evaluated."""
     if task not in ("classification", "regression"):
         raise InvalidTaskDataError(f"--task must be classification or regression, got {task!r}")
     sites = load_sites(sites_dir, target, task, text_column, bins, max_rows, seed, rescale_seed)
@@ -117,14 +166,12 @@ def run_market(sites_dir: str | Path, target: str, task: str = "regression", sho
         dock = Dock(root)
         encoder_name = "all-MiniLM-L6-v2" if text_column else None
         packages = [_build_site_learnware(site, task, seed, root, encoder_name)
-                    for site in _progress(sites, "training learnwares", progress)]
+                    for site in _each(sites, "training the learnware of site", progress)]
         ids = dock.submit_many(packages)
         learnware_of = {site["name"]: lid for site, lid in zip(sites, ids)}
         users = [_evaluate_user(dock, site, task, shots, seed, learnware_of)
-                 for site in _progress(sites, "users", progress)]
-        report = _summary(users, len(dock), task, shots, seed, str(sites_dir), target, exclude_own_site)
-        report["rescale_features_seed"] = rescale_seed
-        return report
+                 for site in _each(sites, "searching and reusing as the user of site", progress)]
+        return _summary(users, len(dock), task, shots, seed, str(sites_dir), target, exclude_own_site, rescale_seed)
     finally:
         if dock_root is None:
             shutil.rmtree(root, ignore_errors=True)
@@ -200,26 +247,25 @@ def _scratch_score(task_type, X, y, X_test, y_test, seed) -> float:
 
 
 def _summary(users: list[dict], n_learnwares: int, task: str, shots: int, seed: int, sites: str, target: str,
-             exclude_own_site: bool = False) -> dict:
+             exclude_own_site: bool, rescale_seed: int | None) -> MarketReport:
     inside = float(np.mean([u["nothing_fits_in_dock"] for u in users]))
     outside = float(np.mean([u["nothing_fits_out_of_dock"] for u in users]))
     acceptable = float(np.mean([u["nothing_fits_out_of_dock"] or u["out_of_dock_top1_gap_to_oracle"] <= 0.02 for u in users]))
-    return {
-        "exclude_own_site": exclude_own_site,
-        "nothing_fits_rate": outside if exclude_own_site else inside,
-        "nothing_fits_rate_in_dock": inside, "nothing_fits_rate_out_of_dock": outside,
-        "out_of_dock_acceptable_rate": acceptable,
-        "sites": sites, "target": target, "task": task, "shots": shots, "seed": seed,
-        "n_learnwares": n_learnwares,
-        "top1_hit_rate": float(np.mean([u["own_rank"] == 1 for u in users])),
-        "mean_rank_of_own_site": float(np.mean([u["own_rank"] for u in users])),
-        "reusers": {name: float(np.mean([u["reusers"][name] for u in users])) for name in REUSER_NAMES},
-        "mean_oracle_score": float(np.mean([u["oracle"] for u in users])),
-        "mean_scratch_score": float(np.mean([u["scratch"] for u in users])),
-        "search_ms_p50": float(np.median([u["search_ms"] for u in users])),
-        "spec_build_ms_p50": float(np.median([u["spec_build_ms"] for u in users])),
-        "users": users,
-    }
+    return MarketReport(
+        exclude_own_site=exclude_own_site,
+        nothing_fits_rate=outside if exclude_own_site else inside,
+        nothing_fits_rate_in_dock=inside, nothing_fits_rate_out_of_dock=outside,
+        out_of_dock_acceptable_rate=acceptable,
+        sites=sites, target=target, task=task, shots=shots, seed=seed,
+        n_learnwares=n_learnwares,
+        top1_hit_rate=float(np.mean([u["own_rank"] == 1 for u in users])),
+        mean_rank_of_own_site=float(np.mean([u["own_rank"] for u in users])),
+        reusers={name: float(np.mean([u["reusers"][name] for u in users])) for name in REUSER_NAMES},
+        mean_oracle_score=float(np.mean([u["oracle"] for u in users])),
+        mean_scratch_score=float(np.mean([u["scratch"] for u in users])),
+        search_ms_p50=float(np.median([u["search_ms"] for u in users])),
+        spec_build_ms_p50=float(np.median([u["spec_build_ms"] for u in users])),
+        users=users, rescale_features_seed=rescale_seed)
 
 
 def _target(values: pd.Series, task: str, bins: list[float] | None) -> np.ndarray:
@@ -247,10 +293,8 @@ def _labels(y: np.ndarray, task: str) -> np.ndarray:
     return y.astype(str)
 
 
-def _progress(items, label: str, enabled: bool):
-    if not enabled:
-        return items
-    from rich.console import Console
-    from rich.progress import track
-
-    return track(items, description=label, console=Console(file=sys.stderr))
+def _each(sites: list[dict], label: str, progress: Progress | None) -> Iterator[dict]:
+    for i, site in enumerate(sites, 1):
+        if progress is not None:
+            progress(f"{label} {site['name']} ({i}/{len(sites)})")
+        yield site

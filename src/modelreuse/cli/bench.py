@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +25,11 @@ def bench_dock_races(data: Path | None = DataOpt,
     import shutil
 
     from modelreuse.bench.dock_races import run
-    from modelreuse.bench.report import DictReport
 
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    report = run(data_root(data), work, postgres=postgres, submitters=submitters, searchers=searchers,
-                 rounds=rounds, kill=kill, seed=seed)
-    show(DictReport(report), as_json, out)
+    show(run(data_root(data), work, postgres=postgres, submitters=submitters, searchers=searchers, rounds=rounds,
+             kill=kill, seed=seed), as_json, out)
 
 
 @app.command("market")
@@ -53,12 +50,10 @@ def bench_market(sites: Path = typer.Option(..., help="Directory with one table 
                  as_json: bool = JsonOpt) -> None:
     """Per-site market: train a learnware per site, then search and reuse for every site as a user."""
     from modelreuse.bench.market import run_market
-    from modelreuse.bench.report import DictReport
 
     edges = [float(b) for b in bins.split(",")] if bins else None
-    report = run_market(sites, target, task, shots, seed, text_column, edges, max_rows, dock, progress=True,
-                        rescale_seed=rescale_features, exclude_own_site=exclude_own_site)
-    show(DictReport(report, _market_view), as_json, out)
+    show(run_market(sites, target, task, shots, seed, text_column, edges, max_rows, dock, progress=progress,
+                    rescale_seed=rescale_features, exclude_own_site=exclude_own_site), as_json, out)
 
 
 @app.command("transfer-table")
@@ -169,22 +164,6 @@ def _table(*columns: str):
     from rich.table import Table
 
     return Table(*columns)
-
-
-def _market_view(r: dict) -> list[Any]:
-    from rich.json import JSON
-
-    summary = {k: v for k, v in r.items() if k not in ("users", "reusers")}
-    reusers = _table("reuser", "mean score")
-    for name, v in r["reusers"].items():
-        reusers.add_row(name, f"{v:.4f}")
-    reusers.add_row("oracle (best single)", f"{r['mean_oracle_score']:.4f}")
-    reusers.add_row("scratch", f"{r['mean_scratch_score']:.4f}")
-    users = _table("user site", "own rank", "top-1 found", "auto reuser", "auto score", "oracle", "scratch")
-    for u in r["users"]:
-        users.add_row(u["site"], str(u["own_rank"]), u["top1"], u["auto_choice"], f"{u['reusers']['auto']:.3f}",
-                      f"{u['oracle']:.3f}", f"{u['scratch']:.3f}")
-    return [JSON(json.dumps(summary)), reusers, users]
 
 
 def _transfer_view(r: dict) -> list[Any]:
