@@ -13,7 +13,9 @@ import the library inside their bodies, so ``modelreuse --help`` loads no scient
 
 from __future__ import annotations
 
+import importlib
 import json
+import re
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +24,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.text import Text
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from modelreuse._archive import CONTROL_CATEGORIES, find_control_character
 from modelreuse.config import cache_home, default_data_root
@@ -62,6 +64,35 @@ def plain(value: Any) -> Text:
         text = "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in CONTROL_CATEGORIES
                        else ch for ch in text)
     return Text(text)
+
+
+# ---------------------------------------------------------------------- registries
+REGISTRIES = {
+    "selectors": "modelreuse.selection.base:SELECTORS",
+    "metrics": "modelreuse.selection.transferability:METRICS",
+}
+"""Placeholder name in option help -> ``module:attribute`` of the :class:`modelreuse._registry.Registry`
+whose names it stands for (see :class:`RegistryHelp`)."""
+
+_PLACEHOLDER = re.compile(r"\{(" + "|".join(REGISTRIES) + r")\}")
+
+
+def registry(key: str):
+    """The registry :data:`REGISTRIES` names ``key`` (imported on first use)."""
+    module, attribute = REGISTRIES[key].split(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+class RegistryHelp(TyperCommand):
+    """A command whose option help names registries as ``{selectors}``, ``{metrics}``, ...: each
+    placeholder becomes the registry's names (comma-separated) when this command's help is shown,
+    so the help never drifts from the registry and ``modelreuse --help`` imports none of them."""
+
+    def format_help(self, ctx: typer.Context, formatter: Any) -> None:
+        for param in self.params:
+            if getattr(param, "help", None):
+                param.help = _PLACEHOLDER.sub(lambda m: ", ".join(registry(m.group(1)).names()), param.help)
+        super().format_help(ctx, formatter)
 
 
 # ---------------------------------------------------------------------- shared options

@@ -11,6 +11,7 @@ import typer
 from modelreuse.cli._common import (
     DockOpt,
     JsonOpt,
+    RegistryHelp,
     cache_dir,
     cache_option,
     console,
@@ -18,10 +19,10 @@ from modelreuse.cli._common import (
     err_console,
     open_dock,
     plain,
+    registry,
 )
 
 app = typer.Typer(help="Manage a dock (learnware market).", no_args_is_help=True)
-SEARCH_METHODS = ("mixture", "semantic", "statistical")
 
 
 @app.command("init")
@@ -82,26 +83,22 @@ def dock_check(dock: Path = DockOpt, repair: bool = typer.Option(False, help="De
         raise typer.Exit(code=1)
 
 
-@app.command("search")
+@app.command("search", cls=RegistryHelp)
 def dock_search(dock: Path = DockOpt,
-                query: str | None = typer.Option(None, "--query", "-q", help="Text for semantic search."),
+                query: str | None = typer.Option(None, "--query", "-q", help="Text for the text selectors."),
                 data: Path | None = typer.Option(None, help="Table of the task's rows (csv/tsv/parquet) or .npy."),
                 spec: Path | None = typer.Option(None, help="A task RKME spec (.npz) built elsewhere."),
-                method: str = typer.Option("statistical", help="semantic | statistical | mixture"),
+                method: str | None = typer.Option(None, help="Selector, one of: {selectors}. Default: semantic with "
+                                                             "--query alone, else statistical."),
                 drop: list[str] = typer.Option([], help="Columns of --data to ignore (e.g. the label)."),
                 task_type: str | None = None, k: int = 10, as_json: bool = JsonOpt) -> None:
     """Search by card text (--query) or by the task's distribution (--data or --spec)."""
-    from modelreuse.errors import UnknownNameError
-
-    if method not in SEARCH_METHODS:
-        raise UnknownNameError(f"unknown search method {method!r}; registered: {', '.join(SEARCH_METHODS)}")
+    method = method or ("semantic" if query and data is None and spec is None else "statistical")
+    compares_rows = registry("selectors").metadata(method)["feature_space"]  # unknown: UnknownNameError
     d = open_dock(dock)
-    if method == "semantic" or (query and not data and not spec):
-        ranking = d.search(query or "", method="semantic", k=k, task_type=task_type)
-    else:
-        filters = {"task_type": task_type} if task_type else {}
-        ranking = d.search(_search_task(d, data, spec, drop), method=method, k=k, **filters)
-    emit(ranking.to_dict(), as_json, _ranking_table)
+    filters = {"task_type": task_type} if task_type else {}
+    task = _search_task(d, data, spec, drop) if compares_rows else (query or "")
+    emit(d.search(task, method=method, k=k, **filters).to_dict(), as_json, _ranking_table)
 
 
 @app.command("recommend")

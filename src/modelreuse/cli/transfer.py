@@ -6,16 +6,16 @@ from pathlib import Path
 
 import typer
 
-from modelreuse.cli._common import JsonOpt, console, emit, fail
+from modelreuse.cli._common import JsonOpt, RegistryHelp, console, emit, fail
 
 app = typer.Typer(help="Transferability metrics on stored problems.", no_args_is_help=True)
 
 
-@app.command("score")
+@app.command("score", cls=RegistryHelp)
 def transfer_score(problem: Path = typer.Option(..., help="A .npz with F (features), y (labels), P (source-class "
                                                         "probabilities) and/or t (regression targets)."),
-                   metric: list[str] | None = typer.Option(None, help="Metric name (repeatable); default: all that "
-                                                                      "the problem's arrays allow."),
+                   metric: list[str] | None = typer.Option(None, help="Metric (repeatable), one of: {metrics}. "
+                                                                      "Default: all that the problem's arrays allow."),
                    as_json: bool = JsonOpt) -> None:
     """Compute transferability metrics on a stored problem; prints {metric_name: value}."""
     import numpy as np
@@ -28,7 +28,7 @@ def transfer_score(problem: Path = typer.Option(..., help="A .npz with F (featur
         arrays = {k: stored[k] for k in stored.files if k in ("F", "y", "P", "t")}
     try:
         values = score_problem(arrays, metric or None)
-    except (KeyError, ValueError) as exc:  # a metric the problem's arrays cannot feed, or invalid arrays
+    except KeyError as exc:  # a metric the problem's arrays cannot feed
         fail(exc)
     emit(values, as_json, _values_table)
 
