@@ -90,8 +90,17 @@ def dock_state(dock) -> tuple:
     return sorted(c["id"] for c in dock.list()), revision, files
 
 
+@pytest.fixture(autouse=True)
+def private_tempdir(tmp_path_factory, monkeypatch) -> Path:
+    """Each test's ``tempfile`` directory is its own, so :func:`temp_entries` sees only what the code
+    under test leaves there, never the files of other processes sharing the machine's /tmp."""
+    folder = tmp_path_factory.mktemp("systmp")
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
 def temp_entries() -> set[str]:
-    """Names directly under the system temporary directory."""
+    """Names directly under the temporary directory (the test's own, see :func:`private_tempdir`)."""
     return set(os.listdir(tempfile.gettempdir()))
 
 
