@@ -6,11 +6,10 @@ import pytest
 from modelreuse.datasets.importers import routing as importers
 from tests.conftest import DATA
 
-ROOT = DATA / "routing"
-
 
 def test_routerdc_keeps_the_paper_split_and_binarises_multiple_choice():
-    records, report = importers.import_routerdc(ROOT)
+    records = importers.IMPORTERS.get("routerdc")(DATA)
+    report = records.report
     assert len(records.table) == 20600 and len(records.models) == 7
     test = records.split("test")
     assert (test.tasks == "mmlu").sum() == 4213 and (test.tasks == "gsm8k").sum() == 1319
@@ -22,7 +21,8 @@ def test_routerdc_keeps_the_paper_split_and_binarises_multiple_choice():
 
 
 def test_routerbench_has_usd_costs_for_all_eleven_models():
-    records, report = importers.import_routerbench(ROOT)
+    records = importers.IMPORTERS.get("routerbench")(DATA)
+    report = records.report
     assert len(records.models) == 11 and records.has_costs
     assert report["rows_with_missing_scores"] == 42
     costs = np.nanmean(records.costs(), axis=0)
@@ -30,19 +30,31 @@ def test_routerbench_has_usd_costs_for_all_eleven_models():
 
 
 def test_routellm_pairs_drop_contaminated_prompts_and_reproduce_manifest_accuracy():
-    mmlu, report = importers.import_routellm_mmlu(ROOT)
+    mmlu = importers.IMPORTERS.get("routellm_mmlu")(DATA)
+    report = mmlu.report
     assert len(mmlu.table) == 14037 and report["dropped_contaminated"] == 5
     accuracy = dict(zip(mmlu.models, mmlu.scores().mean(axis=0)))
     assert accuracy["gpt-4-1106-preview"] == pytest.approx(0.8059, abs=5e-4)
     assert accuracy["mixtral-8x7b-instruct"] == pytest.approx(0.6809, abs=5e-4)
     assert set(mmlu.table["split"]) == {"train", "test"}
-    gsm8k, _ = importers.import_routellm_gsm8k(ROOT)
+    gsm8k = importers.IMPORTERS.get("routellm_gsm8k")(DATA)
     assert len(gsm8k.table) == 1307
-    mt_bench, _ = importers.import_routellm_mt_bench(ROOT)
+    mt_bench = importers.IMPORTERS.get("routellm_mt_bench")(DATA)
     assert len(mt_bench.table) == 72 and mt_bench.scores().max() <= 1.0
 
 
 def test_alpaca_eval_preferences_become_scores_without_the_null_model():
-    records, _ = importers.import_alpaca_eval(ROOT)
+    records = importers.IMPORTERS.get("alpaca_eval")(DATA)
     assert len(records.table) == 805 and "NullModel" not in records.models
     assert 0.0 <= np.nanmin(records.scores()) and np.nanmax(records.scores()) <= 1.0
+
+
+def test_every_registered_collection_shares_the_importer_signature():
+    """Importer contract: ``(data_root, progress=None) -> RoutingRecords`` with a report (the two
+    smallest collections are read in full; the rest are checked by the tests above)."""
+    assert set(importers.IMPORTERS.names()) == {"routerdc", "routerbench", "routellm_mmlu", "routellm_gsm8k",
+                                                "routellm_mt_bench", "metabench", "alpaca_eval"}
+    for name in ("routellm_mt_bench", "alpaca_eval"):
+        messages = []
+        records = importers.IMPORTERS.get(name)(DATA, progress=messages.append)
+        assert records.report["rows"] == len(records.table) and set(records.table["split"]) == {"train", "test"}

@@ -19,7 +19,7 @@ def _table(**overrides) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda t: t.drop(columns="task"), "required column"),
+    (lambda t: t.drop(columns="task"), "lack column"),
     (lambda t: t.drop(columns=["score:a", "score:b", "cost:a", "cost:b"]), "no score"),
     (lambda t: t.assign(prompt=["", "x", "y"]), "empty prompt"),
     (lambda t: t.assign(**{"score:b": [2.0, 1.0, 0.0]}), r"\[0, 1\]"),

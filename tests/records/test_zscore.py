@@ -13,7 +13,7 @@ def test_within_group_z_matches_pandas_groupby_with_sample_std():
     values[groups == 3] = 2.5                                         # a group without spread
     frame = pd.DataFrame({"v": values, "g": groups})
     stats = frame.groupby("g")["v"].agg(["mean", "std"]).reindex(groups)
-    expected = ((values - stats["mean"]) / stats["std"]).fillna(0.0).to_numpy()
+    expected = ((values - stats["mean"]) / stats["std"]).fillna(0.0).to_numpy().copy()
     expected[groups == 3] = 0.0
     np.testing.assert_allclose(within_group_z(values, groups), expected, atol=1e-12)
 

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from modelreuse.errors import RecordsDataError
+from modelreuse.records.base import find_table, read_table, require_columns, write_table
 
 RECORD_COLUMNS = ("model", "dataset", "task", "metric", "score", "higher_is_better", "source")
 MODEL_COLUMNS = ("model", "family", "params", "release_date", "description")
@@ -111,32 +112,24 @@ class LeaderboardRecords:
         """Write ``records``, ``models`` and ``datasets`` (``.parquet`` or ``.csv``) to ``folder``."""
         if fmt not in ("parquet", "csv"):
             raise RecordsDataError(f"format must be parquet or csv, got {fmt!r}")
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
         for name in TABLES:
-            table = getattr(self, name)
-            table.to_parquet(folder / f"{name}.parquet", index=False) if fmt == "parquet" else \
-                table.to_csv(folder / f"{name}.csv", index=False)
+            write_table(getattr(self, name), Path(folder) / f"{name}.{fmt}")
 
 
 def read_leaderboard(folder: str | Path) -> LeaderboardRecords:
     """Read a record set folder (``records``/``models``/``datasets`` as .parquet or .csv)."""
-    folder = Path(folder)
     tables = {}
     for name in TABLES:
-        found = [p for p in (folder / f"{name}.parquet", folder / f"{name}.csv") if p.is_file()]
-        if not found and name == "records":
+        found = find_table(folder, name)
+        if found is None and name == "records":
             raise RecordsDataError(f"no records.parquet or records.csv in {folder}")
-        tables[name] = (pd.read_parquet(found[0]) if found[0].suffix == ".parquet" else pd.read_csv(found[0])) \
-            if found else pd.DataFrame()
+        tables[name] = pd.DataFrame() if found is None else read_table(found, RecordsDataError)
     return LeaderboardRecords(tables["records"], tables["models"], tables["datasets"])
 
 
 def clean_records(records: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """Validate and clean a records table (module doc); returns the table and counts of what changed."""
-    missing = [c for c in RECORD_COLUMNS if c not in records.columns and c != "higher_is_better"]
-    if missing:
-        raise RecordsDataError(f"records lack column(s) {missing}; need {list(RECORD_COLUMNS)}")
+    require_columns(records, [c for c in RECORD_COLUMNS if c != "higher_is_better"], RecordsDataError, "records")
     frame = records.copy()
     if "higher_is_better" not in frame:
         frame["higher_is_better"] = None

@@ -23,13 +23,14 @@ writing the same columns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from modelreuse.errors import RoutingDataError
+from modelreuse.records.base import read_table, require_columns, write_table
 
 SCORE, COST = "score:", "cost:"
 REQUIRED = ("prompt", "task", "split")
@@ -38,17 +39,17 @@ MODEL_COLUMNS = ("name", "size", "price", "description")
 
 @dataclass
 class RoutingRecords:
-    """A validated records table (module doc) plus the optional model table."""
+    """A validated records table (module doc), the optional model table, and what the importer that
+    produced it dropped and why (``report``)."""
 
     table: pd.DataFrame
     models_table: pd.DataFrame | None = None
+    report: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _validate(self.table)
         if self.models_table is not None:
-            missing = set(MODEL_COLUMNS[:1]) - set(self.models_table.columns)
-            if missing:
-                raise RoutingDataError(f"model table lacks column(s) {sorted(missing)}")
+            require_columns(self.models_table, MODEL_COLUMNS[:1], RoutingDataError, "the model table")
 
     @property
     def models(self) -> list[str]:
@@ -92,28 +93,21 @@ class RoutingRecords:
     def write(self, path: str | Path) -> None:
         """Write ``path`` (.parquet or .csv) and, with a model table, ``<stem>_models.csv`` beside it."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.table.to_parquet(path, index=False) if path.suffix == ".parquet" else self.table.to_csv(path, index=False)
+        write_table(self.table, path)
         if self.models_table is not None:
-            self.models_table.to_csv(path.with_name(f"{path.stem}_models.csv"), index=False)
+            write_table(self.models_table, path.with_name(f"{path.stem}_models.csv"))
 
 
 def read_records(path: str | Path) -> RoutingRecords:
     """Read a records table (and its ``<stem>_models.csv`` if present), validating it."""
     path = Path(path)
-    if not path.is_file():
-        raise RoutingDataError(f"no records file at {path}")
-    if path.suffix not in (".parquet", ".csv"):
-        raise RoutingDataError(f"records must be .parquet or .csv, got {path.name}")
-    table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, keep_default_na=True)
+    table = read_table(path, RoutingDataError)
     models_path = path.with_name(f"{path.stem}_models.csv")
-    return RoutingRecords(table, pd.read_csv(models_path) if models_path.is_file() else None)
+    return RoutingRecords(table, read_table(models_path, RoutingDataError) if models_path.is_file() else None)
 
 
 def _validate(table: pd.DataFrame) -> None:
-    missing = [c for c in REQUIRED if c not in table.columns]
-    if missing:
-        raise RoutingDataError(f"records lack required column(s) {missing}; need {list(REQUIRED)} and score:<model> columns")
+    require_columns(table, REQUIRED, RoutingDataError, "records")
     score_cols = [c for c in table.columns if c.startswith(SCORE)]
     if not score_cols:
         raise RoutingDataError("records have no score:<model> column")

@@ -1,7 +1,8 @@
 """Convert the staged leaderboards in ``<data>/leaderboards`` (see its MANIFEST.md) to leaderboard records.
 
-Each importer reads one source and returns a :class:`SourceTables` (records, models, datasets and
-a report of what it skipped). :func:`import_all` merges them: model names are merged across
+Each importer is registered in :data:`IMPORTERS` under its source name and has the signature
+``(data_root, progress=None) -> LeaderboardRecords`` (the source's cleaned records; ``report``: rows
+read, what it skipped, nonzero cleaning counts). :func:`import_all` merges them: model names are merged across
 sources *conservatively*, only when they are equal ignoring case (``01-ai/yi-34b`` =
 ``01-ai/Yi-34B``, but ``Llama-2-7b`` from PapersWithCode is not ``meta-llama/Llama-2-7b-hf``);
 the report counts merged spellings and models seen by several sources.
@@ -36,24 +37,26 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from modelreuse._registry import Registry
+from modelreuse.config import Progress
 from modelreuse.errors import RecordsDataError
-from modelreuse.records.leaderboard import LeaderboardRecords, clean_records
+from modelreuse.records.leaderboard import LeaderboardRecords
+
+IMPORTERS: Registry[Callable[..., LeaderboardRecords]] = Registry("leaderboard source")
+CLEANING_KEYS = ("dropped_missing_score", "dropped_missing_name", "direction_inferred_from_metric_name",
+                 "dropped_unknown_direction", "duplicate_rows_dropped", "duplicate_keys_conflicting")
 
 
-@dataclass
-class SourceTables:
-    """What one importer read: the three tables (records.py formats) and a report of skips."""
-
-    records: pd.DataFrame
-    models: pd.DataFrame
-    datasets: pd.DataFrame
-    report: dict = field(default_factory=dict)
+def _source(records: pd.DataFrame, models: pd.DataFrame, datasets: pd.DataFrame, report: dict) -> LeaderboardRecords:
+    """One source's cleaned records; ``report`` = rows read, the importer's skips, nonzero cleaning counts."""
+    part = LeaderboardRecords(records, models, datasets, {"rows_read": len(records), **report})
+    part.report = {k: v for k, v in part.report.items() if k in ("rows_read", *report) or (k in CLEANING_KEYS and v)}
+    return part
 
 
 LLM_BENCHMARKS = {
@@ -107,7 +110,9 @@ def _models(names, **columns) -> pd.DataFrame:
     return frame
 
 
-def import_mteb(root: Path) -> SourceTables:
+@IMPORTERS.register("mteb")
+def import_mteb(data_root: str | Path, progress: Progress | None = None) -> LeaderboardRecords:
+    root = Path(data_root)
     folder = root / "leaderboards" / "mteb"
     scores = pd.read_csv(folder / "mteb_scores_task.csv.gz")
     scores = scores[scores["split"] == "test"]
@@ -130,7 +135,7 @@ def import_mteb(root: Path) -> SourceTables:
                              "description": used["description"].fillna("").str.strip().to_numpy()})
     report = {"rows_unknown_task": int((~known).sum()),
               "old_format_files_not_read": len((folder / "unparsed_files.txt").read_text().splitlines())}
-    return SourceTables(records, models, datasets, report)
+    return _source(records, models, datasets, report)
 
 
 def _mteb_model_text(name: str, row: pd.Series) -> str:
@@ -143,7 +148,9 @@ def _mteb_model_text(name: str, row: pd.Series) -> str:
     return "; ".join(parts) if len(parts) > 1 else ""
 
 
-def import_every_eval_ever(root: Path) -> SourceTables:
+@IMPORTERS.register("every_eval_ever")
+def import_every_eval_ever(data_root: str | Path, progress: Progress | None = None) -> LeaderboardRecords:
+    root = Path(data_root)
     t = pd.read_csv(root / "leaderboards" / "every_eval_ever" / "eee_records_long.csv.gz")
     t = t.sort_values("retrieved_timestamp", kind="stable")
     dataset = t["benchmark_dir"] + ": " + t["evaluation_name"]
@@ -160,7 +167,7 @@ def import_every_eval_ever(root: Path) -> SourceTables:
     datasets = ds.assign(task="llm evaluation", modality="text",
                          description=[_llm_dataset_description(d.split(": ", 1)[1]) + ". " + m
                                       for d, m in zip(ds["dataset"], ds["description"])])
-    return SourceTables(records, models, datasets, {})
+    return _source(records, models, datasets, {})
 
 
 def _display_name(details: str) -> str:
@@ -170,7 +177,9 @@ def _display_name(details: str) -> str:
         return ""
 
 
-def import_open_llm_v1(root: Path) -> SourceTables:
+@IMPORTERS.register("open_llm_v1")
+def import_open_llm_v1(data_root: str | Path, progress: Progress | None = None) -> LeaderboardRecords:
+    root = Path(data_root)
     frames = []
     for path in sorted((root / "leaderboards" / "open_llm_leaderboard_v1" / "assets").glob("*/*.csv")):
         snapshot = pd.read_csv(path, encoding="utf-8-sig")
@@ -187,10 +196,12 @@ def import_open_llm_v1(root: Path) -> SourceTables:
                      release_date=first_seen.to_numpy(), description="")
     datasets = pd.DataFrame({"dataset": benchmarks, "task": "llm evaluation", "modality": "text",
                              "description": [_llm_dataset_description(b) for b in benchmarks]})
-    return SourceTables(records, models, datasets, {"snapshots": len(frames)})
+    return _source(records, models, datasets, {"snapshots": len(frames)})
 
 
-def import_obsscaling(root: Path) -> SourceTables:
+@IMPORTERS.register("obsscaling")
+def import_obsscaling(data_root: str | Path, progress: Progress | None = None) -> LeaderboardRecords:
+    root = Path(data_root)
     folder = root / "leaderboards" / "obsscaling" / "eval_results"
     meta_columns = ["Model", "Model Family", "Model Size (B)", "Pretraining Data Size (T)", "FLOPs (1E21)"]
     frames, metas = [], []
@@ -215,7 +226,7 @@ def import_obsscaling(root: Path) -> SourceTables:
     names = long["dataset"].unique()
     datasets = pd.DataFrame({"dataset": names, "task": "llm evaluation", "modality": "text",
                              "description": [_llm_dataset_description(n) for n in names]})
-    return SourceTables(records, models, datasets, {})
+    return _source(records, models, datasets, {})
 
 
 def _clip_models(names: pd.Series, params_m) -> pd.DataFrame:
@@ -226,7 +237,9 @@ def _clip_models(names: pd.Series, params_m) -> pd.DataFrame:
                    params=np.asarray(params_m, dtype=float) * 1e6, release_date=np.nan, description=text.to_numpy())
 
 
-def import_open_clip(root: Path) -> SourceTables:
+@IMPORTERS.register("open_clip")
+def import_open_clip(data_root: str | Path, progress: Progress | None = None) -> LeaderboardRecords:
+    root = Path(data_root)
     t = pd.read_csv(root / "leaderboards" / "open_clip" / "docs" / "openclip_results.csv")
     t["model"] = t["name"] + " " + t["pretrained"]
     meta = ["name", "pretrained", "params (M)", "FLOPs (B)", "Average perf. on 38 datasets", "model"]
@@ -238,10 +251,12 @@ def import_open_clip(root: Path) -> SourceTables:
     names = long["dataset"].unique()
     datasets = pd.DataFrame({"dataset": names, "task": "zero-shot classification", "modality": "image",
                              "description": [f"zero-shot image recognition benchmark {n}" for n in names]})
-    return SourceTables(records, _clip_models(t["model"], t["params (M)"]), datasets, {})
+    return _source(records, _clip_models(t["model"], t["params (M)"]), datasets, {})
 
 
-def import_clip_benchmark(root: Path) -> SourceTables:
+@IMPORTERS.register("clip_benchmark")
+def import_clip_benchmark(data_root: str | Path, progress: Progress | None = None) -> LeaderboardRecords:
+    root = Path(data_root)
     folder = root / "leaderboards" / "clip_benchmark" / "benchmark"
     t = pd.read_csv(folder / "benchmark.csv")
     metrics = ["acc1", "mean_per_class_recall", "image_retrieval_recall@5", "text_retrieval_recall@5"]
@@ -256,10 +271,12 @@ def import_clip_benchmark(root: Path) -> SourceTables:
                              "description": [f"{d} ({kinds.get(d.split('/')[-1], kinds.get(d, 'image'))} images), {k}"
                                              for d, k in zip(ds["dataset"], ds["task"].str.replace("_", " "))]})
     models = _clip_models(pd.Series(t["model_fullname"].unique()), np.nan)
-    return SourceTables(records, models, datasets, {})
+    return _source(records, models, datasets, {})
 
 
-def import_torchvision(root: Path) -> SourceTables:
+@IMPORTERS.register("torchvision")
+def import_torchvision(data_root: str | Path, progress: Progress | None = None) -> LeaderboardRecords:
+    root = Path(data_root)
     t = pd.read_csv(root / "leaderboards" / "torchvision" / "torchvision_weights_metrics.csv")
     model = t["weights_enum"] + "." + t["weights"]
     records = pd.DataFrame({"model": model, "dataset": t["dataset"], "task": t["module"].str.replace(".py", ""),
@@ -272,7 +289,7 @@ def import_torchvision(root: Path) -> SourceTables:
     ds = t.drop_duplicates("dataset")
     datasets = pd.DataFrame({"dataset": ds["dataset"], "task": "vision", "modality": "image",
                              "description": "torchvision reference evaluation on " + ds["dataset"]})
-    return SourceTables(records, models, datasets, {})
+    return _source(records, models, datasets, {})
 
 
 _NOT_A_SCORE = re.compile(r"param|number of|#|size|flops|speed|time|memory|\bgpu", re.I)
@@ -288,7 +305,9 @@ def _parse_value(raw) -> float:
     return value * {"k": 1e3, "m": 1e6, "b": 1e9}.get(match.group(2), 1.0)
 
 
-def import_pwc(root: Path) -> SourceTables:
+@IMPORTERS.register("pwc")
+def import_pwc(data_root: str | Path, progress: Progress | None = None) -> LeaderboardRecords:
+    root = Path(data_root)
     t = pd.read_csv(root / "leaderboards" / "pwc_sota_extractor" / "pwc_tasks_flat.csv")
     not_score = t["metric"].fillna("").str.contains(_NOT_A_SCORE)
     anonymous = t["model_name"].fillna("").str.strip().str.lower().isin(["", "anonymous"])
@@ -304,45 +323,33 @@ def import_pwc(root: Path) -> SourceTables:
     ds = t.drop_duplicates("dataset")
     datasets = pd.DataFrame({"dataset": ds["dataset"], "task": ds["task_path"], "modality": "",
                              "description": ds["dataset_description"].fillna(ds["task_path"] + " benchmark " + ds["dataset"])})
-    return SourceTables(records, models, datasets, {"skipped_size_or_speed_metric_rows": int(not_score.sum()),
+    return _source(records, models, datasets, {"skipped_size_or_speed_metric_rows": int(not_score.sum()),
                                                     "skipped_anonymous_rows": int(anonymous.sum())})
 
 
-IMPORTERS: dict[str, Callable[[Path], SourceTables]] = {
-    "mteb": import_mteb, "every_eval_ever": import_every_eval_ever, "open_llm_v1": import_open_llm_v1,
-    "obsscaling": import_obsscaling, "open_clip": import_open_clip, "clip_benchmark": import_clip_benchmark,
-    "torchvision": import_torchvision, "pwc": import_pwc,
-}
-
-
 def import_all(root: str | Path, only: list[str] | None = None,
-               progress: Callable[[str], None] | None = None) -> LeaderboardRecords:
+               progress: Progress | None = None) -> LeaderboardRecords:
     """Run the importers (all, or ``only``), merge model names across sources, clean, and report per source."""
-    root = Path(root)
     unknown = set(only or []) - set(IMPORTERS)
     if unknown:
-        raise RecordsDataError(f"unknown source(s) {sorted(unknown)}; available: {sorted(IMPORTERS)}")
-    parts, reports = [], {}
-    for name in only or list(IMPORTERS):
+        raise RecordsDataError(f"unknown source(s) {sorted(unknown)}; available: {IMPORTERS.names()}")
+    parts = {}
+    for name in only or IMPORTERS.names():
         if progress:
             progress(f"importing {name}")
-        part = IMPORTERS[name](root)
-        rows_read = len(part.records)
-        part.records, cleaning = clean_records(part.records)
-        reports[name] = {"rows_read": rows_read, **part.report, **{k: v for k, v in cleaning.items() if v}}
-        parts.append(part)
-    records = pd.concat([p.records for p in parts], ignore_index=True)
-    models = pd.concat([p.models for p in parts], ignore_index=True)
+        parts[name] = IMPORTERS.get(name)(root, progress)
+    records = pd.concat([p.records for p in parts.values()], ignore_index=True)
+    models = pd.concat([p.models for p in parts.values()], ignore_index=True)
     spelling, merged = _canonical_names(records["model"])
     records["model"] = records["model"].map(spelling)
     models["model"] = models["model"].map(spelling)
     models = _merge_model_rows(models)
-    datasets = pd.concat([p.datasets for p in parts], ignore_index=True).drop_duplicates("dataset")
+    datasets = pd.concat([p.datasets for p in parts.values()], ignore_index=True).drop_duplicates("dataset")
     result = LeaderboardRecords(records, models, datasets)
     sources_per_model = result.records.groupby("model")["source"].nunique()
     result.report = {**result.report, "model_spellings_merged": merged,
                      "models_in_several_sources": int((sources_per_model > 1).sum()),
-                     "per_source": {name: {**reports[name], **counts}
+                     "per_source": {name: {**parts[name].report, **counts}
                                     for name, counts in _per_source_counts(result).items()}}
     return result
 

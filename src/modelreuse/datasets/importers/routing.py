@@ -1,7 +1,8 @@
 """Convert the staged routing sources in ``<data>/routing`` (see its MANIFEST.md) to routing records.
 
-Each importer returns ``(RoutingRecords, report)`` where ``report`` counts what was dropped and
-why. Conventions per collection:
+Each importer is registered in :data:`IMPORTERS` under its collection name and has the signature
+``(data_root, progress=None) -> RoutingRecords`` (the records' ``report`` counts what was dropped and
+why; split seeds are fixed at 0). Conventions per collection:
 
 * ``routerdc`` -- RouterDC's 7 open 7B models x 20,600 queries, RouterDC's own train/test split;
   ``role`` (in-/out-of-distribution) kept. RouterDC's scoring: multiple-choice scores (the gold
@@ -38,7 +39,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from modelreuse._registry import Registry
+from modelreuse.config import Progress
 from modelreuse.records.routing import COST, SCORE, RoutingRecords
+
+IMPORTERS: Registry[Callable[..., RoutingRecords]] = Registry("routing collection")
 
 MCQ_TASKS = {"mmlu", "cmmlu", "ceval", "arc_challenge", "arc_easy"}
 ROUTELLM_PRICES = {"gpt-4-1106-preview": (10.0, 30.0), "mixtral-8x7b-instruct": (0.6, 0.6)}  # USD / M tokens in, out
@@ -60,7 +65,9 @@ def _frame(prompt, task, split, scores: dict, costs: dict | None = None, extra: 
     return pd.DataFrame(columns | (extra or {}))
 
 
-def import_routerdc(root: Path) -> tuple[RoutingRecords, dict]:
+@IMPORTERS.register("routerdc")
+def import_routerdc_records(data_root: str | Path, progress: Progress | None = None) -> RoutingRecords:
+    root = Path(data_root) / "routing"
     t = pd.read_parquet(root / "routerdc" / "split2_model7_scores.parquet")
     models = [c for c in t.columns if "/" in c]
     mcq = t["dataset"].isin(MCQ_TASKS).to_numpy()
@@ -68,10 +75,12 @@ def import_routerdc(root: Path) -> tuple[RoutingRecords, dict]:
     meta = pd.DataFrame({"name": models, "size": 7e9, "price": np.nan, "description": ""})
     meta.loc[meta["name"].str.contains("Llama-3|llama3"), "size"] = 8e9
     frame = _frame(t["question"], t["dataset"], t["split"], scores, extra={"qid": t["qid"], "role": t["role"]})
-    return RoutingRecords(frame, meta), {"rows": len(frame), "mcq_scores_binarised": int(mcq.sum())}
+    return RoutingRecords(frame, meta, report={"rows": len(frame), "mcq_scores_binarised": int(mcq.sum())})
 
 
-def import_routerbench(root: Path) -> tuple[RoutingRecords, dict]:
+@IMPORTERS.register("routerbench")
+def import_routerbench_records(data_root: str | Path, progress: Progress | None = None) -> RoutingRecords:
+    root = Path(data_root) / "routing"
     t = pd.read_parquet(root / "routerdc" / "routerbench_subset_arc_mbpp_winogrande.parquet")
     models = [c for c in t.columns if "|" not in c and c not in
               ("source_file", "split", "sample_id", "prompt", "eval_name", "oracle_model_to_route_to", "cluster_id")]
@@ -82,8 +91,8 @@ def import_routerbench(root: Path) -> tuple[RoutingRecords, dict]:
                          "price": [1e7 * prices.get(m, {}).get("completion_usd_per_token", np.nan) for m in models]})
     frame = _frame(t["prompt"], t["eval_name"], t["split"], {m: t[m] for m in models},
                    {m: t[f"{m}|total_cost"] for m in models}, {"sample_id": t["sample_id"]})
-    return RoutingRecords(frame, meta), {"rows": len(frame), "dropped_rows_without_any_score": int(no_score.sum()),
-                                         "rows_with_missing_scores": int(t[models].isna().any(axis=1).sum())}
+    return RoutingRecords(frame, meta, report={"rows": len(frame), "dropped_rows_without_any_score": int(no_score.sum()),
+                                         "rows_with_missing_scores": int(t[models].isna().any(axis=1).sum())})
 
 
 def _routellm_cost(prompts: pd.Series, output_chars: pd.Series | int, model: str) -> np.ndarray:
@@ -93,7 +102,7 @@ def _routellm_cost(prompts: pd.Series, output_chars: pd.Series | int, model: str
     return (tokens_in * price_in + tokens_out * price_out) / 1e6
 
 
-def _import_routellm_pair(root: Path, name: str, task: str, seed: int) -> tuple[RoutingRecords, dict]:
+def _import_routellm_pair(root: Path, name: str, task: str) -> RoutingRecords:
     t = pd.read_parquet(root / "routellm" / f"{name}_gpt4_vs_mixtral.parquet")
     contaminated = t["contaminated"].to_numpy(dtype=bool)
     t = t[~contaminated].reset_index(drop=True)
@@ -101,22 +110,26 @@ def _import_routellm_pair(root: Path, name: str, task: str, seed: int) -> tuple[
     costs = {m: _routellm_cost(t["prompt"], t[f"{c}_response"] if f"{c}_response" in t else 4, m)
              for m, c in columns.items()}
     tasks = t["subject"] if "subject" in t else [task] * len(t)
-    frame = _frame(t["prompt"], [task] * len(t), _half_split(len(t), seed),
+    frame = _frame(t["prompt"], [task] * len(t), _half_split(len(t)),
                    {m: t[c].astype(float) for m, c in columns.items()}, costs, {"qid": t["qid"], "subtask": tasks})
     meta = pd.DataFrame({"name": list(columns), "size": [np.nan, 46.7e9], "description": "",
                          "price": [ROUTELLM_PRICES[m][1] for m in columns]})
-    return RoutingRecords(frame, meta), {"rows": len(frame), "dropped_contaminated": int(contaminated.sum())}
+    return RoutingRecords(frame, meta, report={"rows": len(frame), "dropped_contaminated": int(contaminated.sum())})
 
 
-def import_routellm_mmlu(root: Path, seed: int = 0) -> tuple[RoutingRecords, dict]:
-    return _import_routellm_pair(root, "mmlu", "mmlu", seed)
+@IMPORTERS.register("routellm_mmlu")
+def import_routellm_mmlu_records(data_root: str | Path, progress: Progress | None = None) -> RoutingRecords:
+    return _import_routellm_pair(Path(data_root) / "routing", "mmlu", "mmlu")
 
 
-def import_routellm_gsm8k(root: Path, seed: int = 0) -> tuple[RoutingRecords, dict]:
-    return _import_routellm_pair(root, "gsm8k", "gsm8k", seed)
+@IMPORTERS.register("routellm_gsm8k")
+def import_routellm_gsm8k_records(data_root: str | Path, progress: Progress | None = None) -> RoutingRecords:
+    return _import_routellm_pair(Path(data_root) / "routing", "gsm8k", "gsm8k")
 
 
-def import_routellm_mt_bench(root: Path, seed: int = 0) -> tuple[RoutingRecords, dict]:
+@IMPORTERS.register("routellm_mt_bench")
+def import_routellm_mt_bench_records(data_root: str | Path, progress: Progress | None = None) -> RoutingRecords:
+    root = Path(data_root) / "routing"
     q = pd.read_parquet(root / "routellm" / "mt_bench_questions.parquet")
     contaminated = q["contaminated"].to_numpy(dtype=bool)
     q = q[~contaminated].reset_index(drop=True)
@@ -124,54 +137,67 @@ def import_routellm_mt_bench(root: Path, seed: int = 0) -> tuple[RoutingRecords,
     mean = judged.groupby(["question_id", "model"])["score"].mean().unstack() / 10.0
     models = list(mean.columns)
     scores = {m: mean[m].reindex(q["question_id"]).to_numpy() for m in models}
-    frame = _frame(q["turn1"] + "\n\n" + q["turn2"], q["category"], _half_split(len(q), seed), scores,
+    frame = _frame(q["turn1"] + "\n\n" + q["turn2"], q["category"], _half_split(len(q)), scores,
                    extra={"question_id": q["question_id"]})
-    return RoutingRecords(frame), {"rows": len(frame), "dropped_contaminated": int(contaminated.sum())}
+    return RoutingRecords(frame, report={"rows": len(frame), "dropped_contaminated": int(contaminated.sum())})
 
 
-def import_metabench(root: Path, seed: int = 0) -> tuple[RoutingRecords, dict]:
+@IMPORTERS.register("metabench")
+def import_metabench_records(data_root: str | Path, progress: Progress | None = None) -> RoutingRecords:
+    root = Path(data_root) / "routing"
     items = pd.read_parquet(root / "metabench" / "items.parquet")
     responses = pd.read_parquet(root / "metabench" / "responses_long.parquet", filters=[("fit", "in", METABENCH_FITS)])
     items = items[items["fit"].isin(METABENCH_FITS)].reset_index(drop=True)
     wide = responses.pivot_table(index=["fit", "item"], columns="model", values="correct", aggfunc="first")
     wide = wide.reindex(pd.MultiIndex.from_frame(items[["fit", "item"]])).astype(np.float64)
-    split = np.concatenate([_half_split(int(n), seed) for n in items.groupby("fit", sort=False).size()])
+    split = np.concatenate([_half_split(int(n)) for n in items.groupby("fit", sort=False).size()])
     frame = _frame(items["prompt"], items["benchmark"], split, {m: wide[m].to_numpy() for m in wide.columns},
                    extra={"item": items["item"], "fit": items["fit"]})
-    return RoutingRecords(frame), {"rows": len(frame), "models": int(wide.shape[1])}
+    return RoutingRecords(frame, report={"rows": len(frame), "models": int(wide.shape[1])})
 
 
-def import_alpaca_eval(root: Path, seed: int = 0) -> tuple[RoutingRecords, dict]:
+@IMPORTERS.register("alpaca_eval")
+def import_alpaca_eval_records(data_root: str | Path, progress: Progress | None = None) -> RoutingRecords:
+    root = Path(data_root) / "routing"
     instructions = pd.read_parquet(root / "alpaca_eval" / "instructions.parquet")
     prefs = pd.read_parquet(root / "alpaca_eval" / "annotations_preferences.parquet")
     prefs = prefs[(prefs["annotator"] == ALPACA_ANNOTATOR) & (prefs["model"] != "NullModel")]
     wide = (prefs.pivot_table(index="qid", columns="model", values="preference", aggfunc="mean") - 1.0)
     wide = wide.reindex(instructions["qid"])
-    frame = _frame(instructions["instruction"], instructions["dataset"], _half_split(len(instructions), seed),
+    frame = _frame(instructions["instruction"], instructions["dataset"], _half_split(len(instructions)),
                    {m: wide[m].to_numpy() for m in wide.columns}, extra={"qid": instructions["qid"]})
-    return RoutingRecords(frame), {"rows": len(frame), "models": int(wide.shape[1]), "dropped_models": ["NullModel"]}
+    return RoutingRecords(frame, report={"rows": len(frame), "models": int(wide.shape[1]), "dropped_models": ["NullModel"]})
 
 
-IMPORTERS: dict[str, Callable[[Path], tuple[RoutingRecords, dict]]] = {
-    "routerdc": import_routerdc, "routerbench": import_routerbench, "routellm_mmlu": import_routellm_mmlu,
-    "routellm_gsm8k": import_routellm_gsm8k, "routellm_mt_bench": import_routellm_mt_bench,
-    "metabench": import_metabench, "alpaca_eval": import_alpaca_eval,
-}
+def _deprecated(name: str) -> Callable[[Path], tuple[RoutingRecords, dict]]:
+    """The pre-registry form ``import_<name>(<data>/routing) -> (records, report)``, kept for callers
+    outside the importers (routing and metrics tests) until they call ``IMPORTERS.get(name)(data_root)``."""
+    def legacy(root: Path) -> tuple[RoutingRecords, dict]:
+        records = IMPORTERS.get(name)(Path(root).parent)
+        return records, records.report
+
+    return legacy
+
+
+import_routerdc, import_routerbench = _deprecated("routerdc"), _deprecated("routerbench")
+import_routellm_mmlu, import_routellm_gsm8k = _deprecated("routellm_mmlu"), _deprecated("routellm_gsm8k")
+import_routellm_mt_bench, import_metabench = _deprecated("routellm_mt_bench"), _deprecated("metabench")
+import_alpaca_eval = _deprecated("alpaca_eval")
 
 
 def import_all(data_root: str | Path, out: str | Path, only: list[str] | None = None,
-               progress: Callable[[str], None] = lambda _: None) -> dict:
+               progress: Progress | None = None) -> dict:
     """Write ``<out>/<collection>.parquet`` (+ ``_models.csv``) for every staged source; returns
     ``{collection: report}`` (a collection that fails to parse reports its error, the others go on)."""
-    root = Path(data_root) / "routing"
     reports = {}
-    for name in only or IMPORTERS:
-        progress(f"importing {name}")
+    for name in only or IMPORTERS.names():
+        if progress:
+            progress(f"importing {name}")
         try:
-            records, report = IMPORTERS[name](root)
+            records = IMPORTERS.get(name)(data_root, progress)
         except (OSError, KeyError, ValueError) as exc:
             reports[name] = {"error": f"{type(exc).__name__}: {exc}"}
             continue
         records.write(Path(out) / f"{name}.parquet")
-        reports[name] = report | {"models": len(records.models), "path": str(Path(out) / f"{name}.parquet")}
+        reports[name] = records.report | {"models": len(records.models), "path": str(Path(out) / f"{name}.parquet")}
     return reports
