@@ -6,13 +6,15 @@ the MiniLM query encoder has its own test."""
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.decomposition import TruncatedSVD
+from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import make_pipeline
 
 from modelreuse.datasets.importers.routing import import_routerbench, import_routerdc
-from modelreuse.errors import RoutingDataError
-from modelreuse.routing.base import decide
+from modelreuse.errors import RoutingDataError, UnknownNameError
+from modelreuse.routing.base import ROUTERS, ScoreModel, decide
 from modelreuse.routing.encoder import encode_queries, query_text
 from modelreuse.routing.router import Router
 from tests.conftest import DATA
@@ -39,18 +41,58 @@ def _routed_score(router, test, X_test) -> float:
     return float(test.scores()[np.arange(len(chosen)), chosen].mean())
 
 
-@pytest.mark.parametrize("kind", ["lookup", "knn", "mlp", "mf"])
-def test_every_router_beats_random_and_round_trips(kind, routerdc, tmp_path):
+# quick settings so the contract test stays fast; a router not listed runs with its defaults
+FAST = {"mlp": {"epochs": 15}, "mf": {"epochs": 15},
+        "capability": {"steps": 80, "hidden": 32, "n_clusters": 8, "items_per_cluster": 10}}
+
+
+def _score_model(name: str, **extra) -> ScoreModel:
+    return ROUTERS.get(name)(**FAST.get(name, {}), **extra)
+
+
+@pytest.mark.parametrize("name", ROUTERS.names())
+def test_router_contract(name, routerdc, tmp_path):
+    """Every registered score model: a scikit-learn estimator that learns to route real RouterDC
+    queries better than random, clones fitted or not, and saves/loads without pickle."""
     train, test, X_train, X_test = routerdc
-    config = {"epochs": 15} if kind in ("mlp", "mf") else {}
-    router = Router(kind, **config).fit(train, X_train)
-    random_score = float(test.scores().mean())
-    assert _routed_score(router, test, X_test) > random_score + 0.02
-    router.save(tmp_path / kind)
-    assert not list((tmp_path / kind).glob("*.pkl"))
-    loaded = Router.load(tmp_path / kind)
-    np.testing.assert_allclose(loaded.predict(embeddings=X_test, tasks=test.tasks),
-                               router.predict(embeddings=X_test, tasks=test.tasks), atol=1e-6)
+    unfitted = _score_model(name)
+    assert clone(unfitted).get_params() == unfitted.get_params()
+    with pytest.raises(NotFittedError):
+        unfitted.predict(X_test, test.tasks)
+    router = Router(unfitted).fit(train, X_train)
+    assert router.score_model is unfitted and not hasattr(unfitted, "n_features_in_")  # fit cloned it
+    assert router.n_features_in_ == router.score_model_.n_features_in_ == X_train.shape[1]
+    predicted = router.predict(embeddings=X_test, tasks=test.tasks)
+    assert predicted.shape == (len(test.table), len(train.models))
+    assert ((predicted >= 0) & (predicted <= 1)).all()
+    assert _routed_score(router, test, X_test) > float(test.scores().mean()) + 0.02
+    again = Router(unfitted).fit(train, X_train).predict(embeddings=X_test, tasks=test.tasks)
+    np.testing.assert_array_equal(again, predicted)  # one configuration (seed included), one fitted router
+
+    for fitted in (router, router.score_model_):  # clone of a fitted estimator: same settings, unfitted
+        fresh = clone(fitted)
+        assert fresh.get_params(deep=False).keys() == fitted.get_params(deep=False).keys()
+        assert not [k for k in vars(fresh) if k.endswith("_")]
+    assert clone(router).score_model.get_params() == router.score_model_.get_params()
+    with pytest.raises(NotFittedError):
+        clone(router).predict(embeddings=X_test)
+    with pytest.raises(RoutingDataError, match="shape"):
+        router.predict(embeddings=X_test[:, :-1], tasks=test.tasks)
+
+    router.save(tmp_path / name)
+    assert sorted(p.name for p in (tmp_path / name).iterdir()) == ["router.json", "router.npz"]
+    loaded = Router.load(tmp_path / name)
+    assert loaded.score_model.get_params() == router.score_model_.get_params()
+    np.testing.assert_allclose(loaded.predict(embeddings=X_test, tasks=test.tasks), predicted, atol=1e-6)
+
+
+def test_router_by_name_uses_the_registered_defaults(routerdc):
+    train, _, X_train, _ = routerdc
+    router = Router("knn").fit(train, X_train)
+    assert isinstance(router.score_model_, ROUTERS.get("knn"))
+    assert router.score_model_.get_params() == ROUTERS.get("knn")().get_params()
+    with pytest.raises(UnknownNameError, match="unknown router 'oracle'"):
+        Router("oracle").fit(train, X_train)
 
 
 def test_lookup_router_is_the_per_task_best_model(routerdc):
@@ -66,7 +108,7 @@ def routerbench():
     records, _ = import_routerbench(DATA / "routing")
     train = records.split("train")
     X = make_pipeline(TfidfVectorizer(min_df=2), TruncatedSVD(32, random_state=0)).fit_transform(train.prompts)
-    return Router("knn", k=20).fit(train, X), X
+    return Router(ROUTERS.get("knn")(k=20)).fit(train, X), X
 
 
 def test_willingness_to_pay_and_budget_trade_cost_for_quality(routerbench):
@@ -90,8 +132,6 @@ def test_route_rejects_unknown_models_and_empty_queries(routerbench, tmp_path):
         router.route(["What is 2+2?"], models=["gpt-9"])
     with pytest.raises(RoutingDataError, match="non-empty"):
         router.route(["   "])
-    with pytest.raises(RoutingDataError, match="unknown router"):
-        Router("oracle")
     with pytest.raises(RoutingDataError, match="no saved router"):
         Router.load(tmp_path)
 

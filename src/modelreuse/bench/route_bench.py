@@ -20,14 +20,15 @@ number; restrict it with ``eval_tasks``). Costs are mean recorded USD per query 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from modelreuse.config import Progress
 from modelreuse.metrics import routing as rm
 from modelreuse.records.routing import RoutingRecords
-from modelreuse.routing.base import decide
+from modelreuse.routing.base import ROUTERS, decide
 from modelreuse.routing.router import Router
 
 DEFAULT_ROUTERS = ("lookup", "knn", "mlp", "mf")
@@ -112,7 +113,7 @@ def _baselines(train: RoutingRecords, S, C, tasks, decision_costs, eval_tasks) -
 def run_route_bench(records: RoutingRecords, routers: Sequence[str] = DEFAULT_ROUTERS, train_split: str = "train",
                     test_split: str = "test", seeds: Sequence[int] = (0, 1, 2), cache: Path | None = None,
                     eval_tasks: Sequence[str] | None = None, plots: Path | None = None,
-                    progress: Callable[[str], None] = lambda _: None) -> dict:
+                    progress: Progress | None = None) -> dict:
     """The whole benchmark (module doc); returns the JSON-ready report."""
     train, test = records.split(train_split), records.split(test_split)
     S_all = test.scores()
@@ -121,7 +122,7 @@ def run_route_bench(records: RoutingRecords, routers: Sequence[str] = DEFAULT_RO
     C = test.costs()[complete] if test.has_costs else np.zeros_like(S)
     decision_costs = np.nan_to_num(np.nanmean(train.costs(), axis=0)) if train.has_costs else np.zeros(S.shape[1])
     has_costs = bool(np.ptp(C.mean(axis=0)) > 0)
-    progress("embedding queries")
+    _report(progress, "embedding queries")
     X_train = encode_cached(train, cache)
     X_test = encode_cached(test, cache)[complete]
     report = {"models": records.models, "n_train": len(train.table), "n_test": int(complete.sum()),
@@ -135,13 +136,16 @@ def run_route_bench(records: RoutingRecords, routers: Sequence[str] = DEFAULT_RO
     for name in routers:
         runs = []
         for seed in seeds:
-            progress(f"router {name} seed {seed}")
-            config = {"seed": seed} if "seed" in Router(name).score_model.get_config() else {}
-            predicted = Router(name, **config).fit(train, X_train).predict(embeddings=X_test, tasks=tasks)
+            _report(progress, f"router {name} seed {seed}")
+            score_model = ROUTERS.get(name)()
+            seeded = "seed" in score_model.get_params()
+            if seeded:
+                score_model.set_params(seed=seed)
+            predicted = Router(score_model).fit(train, X_train).predict(embeddings=X_test, tasks=tasks)
             runs.append(_evaluate_router(predicted, S, C, tasks, decision_costs, has_costs, strong, eval_tasks))
             if len(runs) == 1 and has_costs:
                 curves[name] = {t: m["points"] for t, m in runs[0]["cost_metrics"].items()}
-            if "seed" not in config:
+            if not seeded:
                 break  # deterministic router: one fit is every seed
         report["routers"][name] = _aggregate(runs)
     if has_costs:
@@ -149,6 +153,11 @@ def run_route_bench(records: RoutingRecords, routers: Sequence[str] = DEFAULT_RO
         if plots is not None:
             report["plots"] = write_deferral_plots(curves, S, C, tasks, records.models, plots)
     return report
+
+
+def _report(progress: Progress | None, message: str) -> None:
+    if progress is not None:
+        progress(message)
 
 
 def encode_cached(records: RoutingRecords, cache: Path | None) -> np.ndarray:

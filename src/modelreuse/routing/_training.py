@@ -2,35 +2,55 @@
 
 Loss: binary cross-entropy between ``sigmoid(logit[q, m])`` and the score ``S[q, m]`` in [0, 1]
 (soft targets allowed), averaged over the observed entries; missing scores (NaN) contribute
-nothing. Adam, full shuffling per epoch, seeded.
+nothing. Adam via :func:`modelreuse._torch.minimise` over seeded shuffled mini-batches
+(:func:`modelreuse._torch.shuffled_batches`); the module is built and trained under a forked,
+seeded torch RNG, so a fit never depends on (or changes) the caller's random state.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Any
+
 import numpy as np
 
 
-def fit_masked(module, inputs: list[np.ndarray], S: np.ndarray, epochs: int, lr: float, weight_decay: float,
-               batch_size: int, seed: int) -> None:
-    """Train ``module(*input_batches) -> logits (b, M)`` on the observed entries of ``S``."""
+def fit_masked(build: Callable[[], Any], inputs: list[np.ndarray], S: np.ndarray, *, epochs: int, lr: float,
+               weight_decay: float, batch_size: int, seed: int):
+    """``build()`` a module ``(*input_batches) -> logits (b, M)``, train it on the observed entries
+    of ``S`` and return it in eval mode. Initialisation, dropout and batch order all follow
+    ``seed`` (:func:`seeded`), so one configuration always gives the same module."""
     import torch
     import torch.nn.functional as F
 
-    torch.manual_seed(seed)
+    from modelreuse._torch import minimise, shuffled_batches
+
     tensors = [torch.as_tensor(x) for x in inputs]
     target = torch.as_tensor(np.nan_to_num(S, nan=0.0), dtype=torch.float32)
     observed = torch.as_tensor(~np.isnan(S), dtype=torch.float32)
-    optimiser = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
-    generator = torch.Generator().manual_seed(seed)
-    module.train()
-    for _ in range(epochs):
-        for batch in torch.randperm(len(target), generator=generator).split(batch_size):
-            optimiser.zero_grad()
+    with seeded(seed):
+        module = build()
+
+        def loss_of(batch):
             logits = module(*(t[batch] for t in tensors))
             loss = F.binary_cross_entropy_with_logits(logits, target[batch], weight=observed[batch], reduction="sum")
-            (loss / observed[batch].sum().clamp(min=1.0)).backward()
-            optimiser.step()
-    module.eval()
+            return loss / observed[batch].sum().clamp(min=1.0)
+
+        module.train()
+        minimise(module.parameters(), loss_of, shuffled_batches(len(target), batch_size, epochs, seed), lr=lr,
+                 weight_decay=weight_decay)
+    return module.eval()
+
+
+@contextmanager
+def seeded(seed: int):
+    """torch's global RNG seeded with ``seed`` inside the block and restored after it."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def predict_sigmoid(module, inputs: list[np.ndarray]) -> np.ndarray:

@@ -1,10 +1,16 @@
 """The router protocol: predict every model's score on a query, then decide under cost.
 
-A *score model* (one file each in this package) follows scikit-learn's conventions: ``fit(X, S,
-tasks)`` on query embeddings ``X (n, d)``, per-model scores ``S (n, M)`` (NaN = not evaluated,
-ignored by every loss) and task labels, and ``predict(X, tasks) -> (n, M)`` predicted scores in
-[0, 1]. Its fitted state is arrays and JSON only, so a saved router loads without executing
-anything (``router.json`` + ``router.npz``).
+A *score model* (one file each in this package, registered in :data:`ROUTERS`) is a
+scikit-learn estimator: constructor arguments stored verbatim, ``fit(X, S, tasks)`` on query
+embeddings ``X (n, d)``, per-model scores ``S (n, M)`` in [0, 1] (NaN = not evaluated, ignored by
+every loss) and task labels, learned state in attributes ending in ``_`` (``n_features_in_ = d``),
+and ``predict(X, tasks) -> (n, M)`` predicted scores in [0, 1]. :class:`ScoreModel` validates the
+inputs of both in one place and subclasses implement ``_fit`` / ``_predict``. Its fitted state is
+arrays and JSON only, so a saved router loads without executing anything (``router.json`` +
+``router.npz``).
+
+Adding a score model is one new module in this package with one decorator line,
+``@ROUTERS.register("name")``, on a :class:`ScoreModel` subclass.
 
 :func:`decide` turns predictions into choices: the best predicted model (cheaper on ties), or with
 willingness-to-pay ``lam`` the argmax of ``lam * predicted score - cost`` (RouterBench's
@@ -17,61 +23,103 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
+from modelreuse._registry import Registry
 from modelreuse.errors import RoutingDataError
 
-SCORE_MODELS: dict[str, type[ScoreModel]] = {}
+ROUTERS: Registry[type[ScoreModel]] = Registry("router", package="modelreuse.routing")
 
 
-class ScoreModel(ABC):
-    """Predicts each model's score on a query (module doc). Subclasses register by ``name``."""
+class ScoreModel(BaseEstimator, ABC):
+    """Predicts each model's score on a query (module doc)."""
 
-    name: ClassVar[str]
+    def fit(self, X, S, tasks=None, **fit_params) -> ScoreModel:
+        """Validate ``X (n, d)``, ``S (n, M)`` and ``tasks``, then learn (``_fit``)."""
+        X, S, tasks = check_training_data(X, S, tasks)
+        self.n_features_in_ = X.shape[1]
+        self._fit(X, S, tasks, **fit_params)
+        return self
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        SCORE_MODELS[cls.name] = cls
-
-    @abstractmethod
-    def fit(self, X: np.ndarray, S: np.ndarray, tasks: np.ndarray | None = None) -> ScoreModel: ...
-
-    @abstractmethod
-    def predict(self, X: np.ndarray, tasks: np.ndarray | None = None) -> np.ndarray: ...
-
-    def get_config(self) -> dict:
-        """Constructor arguments (JSON)."""
-        return {}
+    def predict(self, X, tasks=None, **predict_params) -> np.ndarray:
+        """``(n, M)`` predicted scores in [0, 1] for queries ``X (n, n_features_in_)``."""
+        check_is_fitted(self)
+        X = check_queries(X, self.n_features_in_)
+        return self._predict(X, as_tasks(tasks, len(X)), **predict_params)
 
     @abstractmethod
+    def _fit(self, X: np.ndarray, S: np.ndarray, tasks: np.ndarray) -> None:
+        """Learn from validated float64 ``X``, ``S`` and object ``tasks``."""
+
+    @abstractmethod
+    def _predict(self, X: np.ndarray, tasks: np.ndarray) -> np.ndarray:
+        """Predict for validated float64 ``X`` and object ``tasks``."""
+
     def get_state(self) -> dict[str, np.ndarray]:
         """Fitted arrays (saved with ``np.savez``, loaded with ``allow_pickle=False``)."""
+        check_is_fitted(self)
+        return {"n_features_in": np.array(self.n_features_in_)} | self._get_state()
+
+    def set_state(self, state: dict[str, np.ndarray]) -> ScoreModel:
+        """Restore what :meth:`get_state` returned; the estimator is then fitted."""
+        try:
+            self.n_features_in_ = int(state["n_features_in"])
+            self._set_state(state)
+        except KeyError as exc:
+            raise RoutingDataError(f"saved {type(self).__name__} state lacks array {exc}; refit and save the router "
+                                   "again") from None
+        return self
 
     @abstractmethod
-    def set_state(self, state: dict[str, np.ndarray]) -> None: ...
+    def _get_state(self) -> dict[str, np.ndarray]: ...
+
+    @abstractmethod
+    def _set_state(self, state: dict[str, np.ndarray]) -> None: ...
 
 
-def check_training_data(X: np.ndarray, S: np.ndarray, tasks=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Validated ``float64 X, S`` and string ``tasks`` (all ``""`` when not given)."""
+def check_training_data(X, S, tasks=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validated ``float64 X, S`` and object ``tasks`` (all ``""`` when not given)."""
     X, S = np.asarray(X, dtype=np.float64), np.asarray(S, dtype=np.float64)
     if X.ndim != 2 or S.ndim != 2 or len(X) != len(S) or len(X) == 0:
         raise RoutingDataError(f"need X (n, d) and scores (n, M) with the same n > 0, got {X.shape} and {S.shape}")
     if not np.isfinite(X).all():
         raise RoutingDataError("query embeddings contain NaN or inf")
+    if ((S < 0) | (S > 1) | np.isinf(S)).any():
+        raise RoutingDataError("scores must lie in [0, 1] (NaN where a model was not evaluated); rescale them first")
     if np.isnan(S).all(axis=0).any():
         raise RoutingDataError(f"model(s) {np.flatnonzero(np.isnan(S).all(axis=0)).tolist()} have no training score")
     return X, S, as_tasks(tasks, len(X))
 
 
+def check_queries(X, n_features: int) -> np.ndarray:
+    """Validated float64 query embeddings ``(n, n_features)``."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != n_features:
+        raise RoutingDataError(f"need query embeddings of shape (n, {n_features}) as in training, got {X.shape}")
+    if not np.isfinite(X).all():
+        raise RoutingDataError("query embeddings contain NaN or inf")
+    return X
+
+
 def as_tasks(tasks, n: int) -> np.ndarray:
+    """``tasks`` as an object array of length ``n`` (all ``""`` when None)."""
     if tasks is None:
         return np.full(n, "", dtype=object)
     tasks = np.asarray(tasks, dtype=object)
     if len(tasks) != n:
         raise RoutingDataError(f"{len(tasks)} task labels for {n} queries")
     return tasks
+
+
+def router_name(model: ScoreModel) -> str:
+    """The name ``model``'s class is registered under in :data:`ROUTERS`."""
+    for entry in ROUTERS.entries():
+        if entry.obj is type(model):
+            return entry.name
+    raise RoutingDataError(f"{type(model).__name__} is not a registered router; register it with @ROUTERS.register")
 
 
 def decide(predicted: np.ndarray, costs: np.ndarray | None = None, lam: float | None = None,
@@ -107,23 +155,25 @@ def _within_budget(predicted: np.ndarray, costs: np.ndarray, budget: float) -> n
 
 
 def save_score_model(model: ScoreModel, directory: str | Path, extra: dict | None = None) -> None:
-    """``router.json`` (kind, config, ``extra``) and ``router.npz`` (fitted arrays)."""
+    """``router.json`` (kind, constructor arguments, ``extra``) and ``router.npz`` (fitted arrays)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "router.json").write_text(json.dumps({"kind": model.name, "config": model.get_config()} | (extra or {}),
-                                                      indent=2))
+    meta = {"kind": router_name(model), "config": model.get_params()} | (extra or {})
+    (directory / "router.json").write_text(json.dumps(meta, indent=2))
     np.savez(directory / "router.npz", **model.get_state())
 
 
 def load_score_model(directory: str | Path) -> tuple[ScoreModel, dict]:
-    """The saved score model and the JSON it was saved with (no pickle is read)."""
+    """The saved, fitted score model and the JSON it was saved with (no pickle is read)."""
     directory = Path(directory)
     if not (directory / "router.json").is_file():
         raise RoutingDataError(f"no saved router in {directory}")
     meta = json.loads((directory / "router.json").read_text())
-    if meta.get("kind") not in SCORE_MODELS:
-        raise RoutingDataError(f"unknown router kind {meta.get('kind')!r}; known: {sorted(SCORE_MODELS)}")
-    model = SCORE_MODELS[meta["kind"]](**meta.get("config", {}))
+    kind = ROUTERS.get(meta.get("kind"))
+    try:
+        model = kind(**meta.get("config", {}))
+    except TypeError as exc:
+        raise RoutingDataError(f"router.json has a bad config for {meta['kind']!r}: {exc}") from None
     with np.load(directory / "router.npz", allow_pickle=False) as arrays:
         model.set_state({k: arrays[k] for k in arrays.files})
     return model, meta

@@ -28,9 +28,11 @@ is all the selector needs (:meth:`CapabilityRouter.add_model`); nothing is retra
 from __future__ import annotations
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
 from modelreuse.errors import RoutingDataError
-from modelreuse.routing.base import ScoreModel, check_training_data
+from modelreuse.routing._training import load_module_state, module_state, seeded
+from modelreuse.routing.base import ROUTERS, ScoreModel
 
 
 class AptitudeTest:
@@ -116,35 +118,51 @@ def _selector(n_query: int, n_capability: int, hidden: int, n_known: int):
     return Selector()
 
 
+@ROUTERS.register("capability")
 class CapabilityRouter(ScoreModel):
-    """Model-SAT-style selector over capability vectors (module doc)."""
-
-    name = "capability"
+    """Model-SAT-style selector over capability vectors (module doc). ``seed`` fixes the aptitude
+    test's k-means, the sampled training groups and the selector's initialisation."""
 
     def __init__(self, n_clusters: int = 20, items_per_cluster: int = 20, hidden: int = 128, steps: int = 5000,
                  lr: float = 1e-3, batch_size: int = 128, models_per_step: int = 64, negatives: int = 7,
                  seed: int = 0):
-        self.n_clusters, self.items_per_cluster, self.hidden, self.steps = n_clusters, items_per_cluster, hidden, steps
-        self.lr, self.batch_size, self.models_per_step, self.negatives, self.seed = (lr, batch_size, models_per_step,
-                                                                                     negatives, seed)
-
-    def get_config(self) -> dict:
-        return {"n_clusters": self.n_clusters, "items_per_cluster": self.items_per_cluster, "hidden": self.hidden,
-                "steps": self.steps, "lr": self.lr, "batch_size": self.batch_size,
-                "models_per_step": self.models_per_step, "negatives": self.negatives, "seed": self.seed}
+        self.n_clusters = n_clusters
+        self.items_per_cluster = items_per_cluster
+        self.hidden = hidden
+        self.steps = steps
+        self.lr = lr
+        self.batch_size = batch_size
+        self.models_per_step = models_per_step
+        self.negatives = negatives
+        self.seed = seed
 
     def fit(self, X, S, tasks=None, aptitude: AptitudeTest | None = None,
             capabilities: np.ndarray | None = None) -> CapabilityRouter:
         """Build the aptitude test from ``X`` (unless given), describe every model by its results
         on it (unless ``capabilities`` are given) and train the selector on ``(X, S)``."""
-        X, S, _ = check_training_data(X, S, tasks)
+        return super().fit(X, S, tasks, aptitude=aptitude, capabilities=capabilities)
+
+    def predict(self, X, tasks=None, capabilities: np.ndarray | None = None) -> np.ndarray:
+        """Scores of the known models, or of the models described by ``capabilities`` (one row
+        each, as :meth:`AptitudeTest.vector` returns)."""
+        return super().predict(X, tasks, capabilities=capabilities)
+
+    def _fit(self, X, S, tasks, aptitude: AptitudeTest | None = None, capabilities: np.ndarray | None = None) -> None:
         self.aptitude_ = aptitude or AptitudeTest.build(X, None, self.n_clusters, self.items_per_cluster, self.seed)
         self.capabilities_ = (np.vstack([self.aptitude_.vector(S[self.aptitude_.items, m]) for m in range(S.shape[1])])
-                              if capabilities is None else np.asarray(capabilities, dtype=np.float64))
+                              if capabilities is None else self._check_capabilities(capabilities, S.shape[1]))
         self.known_queries_ = X.astype(np.float32)
-        self.net_ = _selector(X.shape[1], self.capabilities_.shape[1], self.hidden, len(X))
-        self._train(self.known_queries_, S)
-        return self
+        with seeded(self.seed):
+            self.net_ = _selector(X.shape[1], self.capabilities_.shape[1], self.hidden, len(X))
+            self._train(self.known_queries_, S)
+
+    def _check_capabilities(self, capabilities, n_models: int | None = None) -> np.ndarray:
+        capabilities = np.asarray(capabilities, dtype=np.float64)
+        width = len(self.aptitude_.items) + self.aptitude_.n_clusters
+        if capabilities.ndim != 2 or capabilities.shape[1] != width or (n_models is not None
+                                                                         and len(capabilities) != n_models):
+            raise RoutingDataError(f"need one capability vector of width {width} per model, got {capabilities.shape}")
+        return capabilities
 
     def _known_index(self, X: np.ndarray) -> np.ndarray:
         """Training-row index of each query seen in training (by exact embedding), else the
@@ -152,27 +170,33 @@ class CapabilityRouter(ScoreModel):
         lookup = {row.tobytes(): i for i, row in enumerate(self.known_queries_)}
         return np.array([lookup.get(row.tobytes(), len(self.known_queries_)) for row in X.astype(np.float32)])
 
+    def _groups(self, n_queries: int, n_models: int, rng: np.random.Generator):
+        """``steps`` draws of (query batch, model subset), each without replacement."""
+        for _ in range(self.steps):
+            yield (rng.choice(n_queries, min(self.batch_size, n_queries), replace=False),
+                   rng.choice(n_models, min(self.models_per_step, n_models), replace=False))
+
     def _train(self, X: np.ndarray, S: np.ndarray) -> None:
+        """``steps`` Adam steps (:func:`modelreuse._torch.minimise`) on sampled groups (module doc)."""
         import torch
         import torch.nn.functional as F
 
+        from modelreuse._torch import minimise
+
         rng = np.random.default_rng(self.seed)
-        torch.manual_seed(self.seed)
         caps = torch.as_tensor(self.capabilities_, dtype=torch.float32)
-        optimiser = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
-        self.net_.train()
-        for _ in range(self.steps):
-            batch = rng.choice(len(X), min(self.batch_size, len(X)), replace=False)
-            models = rng.choice(S.shape[1], min(self.models_per_step, S.shape[1]), replace=False)
+
+        def loss_of(group):
+            batch, models = group
             scores = S[np.ix_(batch, models)]
             logits = self.net_(torch.as_tensor(X[batch]), torch.as_tensor(batch), caps[models])
             observed = torch.as_tensor(~np.isnan(scores), dtype=torch.float32)
             target = torch.as_tensor(np.nan_to_num(scores), dtype=torch.float32)
             loss = F.binary_cross_entropy_with_logits(logits, target, weight=observed, reduction="sum")
-            loss = loss / observed.sum().clamp(min=1.0) + self._contrastive(logits, scores, rng)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
+            return loss / observed.sum().clamp(min=1.0) + self._contrastive(logits, scores, rng)
+
+        self.net_.train()
+        minimise(self.net_.parameters(), loss_of, self._groups(len(X), S.shape[1], rng), lr=self.lr)
         self.net_.eval()
 
     def _contrastive(self, logits, scores: np.ndarray, rng: np.random.Generator):
@@ -193,29 +217,26 @@ class CapabilityRouter(ScoreModel):
 
     def add_model(self, aptitude_results: np.ndarray) -> int:
         """Onboard a new model from its aptitude-test results alone; returns its column index."""
+        check_is_fitted(self)
         self.capabilities_ = np.vstack([self.capabilities_, self.aptitude_.vector(aptitude_results)])
         return len(self.capabilities_) - 1
 
-    def predict(self, X, tasks=None, capabilities: np.ndarray | None = None) -> np.ndarray:
+    def _predict(self, X, tasks, capabilities: np.ndarray | None = None) -> np.ndarray:
         import torch
 
-        caps = self.capabilities_ if capabilities is None else capabilities
-        X = np.asarray(X, dtype=np.float32)
+        caps = self.capabilities_ if capabilities is None else self._check_capabilities(capabilities)
+        X = X.astype(np.float32)
         with torch.no_grad():
             logits = self.net_(torch.as_tensor(X), torch.as_tensor(self._known_index(X)),
                                torch.as_tensor(caps, dtype=torch.float32))
         return torch.sigmoid(logits).double().numpy()
 
-    def get_state(self) -> dict:
-        from modelreuse.routing._training import module_state
-
+    def _get_state(self) -> dict:
         return {"capabilities": self.capabilities_, "items": self.aptitude_.items, "clusters": self.aptitude_.clusters,
                 "keywords": np.asarray(self.aptitude_.keywords, dtype=str),
                 "known_queries": self.known_queries_} | module_state(self.net_)
 
-    def set_state(self, state: dict) -> None:
-        from modelreuse.routing._training import load_module_state
-
+    def _set_state(self, state: dict) -> None:
         self.capabilities_ = state["capabilities"]
         self.aptitude_ = AptitudeTest(state["items"], state["clusters"], [str(k) for k in state["keywords"]])
         self.known_queries_ = state["known_queries"]

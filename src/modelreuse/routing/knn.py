@@ -8,39 +8,35 @@ import warnings
 import numpy as np
 
 from modelreuse.errors import RoutingDataError
-from modelreuse.routing.base import ScoreModel, check_training_data
+from modelreuse.routing.base import ROUTERS, ScoreModel
 
 
 def _unit(X: np.ndarray) -> np.ndarray:
     return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
 
 
+@ROUTERS.register("knn")
 class KNNRouter(ScoreModel):
     """Mean of the ``k`` most similar training queries' scores, per model, ignoring missing scores
-    (a model with no score among the neighbours falls back to its overall training mean)."""
-
-    name = "knn"
+    (a model with no score among the neighbours falls back to its overall training mean).
+    ``batch_size`` queries are compared with the training set at a time (memory only)."""
 
     def __init__(self, k: int = 40, batch_size: int = 2048):
-        if k < 1:
-            raise RoutingDataError("k must be >= 1")
-        self.k, self.batch_size = int(k), int(batch_size)
+        self.k = k
+        self.batch_size = batch_size
 
-    def get_config(self) -> dict:
-        return {"k": self.k, "batch_size": self.batch_size}
-
-    def fit(self, X, S, tasks=None) -> KNNRouter:
-        X, S, _ = check_training_data(X, S, tasks)
+    def _fit(self, X, S, tasks) -> None:
+        if int(self.k) < 1 or int(self.batch_size) < 1:
+            raise RoutingDataError(f"k and batch_size must be >= 1, got k={self.k}, batch_size={self.batch_size}")
         self.X_, self.S_ = _unit(X), S
-        return self
 
-    def predict(self, X, tasks=None) -> np.ndarray:
-        X = _unit(np.asarray(X, dtype=np.float64))
-        k = min(self.k, len(self.X_))
+    def _predict(self, X, tasks) -> np.ndarray:
+        X = _unit(X)
+        k, step = min(int(self.k), len(self.X_)), int(self.batch_size)
         overall = np.nanmean(self.S_, axis=0)
         out = []
-        for start in range(0, len(X), self.batch_size):
-            sims = X[start:start + self.batch_size] @ self.X_.T
+        for start in range(0, len(X), step):
+            sims = X[start:start + step] @ self.X_.T
             nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN neighbourhoods, handled below
@@ -48,8 +44,8 @@ class KNNRouter(ScoreModel):
             out.append(np.where(np.isnan(means), overall, means))
         return np.vstack(out)
 
-    def get_state(self) -> dict:
+    def _get_state(self) -> dict:
         return {"X": self.X_, "S": self.S_}
 
-    def set_state(self, state: dict) -> None:
+    def _set_state(self, state: dict) -> None:
         self.X_, self.S_ = state["X"], state["S"]

@@ -5,32 +5,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from modelreuse.routing.base import ScoreModel, as_tasks, check_training_data
+from modelreuse.routing.base import ROUTERS, ScoreModel
 
 
+@ROUTERS.register("lookup")
 class TaskLookupRouter(ScoreModel):
     """Predicted score of model m on a query of task t = m's mean training score on t (NaN-aware);
-    a task not seen in training gets the models' overall means."""
+    a task not seen in training gets the models' overall means. The embeddings are not used."""
 
-    name = "lookup"
-
-    def fit(self, X, S, tasks=None) -> TaskLookupRouter:
-        X, S, tasks = check_training_data(X, S, tasks)
+    def _fit(self, X, S, tasks) -> None:
         self.tasks_ = np.asarray(sorted(set(tasks)), dtype=str)
-        rows = [S[tasks == t] for t in self.tasks_]
         overall = np.nanmean(S, axis=0)
-        self.task_means_ = np.vstack([np.where(np.isnan(m := np.nanmean(r, axis=0)), overall, m) if len(r) else overall
-                                      for r in rows])
+        means = [np.nanmean(S[tasks == t], axis=0) for t in self.tasks_]
+        self.task_means_ = np.vstack([np.where(np.isnan(m), overall, m) for m in means])
         self.overall_ = overall
-        return self
 
-    def predict(self, X, tasks=None) -> np.ndarray:
-        tasks = as_tasks(tasks, len(X))
+    def _predict(self, X, tasks) -> np.ndarray:
         index = {t: i for i, t in enumerate(self.tasks_)}
         return np.vstack([self.task_means_[index[t]] if t in index else self.overall_ for t in tasks])
 
-    def get_state(self) -> dict:
+    def _get_state(self) -> dict:
         return {"tasks": self.tasks_, "task_means": self.task_means_, "overall": self.overall_}
 
-    def set_state(self, state: dict) -> None:
+    def _set_state(self, state: dict) -> None:
         self.tasks_, self.task_means_, self.overall_ = state["tasks"], state["task_means"], state["overall"]

@@ -3,14 +3,20 @@ et al. 2024): every model has a learned embedding ``v_m``, a query is projected 
 and ``logit(q, m) = w . (v_m * (P x_q)) + b_m`` (``*`` elementwise; ``w`` a learned readout,
 ``b_m`` a per-model bias), trained on observed scores only (:mod:`modelreuse.routing._training`).
 RouteLLM learns the same bilinear form from pairwise preferences; with per-query scores we fit it
-directly to every model's score."""
+directly to every model's score.
+
+This is not :class:`modelreuse.models.factorisation.LowRankFactorisation` (the id x id
+factorisation ``a_i + b_j + u_i . v_j`` of the learned recommenders and onboarding): there a row
+is an id with a free learned factor, and an id never seen in fit gets a zero, uninformative one.
+Here the query side is a *function of the query's embedding* (``P x_q``, shared by all queries),
+because every query a router sees at run time is new; only the model side is a lookup table."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from modelreuse.routing import _training
-from modelreuse.routing.base import ScoreModel, check_training_data
+from modelreuse.routing.base import ROUTERS, ScoreModel
 
 
 def _factorisation(n_in: int, dim: int, n_models: int):
@@ -32,35 +38,32 @@ def _factorisation(n_in: int, dim: int, n_models: int):
     return Factorisation()
 
 
+@ROUTERS.register("mf")
 class MFRouter(ScoreModel):
     """Bilinear query x model-embedding score model (module doc)."""
 
-    name = "mf"
-
     def __init__(self, dim: int = 64, epochs: int = 30, lr: float = 1e-3, weight_decay: float = 1e-5,
                  batch_size: int = 128, seed: int = 0):
-        self.dim, self.epochs, self.lr, self.weight_decay = dim, epochs, lr, weight_decay
-        self.batch_size, self.seed = batch_size, seed
+        self.dim = dim
+        self.epochs = epochs
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.seed = seed
 
-    def get_config(self) -> dict:
-        return {"dim": self.dim, "epochs": self.epochs, "lr": self.lr, "weight_decay": self.weight_decay,
-                "batch_size": self.batch_size, "seed": self.seed}
+    def _fit(self, X, S, tasks) -> None:
+        self.n_models_ = S.shape[1]
+        self.net_ = _training.fit_masked(lambda: _factorisation(self.n_features_in_, self.dim, self.n_models_),
+                                         [X.astype(np.float32)], S, epochs=self.epochs, lr=self.lr,
+                                         weight_decay=self.weight_decay, batch_size=self.batch_size, seed=self.seed)
 
-    def fit(self, X, S, tasks=None) -> MFRouter:
-        X, S, _ = check_training_data(X, S, tasks)
-        self.n_in_, self.n_models_ = X.shape[1], S.shape[1]
-        self.net_ = _factorisation(self.n_in_, self.dim, self.n_models_)
-        _training.fit_masked(self.net_, [X.astype(np.float32)], S, self.epochs, self.lr, self.weight_decay,
-                             self.batch_size, self.seed)
-        return self
+    def _predict(self, X, tasks) -> np.ndarray:
+        return _training.predict_sigmoid(self.net_, [X.astype(np.float32)])
 
-    def predict(self, X, tasks=None) -> np.ndarray:
-        return _training.predict_sigmoid(self.net_, [np.asarray(X, dtype=np.float32)])
+    def _get_state(self) -> dict:
+        return {"n_models": np.array(self.n_models_)} | _training.module_state(self.net_)
 
-    def get_state(self) -> dict:
-        return {"shape": np.array([self.n_in_, self.n_models_])} | _training.module_state(self.net_)
-
-    def set_state(self, state: dict) -> None:
-        self.n_in_, self.n_models_ = (int(v) for v in state["shape"])
-        self.net_ = _factorisation(self.n_in_, self.dim, self.n_models_)
+    def _set_state(self, state: dict) -> None:
+        self.n_models_ = int(state["n_models"])
+        self.net_ = _factorisation(self.n_features_in_, self.dim, self.n_models_)
         _training.load_module_state(self.net_, state)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from modelreuse.routing import _training
-from modelreuse.routing.base import ScoreModel, as_tasks, check_training_data
+from modelreuse.routing.base import ROUTERS, ScoreModel
 
 
 def _network(n_in: int, hidden: int, n_models: int, dropout: float):
@@ -16,44 +16,44 @@ def _network(n_in: int, hidden: int, n_models: int, dropout: float):
     return nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, n_models))
 
 
+@ROUTERS.register("mlp")
 class MLPRouter(ScoreModel):
-    """``sigmoid(MLP([embedding, task one-hot]))`` per model."""
-
-    name = "mlp"
+    """``sigmoid(MLP([embedding, task one-hot]))`` per model (the one-hot only with ``use_task``;
+    a task not seen in training gets all zeros)."""
 
     def __init__(self, hidden: int = 256, dropout: float = 0.2, epochs: int = 30, lr: float = 1e-3,
                  weight_decay: float = 1e-4, batch_size: int = 128, use_task: bool = True, seed: int = 0):
-        self.hidden, self.dropout, self.epochs, self.lr = hidden, dropout, epochs, lr
-        self.weight_decay, self.batch_size, self.use_task, self.seed = weight_decay, batch_size, use_task, seed
+        self.hidden = hidden
+        self.dropout = dropout
+        self.epochs = epochs
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.use_task = use_task
+        self.seed = seed
 
-    def get_config(self) -> dict:
-        return {"hidden": self.hidden, "dropout": self.dropout, "epochs": self.epochs, "lr": self.lr,
-                "weight_decay": self.weight_decay, "batch_size": self.batch_size, "use_task": self.use_task,
-                "seed": self.seed}
+    def _inputs(self, X: np.ndarray, tasks: np.ndarray) -> np.ndarray:
+        X = X.astype(np.float32)
+        return np.hstack([X, _training.task_one_hot(tasks, self.tasks_)]) if self.use_task else X
 
-    def _inputs(self, X, tasks) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float32)
-        if not self.use_task:
-            return X
-        return np.hstack([X, _training.task_one_hot(as_tasks(tasks, len(X)), self.tasks_)])
+    def _new_network(self):
+        n_in = self.n_features_in_ + (len(self.tasks_) if self.use_task else 0)
+        return _network(n_in, self.hidden, self.n_models_, self.dropout)
 
-    def fit(self, X, S, tasks=None) -> MLPRouter:
-        X, S, tasks = check_training_data(X, S, tasks)
+    def _fit(self, X, S, tasks) -> None:
         self.tasks_ = np.asarray(sorted(set(tasks)), dtype=str)
-        inputs = self._inputs(X, tasks)
-        self.net_ = _network(inputs.shape[1], self.hidden, S.shape[1], self.dropout)
-        _training.fit_masked(self.net_, [inputs], S, self.epochs, self.lr, self.weight_decay, self.batch_size, self.seed)
-        self.n_in_, self.n_models_ = inputs.shape[1], S.shape[1]
-        return self
+        self.n_models_ = S.shape[1]
+        self.net_ = _training.fit_masked(self._new_network, [self._inputs(X, tasks)], S, epochs=self.epochs,
+                                         lr=self.lr, weight_decay=self.weight_decay, batch_size=self.batch_size,
+                                         seed=self.seed)
 
-    def predict(self, X, tasks=None) -> np.ndarray:
+    def _predict(self, X, tasks) -> np.ndarray:
         return _training.predict_sigmoid(self.net_, [self._inputs(X, tasks)])
 
-    def get_state(self) -> dict:
-        return {"tasks": self.tasks_, "shape": np.array([self.n_in_, self.n_models_])} | _training.module_state(self.net_)
+    def _get_state(self) -> dict:
+        return {"tasks": self.tasks_, "n_models": np.array(self.n_models_)} | _training.module_state(self.net_)
 
-    def set_state(self, state: dict) -> None:
-        self.tasks_ = state["tasks"]
-        self.n_in_, self.n_models_ = (int(v) for v in state["shape"])
-        self.net_ = _network(self.n_in_, self.hidden, self.n_models_, self.dropout)
+    def _set_state(self, state: dict) -> None:
+        self.tasks_, self.n_models_ = state["tasks"], int(state["n_models"])
+        self.net_ = self._new_network()
         _training.load_module_state(self.net_, state)

@@ -3,29 +3,38 @@
     router = Router("mlp").fit(read_records("routerbench.parquet").split("train"))
     choices = router.route(["What is 2 + 2?"], budget=0.001)   # -> [RouteChoice(model, score, cost)]
     router.save("my-router");  Router.load("my-router")
+    Router(KNNRouter(k=20))                                  # a configured score model
 
 Queries are embedded with :func:`~modelreuse.routing.encoder.encode_queries` (MiniLM, tail of long
-prompts, disk cache), a score model (``lookup``, ``knn``, ``mlp``, ``mf``, ``capability``) predicts every model's
+prompts, disk cache), a score model (any name in :data:`~modelreuse.routing.base.ROUTERS`, or a
+:class:`~modelreuse.routing.base.ScoreModel` instance, cloned at fit) predicts every model's
 score, and :func:`~modelreuse.routing.base.decide` picks one model per query: the best predicted
 score, or the best ``lam * score - cost``, or the best within a mean ``budget`` (USD per query).
 A model's cost is its mean recorded cost per query in the training records (0 when the records
 have no costs).
+
+``Router`` is a scikit-learn estimator over routing records: ``fit(records)`` learns
+``score_model_``, ``models_``, ``costs_`` and ``n_features_in_`` (the query-embedding width);
+``clone`` copies the unfitted configuration.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils.validation import check_is_fitted
 
 from modelreuse.errors import RoutingDataError
-from modelreuse.records.routing import RoutingRecords
-from modelreuse.routing import capability, knn, lookup, mf, mlp  # noqa: F401  (register the score models)
-from modelreuse.routing.base import SCORE_MODELS, decide, load_score_model, save_score_model
+from modelreuse.routing.base import ROUTERS, ScoreModel, decide, load_score_model, save_score_model
 from modelreuse.routing.encoder import DEFAULT_MAX_CHARS, encode_queries
+
+if TYPE_CHECKING:
+    from modelreuse.records.routing import RoutingRecords
 
 
 @dataclass
@@ -37,36 +46,52 @@ class RouteChoice:
     cost: float
 
 
-class Router:
-    """Embed, predict every model's score, decide (module doc)."""
+class Router(BaseEstimator):
+    """Embed, predict every model's score, decide (module doc).
 
-    def __init__(self, kind: str = "mlp", cache: str | Path | None = None, max_chars: int = DEFAULT_MAX_CHARS,
-                 **config):
-        if kind not in SCORE_MODELS:
-            raise RoutingDataError(f"unknown router {kind!r}; available: {sorted(SCORE_MODELS)}")
-        self.kind, self.cache, self.max_chars = kind, cache, max_chars
-        self.score_model = SCORE_MODELS[kind](**config)
+    ``score_model``: a registered router name (default configuration) or a configured
+    :class:`ScoreModel`; ``cache``: the query-embedding cache folder (None: no cache);
+    ``max_chars``: how much of each prompt's tail is encoded.
+    """
+
+    def __init__(self, score_model: str | ScoreModel = "mlp", cache: str | Path | None = None,
+                 max_chars: int = DEFAULT_MAX_CHARS):
+        self.score_model = score_model
+        self.cache = cache
+        self.max_chars = max_chars
+
+    def _new_score_model(self) -> ScoreModel:
+        if isinstance(self.score_model, ScoreModel):
+            return clone(self.score_model)
+        return ROUTERS.get(self.score_model)()
 
     def embed(self, queries: Sequence[str]) -> np.ndarray:
+        """``(n, 384)`` query embeddings (:func:`encode_queries`)."""
         return encode_queries(list(queries), self.cache, self.max_chars)
 
     def fit(self, records: RoutingRecords, embeddings: np.ndarray | None = None) -> Router:
         """Fit on every row of ``records`` (select the split first); ``embeddings`` skips encoding."""
+        score_model = self._new_score_model()  # an unknown name fails before any encoding
         X = self.embed(records.prompts) if embeddings is None else embeddings
-        self.score_model.fit(X, records.scores(), records.tasks)
+        self.score_model_ = score_model.fit(X, records.scores(), records.tasks)
+        self.n_features_in_ = self.score_model_.n_features_in_
         self.models_ = records.models
         costs = records.costs()
         self.costs_ = np.zeros(len(self.models_)) if costs is None else np.nan_to_num(np.nanmean(costs, axis=0))
         return self
 
     def predict(self, queries: Sequence[str] | None = None, tasks=None, embeddings: np.ndarray | None = None) -> np.ndarray:
-        """``(n, n_models)`` predicted scores."""
+        """``(n, n_models)`` predicted scores of ``queries`` (or of their ``embeddings``)."""
+        check_is_fitted(self)
+        if (queries is None) == (embeddings is None):
+            raise RoutingDataError("give either queries or their embeddings")
         X = self.embed(queries) if embeddings is None else embeddings
-        return self.score_model.predict(X, tasks)
+        return self.score_model_.predict(X, tasks)
 
     def route(self, queries: Sequence[str], tasks=None, budget: float | None = None, lam: float | None = None,
               models: Sequence[str] | None = None) -> list[RouteChoice]:
         """One :class:`RouteChoice` per query, among ``models`` (default all)."""
+        check_is_fitted(self)
         if isinstance(queries, str):
             queries = [queries]
         allowed = self._model_indices(models)
@@ -85,16 +110,16 @@ class Router:
         return np.array([self.models_.index(m) for m in models])
 
     def save(self, directory: str | Path) -> None:
-        save_score_model(self.score_model, directory, {"models": self.models_, "costs": self.costs_.tolist(),
-                                                       "max_chars": self.max_chars})
+        """``router.json`` + ``router.npz`` in ``directory`` (no pickle)."""
+        check_is_fitted(self)
+        save_score_model(self.score_model_, directory, {"models": self.models_, "costs": self.costs_.tolist(),
+                                                        "max_chars": self.max_chars})
 
     @classmethod
     def load(cls, directory: str | Path, cache: str | Path | None = None) -> Router:
+        """The fitted router saved in ``directory``; its ``score_model`` is the saved configuration."""
         score_model, meta = load_score_model(directory)
-        router = cls.__new__(cls)
-        router.kind, router.cache, router.max_chars = score_model.name, cache, int(meta["max_chars"])
-        router.score_model, router.models_, router.costs_ = score_model, list(meta["models"]), np.asarray(meta["costs"])
+        router = cls(clone(score_model), cache, int(meta["max_chars"]))
+        router.score_model_, router.n_features_in_ = score_model, score_model.n_features_in_
+        router.models_, router.costs_ = list(meta["models"]), np.asarray(meta["costs"], dtype=np.float64)
         return router
-
-    def __repr__(self) -> str:
-        return f"Router({self.kind!r}, config={json.dumps(self.score_model.get_config())})"
