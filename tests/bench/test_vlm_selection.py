@@ -1,9 +1,14 @@
 """Language-only VLM selection: the LOVM protocol reproduces the published INB baselines exactly."""
 
+import numpy as np
 import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 
-from modelreuse.bench.vlm_selection import IMAGENET, class_set_similarity, load_benchmark
+from modelreuse.bench.vlm_selection import IMAGENET, load_benchmark
 from modelreuse.metrics.ranking import lovm_tau, r5
+from modelreuse.records.zscore import within_group_z
+from modelreuse.selection.text_neighbours import TextNeighbours
 from tests.conftest import DATA
 
 
@@ -27,13 +32,21 @@ def test_dataset_texts_are_read_despite_the_malformed_upstream_json():
     assert "kitti_closest_vehicle_distance" in bench.texts and "photograph" in bench.texts["kitti_closest_vehicle_distance"]
 
 
-def test_class_set_similarity_reads_synonyms_and_finds_related_datasets(tmp_path):
+def test_text_neighbours_weight_datasets_whose_classes_read_alike(tmp_path):
+    """With a sharp softmax the prediction for SVHN (house-number digits) follows MNIST's results,
+    the only other digit dataset, and not a pet or car dataset's."""
     bench = load_benchmark("swab", DATA)
     assert bench.class_texts["pets"][0].startswith("Abyssinian: animal, cat")
     assert len(bench.class_texts[IMAGENET]) == 100
-    sim = class_set_similarity({d: bench.class_texts[d] for d in ("mnist", "svhn", "pets")}, tmp_path)
-    assert sim.loc["mnist", "mnist"] == pytest.approx(1.0)
-    assert sim.loc["mnist", "svhn"] > sim.loc["mnist", "pets"] + 0.1     # digits resemble digits
+    known = ["mnist", "pets", "cars", IMAGENET]
+    ours = TextNeighbours(temperatures=(0.01,), reference_weights=(0.0,), cache=tmp_path)
+    predicted = ours.fit(bench.accuracy.loc[known], bench.class_texts).predict(bench.class_texts["svhn"])
+    z = within_group_z(bench.accuracy.loc[known].to_numpy().T).T
+    assert ours.datasets_ == ["mnist", "pets", "cars"] and ours.reference_weight_ == 0.0
+    assert np.corrcoef(predicted, z[0])[0, 1] > 0.99 > np.corrcoef(predicted, z[1])[0, 1]
+    with pytest.raises(NotFittedError):
+        TextNeighbours().predict(bench.class_texts["svhn"])
+    assert clone(ours).get_params() == ours.get_params()
 
 
 def test_bench_vlm_cli_reports_every_method_and_ours_beats_inb_on_lovm(tmp_path):

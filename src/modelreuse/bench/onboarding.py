@@ -13,9 +13,10 @@ as metabench's Open LLM Leaderboard responses):
      training models, each held-out model added with ``add_model`` (no retraining);
    * ``knn`` -- the ``k`` training models whose aptitude results agree most with the held-out
      model's (cosine of centred 0/1 vectors), their mean result per item;
-   * ``mf`` -- logistic matrix factorisation fitted on the training models (item and model
-     embeddings); a held-out model's embedding is then fitted on its aptitude items with the item
-     embeddings frozen (L2-regularised logistic regression);
+   * ``mf`` -- logistic matrix factorisation
+     (:class:`~modelreuse.models.factorisation.LowRankFactorisation`) fitted on the training
+     models (item and model embeddings, item biases); a held-out model's embedding is then folded
+     in from its aptitude items with the item parameters frozen;
    * ``aptitude_mean`` -- the held-out model's aptitude accuracy, the same for every item.
 
 4. Metrics: accuracy and Brier score of the per-item predictions (threshold 0.5) over held-out
@@ -32,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from modelreuse.errors import RoutingDataError
+from modelreuse.models.factorisation import LowRankFactorisation
 from modelreuse.records.routing import RoutingRecords
 from modelreuse.routing.capability import AptitudeTest, CapabilityRouter
 
@@ -47,33 +49,17 @@ def _knn_predict(train_apt: np.ndarray, train_test: np.ndarray, new_apt: np.ndar
 
 def _mf_predict(R_train: np.ndarray, apt_items: np.ndarray, new_apt: np.ndarray, test_items: np.ndarray,
                 dim: int = 16, epochs: int = 300, seed: int = 0) -> np.ndarray:
-    """Logistic MF on training models x items, then held-out model embeddings on aptitude items."""
-    import torch
-    import torch.nn.functional as F
-
-    torch.manual_seed(seed)
-    R = torch.as_tensor(R_train, dtype=torch.float32)
-    models = torch.nn.Parameter(0.1 * torch.randn(R.shape[0], dim))
-    items = torch.nn.Parameter(0.1 * torch.randn(R.shape[1], dim))
-    bias = torch.nn.Parameter(torch.zeros(R.shape[1]))
-    optimiser = torch.optim.Adam([models, items, bias], lr=0.05)
-    for _ in range(epochs):
-        optimiser.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(models @ items.T + bias, R) + 1e-4 * (models.square().mean() +
-                                                                                     items.square().mean())
-        loss.backward()
-        optimiser.step()
-    items, bias = items.detach(), bias.detach()
-    new = torch.zeros(len(new_apt), dim, requires_grad=True)
-    target = torch.as_tensor(new_apt, dtype=torch.float32)
-    optimiser = torch.optim.Adam([new], lr=0.05)
-    for _ in range(epochs):
-        optimiser.zero_grad()
-        logits = new @ items[apt_items].T + bias[apt_items]
-        (F.binary_cross_entropy_with_logits(logits, target) + 1e-3 * new.square().mean()).backward()
-        optimiser.step()
-    with torch.no_grad():
-        return torch.sigmoid(new @ items[test_items].T + bias[test_items]).double().numpy()
+    """Logistic MF on training models x items (item biases, no model bias, full-batch Adam, lr 0.05,
+    L2 ``1e-4 / dim`` per observed entry), then the held-out models folded in from their aptitude
+    items with the items frozen (L2 ``1e-3 / dim``)."""
+    models, items = np.indices(R_train.shape)
+    mf = LowRankFactorisation(n_components=dim, loss="logistic", alpha=1e-4 / dim, row_bias=False, lr=0.05,
+                              epochs=epochs, batch_size=None, init_scale=0.1, seed=seed)
+    mf.fit(models.ravel(), items.ravel(), R_train.ravel())
+    new_rows, new_items = np.indices(new_apt.shape)
+    folded = mf.fold_in(new_rows.ravel(), apt_items[new_items.ravel()], new_apt.ravel(), alpha=1e-3 / dim)
+    rows, columns = np.meshgrid(np.arange(len(new_apt)), test_items, indexing="ij")
+    return folded.predict(rows.ravel(), columns.ravel()).reshape(rows.shape)
 
 
 def _prediction_metrics(predicted: np.ndarray, truth: np.ndarray) -> dict:

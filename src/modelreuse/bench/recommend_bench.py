@@ -30,20 +30,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from modelreuse.config import cache_home
 from modelreuse.errors import RecordsDataError
 from modelreuse.metrics.ranking import hit_at_k, ndcg_at_k, recall_at_k
 from modelreuse.records.leaderboard import LeaderboardRecords
-from modelreuse.selection.learned.base import PAIR_COLUMNS
-from modelreuse.selection.learned.baselines import FamilyMean, ParamCount, Popularity, TextSimilarity
-from modelreuse.selection.learned.mf import MatrixFactorisation
-from modelreuse.selection.learned.modellens import ModelLens
+from modelreuse.selection.learned.base import PAIR_COLUMNS, RECOMMENDERS
 
 SETTINGS = ("completion", "unseen-datasets", "unseen-models")
 KS = (1, 10, 30, 50)
-METHODS: dict[str, Callable[..., object]] = {
-    "modellens": ModelLens, "params": ParamCount, "popularity": Popularity,
-    "text_similarity": TextSimilarity, "mf": MatrixFactorisation, "family_mean": FamilyMean,
-}
 
 
 def split_records(records: LeaderboardRecords, setting: str, seed: int = 0,
@@ -120,13 +114,13 @@ def evaluate(test: pd.DataFrame, scores: np.ndarray) -> dict:
 
 def run_recommend_bench(records: LeaderboardRecords, setting: str, methods: list[str] | None = None,
                         seeds: tuple[int, ...] = (0,), test_fraction: float = 0.2,
-                        cache: Path | None = Path(".cache/recommend"), modellens_options: dict | None = None,
+                        cache: Path | None = cache_home("recommend"), modellens_options: dict | None = None,
                         progress: Callable[[str], None] | None = None) -> dict:
-    """Every method on one setting, one split per seed; metrics are means over seeds (``*_std``: std)."""
-    methods = methods or list(METHODS)
-    unknown = set(methods) - set(METHODS)
-    if unknown:
-        raise RecordsDataError(f"unknown method(s) {sorted(unknown)}; available: {sorted(METHODS)}")
+    """Every recommender of :data:`~modelreuse.selection.learned.base.RECOMMENDERS` (or ``methods``)
+    on one setting, one split per seed; metrics are means over seeds (``*_std``: std)."""
+    methods = methods or RECOMMENDERS.names()
+    for name in methods:
+        RECOMMENDERS.get(name)  # an unknown name raises UnknownNameError listing the recommenders
     runs = [_run_seed(records, setting, methods, seed, test_fraction, cache, modellens_options or {}, progress)
             for seed in seeds]
     return {"setting": setting, "seeds": list(seeds), "split": runs[0][0],
@@ -144,7 +138,7 @@ def _run_seed(records, setting, methods, seed, test_fraction, cache, modellens_o
             progress(f"{setting}, seed {seed}: fitting {name}")
         method = _build(name, seed, cache, modellens_options, progress)
         method.fit(train)
-        results[name] = evaluate(test, method.score(pairs, records.models, records.datasets))
+        results[name] = evaluate(test, method.predict(pairs, records.models, records.datasets))
     return report, results
 
 
@@ -158,10 +152,9 @@ def _over_seeds(results: list[dict]) -> dict:
 
 
 def _build(name: str, seed: int, cache, modellens_options: dict, progress):
-    if name == "modellens":
-        return ModelLens(seed=seed, cache=cache, progress=progress, **modellens_options)
-    if name == "mf":
-        return MatrixFactorisation(seed=seed)
-    if name == "text_similarity":
-        return TextSimilarity(cache)
-    return METHODS[name]()
+    """The registered recommender with the run's seed, cache and progress where it takes them."""
+    method = RECOMMENDERS.get(name)()
+    shared = {"seed": seed, "cache": cache, "progress": progress}
+    params = method.get_params()
+    method.set_params(**{k: v for k, v in shared.items() if k in params})
+    return method.set_params(**modellens_options) if name == "modellens" else method

@@ -19,17 +19,15 @@ Methods:
   z-scores features and accuracy inside each dataset first; ``modelgpt_per_model`` fits one
   regression per model on its per-dataset features (IN-score, constant per model, is then the
   intercept). Which fitting LOVM used is not known here; none of the three beats INB.
-* ``text_neighbours`` (ours) -- each model's within-dataset z-scored accuracy on the other
-  datasets, averaged with weights ``softmax(sim(d, d') / temperature)``, plus ``inb_weight`` times
-  the z-scored ImageNet accuracy; the temperature and weight are chosen by an inner
-  leave-one-dataset-out over the training datasets only. ``sim`` is a class-set similarity: each
-  class of a dataset is the sentence ``"<class>: <synonym>, <synonym>, ..."`` from SWAB's
-  LLM-written synonym lists (``swab/data/syn_dataset``; LOVM class names where a dataset has none),
-  embedded with MiniLM; ``sim(d, d')`` = mean over the (first 100) classes of ``d`` of the best
-  cosine to a class of ``d'``. Session 5 compared it, under this same protocol, with one MiniLM
-  vector of "task; domain; class names" per dataset (SWAB 0.675, LOVM 0.455 R5+tau), the mean
-  caption embedding (SWAB 0.635), and the caption-set version (0.623): the synonym sets were best
-  on SWAB (0.743) and also beat INB on LOVM (0.701 vs 0.629); of the mixtures tried on SWAB,
+* ``text_neighbours`` (ours) -- :class:`~modelreuse.selection.text_neighbours.TextNeighbours` fitted
+  on the other datasets (ImageNet-1k as the reference dataset), the held-out dataset described by
+  its class sentences ``"<class>: <synonym>, <synonym>, ..."`` from SWAB's LLM-written synonym lists
+  (``swab/data/syn_dataset``; LOVM class names where a dataset has none; the first 100 classes).
+  When ImageNet-1k itself is held out, the method is fitted without it (no reference term). Session
+  5 compared, under this same protocol, one MiniLM vector of "task; domain; class names" per
+  dataset (SWAB 0.675, LOVM 0.455 R5+tau), the mean caption embedding (SWAB 0.635), and the
+  caption-set version (0.623): the synonym sets were best on SWAB (0.743) and also beat INB on LOVM
+  (0.701 vs 0.629); of the mixtures tried on SWAB,
   synonyms+captions scored 0.759 there but 0.568 on LOVM, so it was not kept.
 """
 
@@ -43,7 +41,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from modelreuse.config import cache_home
 from modelreuse.metrics.ranking import lovm_tau, r5
+from modelreuse.records.zscore import within_group_z
+from modelreuse.selection.text_neighbours import TextNeighbours
 
 IMAGENET = "imagenet1k"
 MODELGPT_FEATURES = ("IN-score", "text-f1", "text-acc1", "intraclass_sim", "inter_close", "intra_close",
@@ -92,70 +93,27 @@ def _class_sentences(synonyms: Path, classnames: Path) -> list[str]:
     return [n for n in names if n][:MAX_CLASSES]
 
 
-def class_set_similarity(class_texts: dict[str, list[str]], cache: Path | None = None) -> pd.DataFrame:
-    """``sim[d, d']`` = mean over the class sentences of ``d`` of the best MiniLM cosine to a class
-    sentence of ``d'`` (module doc); not symmetric."""
-    from modelreuse.models.encoders import encode_text_cached
-
-    names = list(class_texts)
-    units = {}
-    for d in names:
-        emb = encode_text_cached(class_texts[d], cache).astype(np.float64)
-        units[d] = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-    return pd.DataFrame([[float((units[d] @ units[e].T).max(axis=1).mean()) for e in names] for d in names],
-                        index=names, columns=names)
-
-
 def _string_map(path: Path) -> dict[str, str]:
     """A flat ``{"key": "value"}`` JSON file; LOVM's ``dataset_domains.json`` misses two commas
     upstream, so the pairs are read with a pattern rather than ``json.loads``."""
     return dict(re.findall(r'"([^"]+)"\s*:\s*"([^"]*)"', path.read_text()))
 
 
-def _z(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.sub(frame.mean(axis=1), axis=0).div(frame.std(axis=1).replace(0, 1), axis=0)
-
-
-def text_neighbour_scores(z: np.ndarray, sims: np.ndarray, imagenet_z: np.ndarray, temperature: float,
-                          inb_weight: float) -> np.ndarray:
-    """``softmax(sims / temperature) @ z + inb_weight * imagenet_z``; ``z`` is (sources, models)."""
-    weights = np.exp((sims - sims.max()) / temperature)
-    return (weights / weights.sum()) @ z + inb_weight * imagenet_z
-
-
-TEMPERATURES = (0.02, 0.05, 0.1, 0.2, 1.0)
-INB_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 8.0)
-
-
-def run_vlm_bench(name: str, data_root: str | Path, cache: Path | None = None) -> dict:
+def run_vlm_bench(name: str, data_root: str | Path, cache: Path | None = cache_home("vlm")) -> dict:
     """Every method under the leave-one-dataset-out protocol (module doc)."""
     bench = load_benchmark(name, data_root)
     acc = bench.accuracy
     held_out = list(acc.index)
-    row = {d: i for i, d in enumerate(held_out)}
-    sim = class_set_similarity(bench.class_texts, cache).loc[held_out, held_out].to_numpy()
-    z, truth_of = _z(acc).to_numpy(), acc.to_numpy()
-
-    def ours(target: str, pool: list[str], temperature: float, weight: float) -> np.ndarray:
-        sources = [row[d] for d in pool if d not in (target, IMAGENET)]
-        weight = 0.0 if target == IMAGENET else weight  # never the held-out dataset's own results
-        return text_neighbour_scores(z[sources], sim[row[target], sources], z[row[IMAGENET]], temperature, weight)
-
-    def choose(pool: list[str]) -> tuple[float, float]:
-        grid = [(t, w) for t in TEMPERATURES for w in INB_WEIGHTS]
-        quality = [np.mean([_r5_plus_tau(ours(d, pool, t, w), truth_of[row[d]]) for d in pool if d != IMAGENET])
-                   for t, w in grid]
-        return grid[int(np.argmax(quality))]
-
     methods: dict[str, list] = {"inb": [], "text_neighbours": []}
     if bench.modelgpt is not None:
         methods["modelgpt"], methods["modelgpt_within"], methods["modelgpt_per_model"] = [], [], []
     for target in held_out:
         truth = acc.loc[target]
         methods["inb"].append(_metrics(acc.loc[IMAGENET], truth))
-        t, w = choose([d for d in acc.index if d != target])
-        predicted = pd.Series(ours(target, held_out, t, w), index=acc.columns)
-        methods["text_neighbours"].append(_metrics(predicted, truth) | {"temperature": t, "inb_weight": w})
+        ours = TextNeighbours(reference=IMAGENET, cache=cache).fit(acc.drop(index=target), bench.class_texts)
+        predicted = pd.Series(ours.predict(bench.class_texts[target]), index=ours.models_)
+        methods["text_neighbours"].append(_metrics(predicted, truth) | {"temperature": ours.temperature_,
+                                                                        "inb_weight": ours.reference_weight_})
         if bench.modelgpt is not None:
             methods["modelgpt"].append(_metrics(_modelgpt(bench.modelgpt, target), truth))
             methods["modelgpt_within"].append(_metrics(_modelgpt(bench.modelgpt, target, within=True), truth))
@@ -172,10 +130,6 @@ def _metrics(scores: pd.Series, truth: pd.Series) -> dict:
     return {"r5": r5(scores.to_numpy(), truth.to_numpy()), "tau": lovm_tau(scores.to_numpy(), truth.to_numpy())}
 
 
-def _r5_plus_tau(scores: np.ndarray, truth: np.ndarray) -> float:
-    return r5(scores, truth) + lovm_tau(scores, truth)
-
-
 def _modelgpt(features: pd.DataFrame, target: str, within: bool = False) -> pd.Series:
     """Linear regression of acc1 on the ModelGPT features, fitted on the other datasets; with
     ``within`` features and accuracy are first z-scored inside each dataset (only the ranking
@@ -184,9 +138,8 @@ def _modelgpt(features: pd.DataFrame, target: str, within: bool = False) -> pd.S
 
     if within:
         columns = list(MODELGPT_FEATURES) + ["acc1"]
-        grouped = features.groupby("dataset")[columns]
-        features = features.assign(**((features[columns] - grouped.transform("mean")) /
-                                      grouped.transform("std").replace(0, 1)).fillna(0.0))
+        z = within_group_z(features[columns].to_numpy(np.float64), features["dataset"].to_numpy())
+        features = features.assign(**dict(zip(columns, z.T)))
     train, test = features[features["dataset"] != target], features[features["dataset"] == target]
     model = LinearRegression().fit(train[list(MODELGPT_FEATURES)], train["acc1"])
     return pd.Series(model.predict(test[list(MODELGPT_FEATURES)]), index=test["model_fullname"].to_numpy())

@@ -77,7 +77,7 @@ def test_cold_start_models_are_scored_from_metadata(fitted, records):
                         "description": ["small CLIP model", "very large CLIP model"]})
     pairs = pd.DataFrame({"model": new["model"], "dataset": "ImageNet 1k", "task": "zero-shot classification",
                           "metric": "main metric (acc1 or recall)"})
-    scores = fitted.score(pairs, new, records.datasets)
+    scores = fitted.predict(pairs, new, records.datasets)
     assert np.isfinite(scores).all() and scores[0] != scores[1]
 
 
@@ -87,7 +87,7 @@ def test_save_load_and_recommend(fitted, tmp_path, cache):
     back = ModelLens.load(tmp_path / "rec", cache)
     pairs = fitted.catalogue_[0].head(20).assign(dataset="Caltech-101", task="zero-shot classification",
                                                  metric="main metric (acc1 or recall)")[["model", "dataset", "task", "metric"]]
-    np.testing.assert_allclose(back.score(pairs, *back.catalogue_), fitted.score(pairs, *fitted.catalogue_), rtol=1e-6)
+    np.testing.assert_allclose(back.predict(pairs, *back.catalogue_), fitted.predict(pairs, *fitted.catalogue_), rtol=1e-6)
     top = back.recommend("photos of flowers, 102 species", task="zero-shot classification", top=5, sources=["open_clip"])
     assert len(top) == 5 and top["score"].is_monotonic_decreasing
     assert set(top["model"]) <= set(back.sources_["open_clip"])
@@ -125,8 +125,8 @@ def test_members_must_be_positive(records, cache):
 
 def test_same_seed_same_model(records, cache):
     pairs = records.records.head(50)[["model", "dataset", "task", "metric"]]
-    first = ModelLens(steps=30, seed=3, members=1, cache=cache).fit(records).score(pairs, records.models, records.datasets)
-    again = ModelLens(steps=30, seed=3, members=1, cache=cache).fit(records).score(pairs, records.models, records.datasets)
-    other = ModelLens(steps=30, seed=4, members=1, cache=cache).fit(records).score(pairs, records.models, records.datasets)
+    first = ModelLens(steps=30, seed=3, members=1, cache=cache).fit(records).predict(pairs, records.models, records.datasets)
+    again = ModelLens(steps=30, seed=3, members=1, cache=cache).fit(records).predict(pairs, records.models, records.datasets)
+    other = ModelLens(steps=30, seed=4, members=1, cache=cache).fit(records).predict(pairs, records.models, records.datasets)
     np.testing.assert_array_equal(first, again)
     assert not np.allclose(first, other)

@@ -14,53 +14,67 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
+from modelreuse.config import cache_home
 from modelreuse.records.leaderboard import LeaderboardRecords
-from modelreuse.selection.learned.base import training_targets
+from modelreuse.selection.learned.base import RECOMMENDERS, training_targets
 from modelreuse.selection.learned.features import TextEmbeddings, metadata_rows
 
 
-class ParamCount:
-    name = "params"
+@RECOMMENDERS.register("params")
+class ParamCount(BaseEstimator):
+    """Larger models first (module doc); learns nothing but the size of its training set."""
 
     def fit(self, records: LeaderboardRecords) -> ParamCount:
+        self.n_records_ = len(records.records)
         return self
 
-    def score(self, pairs: pd.DataFrame, models: pd.DataFrame, datasets: pd.DataFrame) -> np.ndarray:
+    def predict(self, pairs: pd.DataFrame, models: pd.DataFrame, datasets: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self)
         params = pd.to_numeric(metadata_rows(models, "model", pairs["model"])["params"], errors="coerce").to_numpy(float)
         return np.where(np.isfinite(params) & (params > 0), np.log10(np.where(params > 0, params, 1.0)), -1.0)
 
 
-class Popularity:
-    name = "popularity"
+@RECOMMENDERS.register("popularity")
+class Popularity(BaseEstimator):
+    """Models with more training records first (module doc)."""
 
     def fit(self, records: LeaderboardRecords) -> Popularity:
         self.counts_ = records.records["model"].value_counts()
         return self
 
-    def score(self, pairs: pd.DataFrame, models: pd.DataFrame, datasets: pd.DataFrame) -> np.ndarray:
+    def predict(self, pairs: pd.DataFrame, models: pd.DataFrame, datasets: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self)
         return pairs["model"].map(self.counts_).fillna(0).to_numpy(np.float64)
 
 
-class TextSimilarity:
-    name = "text_similarity"
+@RECOMMENDERS.register("text_similarity")
+class TextSimilarity(BaseEstimator):
+    """Cosine of model and dataset text embeddings (module doc); ``cache``: the embedding cache
+    folder (None: no cache)."""
 
-    def __init__(self, cache: Path | None = Path(".cache/recommend")):
-        self.embeddings = TextEmbeddings(cache)
+    def __init__(self, cache: Path | None = cache_home("recommend")):
+        self.cache = cache
 
     def fit(self, records: LeaderboardRecords) -> TextSimilarity:
+        self.n_records_ = len(records.records)
         return self
 
-    def score(self, pairs: pd.DataFrame, models: pd.DataFrame, datasets: pd.DataFrame) -> np.ndarray:
+    def predict(self, pairs: pd.DataFrame, models: pd.DataFrame, datasets: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self)
+        embeddings = TextEmbeddings(self.cache)
         names, model_index = np.unique(pairs["model"].astype(str), return_inverse=True)
         sets, dataset_index = np.unique(pairs["dataset"].astype(str), return_inverse=True)
-        model_emb = self.embeddings.models(metadata_rows(models, "model", names))
-        dataset_emb = self.embeddings.datasets(metadata_rows(datasets, "dataset", sets))
+        model_emb = embeddings.models(metadata_rows(models, "model", names))
+        dataset_emb = embeddings.datasets(metadata_rows(datasets, "dataset", sets))
         return np.einsum("ij,ij->i", model_emb[model_index], dataset_emb[dataset_index]).astype(np.float64)
 
 
-class FamilyMean:
-    name = "family_mean"
+@RECOMMENDERS.register("family_mean")
+class FamilyMean(BaseEstimator):
+    """The mean training z-score of the model's family (module doc)."""
 
     def fit(self, records: LeaderboardRecords) -> FamilyMean:
         frame = training_targets(records)
@@ -68,6 +82,7 @@ class FamilyMean:
         self.means_ = frame.assign(family=family.to_numpy()).groupby("family")["z"].mean().drop("", errors="ignore")
         return self
 
-    def score(self, pairs: pd.DataFrame, models: pd.DataFrame, datasets: pd.DataFrame) -> np.ndarray:
+    def predict(self, pairs: pd.DataFrame, models: pd.DataFrame, datasets: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self)
         family = metadata_rows(models, "model", pairs["model"])["family"]
         return family.map(self.means_).fillna(0.0).to_numpy(np.float64)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from modelreuse.config import cache_home
 from modelreuse.models.encoders import encode_text_cached
 
 UNKNOWN = 0                    # index 0 of every vocabulary is the shared "unknown" entry
@@ -78,7 +79,7 @@ def dataset_texts(datasets: pd.DataFrame) -> list[str]:
 class TextEmbeddings:
     """MiniLM embeddings of model and dataset texts, L2-normalised, cached on disk under ``cache``."""
 
-    cache: Path | None = Path(".cache/recommend")
+    cache: Path | None = field(default_factory=lambda: cache_home("recommend"))
 
     def models(self, models: pd.DataFrame) -> np.ndarray:
         return self._encode(model_texts(models))

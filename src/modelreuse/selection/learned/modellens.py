@@ -49,10 +49,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
+from modelreuse._torch import minimise
+from modelreuse.config import Progress, cache_home
 from modelreuse.errors import RecordsDataError
 from modelreuse.records.leaderboard import LeaderboardRecords
-from modelreuse.selection.learned.base import training_targets
+from modelreuse.selection.learned.base import RECOMMENDERS, training_targets
 from modelreuse.selection.learned.features import (
     N_NAME_HASHES,
     N_SIZE_BUCKETS,
@@ -105,24 +109,33 @@ def _net(n_models: int, n_datasets: int, n_tasks: int, n_metrics: int, n_familie
     return ModelLensNet()
 
 
-class ModelLens:
-    """The ModelLens recommender (module doc); scikit-learn style: hyperparameters in ``__init__``,
-    learned state in trailing-underscore attributes after :meth:`fit`."""
-
-    name = "modellens"
+@RECOMMENDERS.register("modellens")
+class ModelLens(BaseEstimator):
+    """The ModelLens recommender (module doc); a scikit-learn estimator: hyperparameters in
+    ``__init__``, learned state in trailing-underscore attributes after :meth:`fit`. ``cache`` is
+    the description-embedding cache folder (None: no cache); ``progress`` the progress callback."""
 
     def __init__(self, dim: int = 32, hidden: int = 128, steps: int = 3000, groups_per_step: int = 32,
                  group_size: int = 32, lr: float = 2e-3, weight_decay: float = 1e-6,
                  model_id_dropout: float = 0.3, dataset_id_dropout: float = 0.3, listwise_weight: float = 1.0,
                  regression_weight: float = 0.5, members: int = 3, size_ladders: bool = True, seed: int = 0,
-                 cache: Path | None = Path(".cache/recommend"),
-                 progress=None):
-        self.dim, self.hidden, self.steps, self.groups_per_step, self.group_size = dim, hidden, steps, groups_per_step, group_size
-        self.lr, self.weight_decay, self.seed = lr, weight_decay, seed
-        self.model_id_dropout, self.dataset_id_dropout = model_id_dropout, dataset_id_dropout
-        self.listwise_weight, self.regression_weight, self.members = listwise_weight, regression_weight, members
+                 cache: Path | None = cache_home("recommend"), progress: Progress | None = None):
+        self.dim = dim
+        self.hidden = hidden
+        self.steps = steps
+        self.groups_per_step = groups_per_step
+        self.group_size = group_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.model_id_dropout = model_id_dropout
+        self.dataset_id_dropout = dataset_id_dropout
+        self.listwise_weight = listwise_weight
+        self.regression_weight = regression_weight
+        self.members = members
         self.size_ladders = size_ladders
-        self.embeddings, self.progress = TextEmbeddings(cache), progress
+        self.seed = seed
+        self.cache = cache
+        self.progress = progress
 
     # ---- inputs -------------------------------------------------------------------------------
     def _inputs(self, pairs: pd.DataFrame, models: pd.DataFrame, datasets: pd.DataFrame) -> dict:
@@ -133,8 +146,9 @@ class ModelLens:
         dataset_names, dataset_row = np.unique(pairs["dataset"].astype(str), return_inverse=True)
         model_meta = metadata_rows(models, "model", model_names)
         dataset_meta = metadata_rows(datasets, "dataset", dataset_names)
-        model_text = self.embeddings.models(model_meta)[model_row]
-        dataset_text = self.embeddings.datasets(dataset_meta)[dataset_row]
+        embeddings = TextEmbeddings(self.cache)
+        model_text = embeddings.models(model_meta)[model_row]
+        dataset_text = embeddings.datasets(dataset_meta)[dataset_row]
         params = pd.to_numeric(model_meta["params"], errors="coerce").to_numpy(float)
         x = {"model_id": lookup(self.models_, model_names)[model_row],
              "dataset_id": lookup(self.datasets_, dataset_names)[dataset_row],
@@ -177,24 +191,27 @@ class ModelLens:
 
         members = _padded_members(groups)                      # (n_groups, max_size), -1 padded
         generator = torch.Generator().manual_seed(seed)
-        optimiser = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        net.train()
-        for step in range(self.steps):
-            chosen = torch.randint(len(members), (self.groups_per_step,), generator=generator)
-            index = _sample_members(members[chosen], self.group_size, generator)   # (G, M), -1 padded
-            valid = index >= 0
-            flat = index.clamp(min=0).reshape(-1)
-            batch = {k: v[flat] for k, v in x.items()}
-            batch["model_id"] = _drop_ids(batch["model_id"], self.model_id_dropout, generator)
-            batch["dataset_id"] = _drop_ids(batch["dataset_id"], self.dataset_id_dropout, generator)
+
+        def sampled_groups():
+            for _ in range(self.steps):
+                chosen = torch.randint(len(members), (self.groups_per_step,), generator=generator)
+                index = _sample_members(members[chosen], self.group_size, generator)   # (G, M), -1 padded
+                flat = index.clamp(min=0).reshape(-1)
+                batch = {k: v[flat] for k, v in x.items()}
+                batch["model_id"] = _drop_ids(batch["model_id"], self.model_id_dropout, generator)
+                batch["dataset_id"] = _drop_ids(batch["dataset_id"], self.dataset_id_dropout, generator)
+                yield index, flat, batch
+
+        def loss_of(sample):
+            index, flat, batch = sample
             prior, residual, z_hat = (t.reshape(index.shape) for t in net(batch))
             target = z[flat].reshape(index.shape)
-            loss = _ranking_loss(prior + residual, z_hat, target, valid, self.listwise_weight, self.regression_weight)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            if self.progress and (step + 1) % 500 == 0:
-                self.progress(f"modellens (seed {seed}) step {step + 1}/{self.steps}: loss {loss.item():.4f}")
+            return _ranking_loss(prior + residual, z_hat, target, index >= 0, self.listwise_weight,
+                                 self.regression_weight)
+
+        net.train()
+        minimise(net.parameters(), loss_of, sampled_groups(), lr=self.lr, weight_decay=self.weight_decay,
+                 progress=self.progress, report_every=500, label=f"modellens (seed {seed})")
         net.eval()
 
     # ---- inference ----------------------------------------------------------------------------
@@ -205,6 +222,7 @@ class ModelLens:
         one model line are then re-ordered by size (``size_ladder`` marks those pairs)."""
         import torch
 
+        check_is_fitted(self)
         models = self.catalogue_[0] if models is None else models
         datasets = self.catalogue_[1] if datasets is None else datasets
         x = self._inputs(pairs, models, datasets)
@@ -219,7 +237,8 @@ class ModelLens:
             score, moved = order_size_ladders(pairs, score, sizes, ~names.isin(set(self.models_)).to_numpy())
         return pd.DataFrame({"score": score, "prior": prior, "interaction": residual, "size_ladder": moved})
 
-    def score(self, pairs: pd.DataFrame, models: pd.DataFrame, datasets: pd.DataFrame) -> np.ndarray:
+    def predict(self, pairs: pd.DataFrame, models: pd.DataFrame, datasets: pd.DataFrame) -> np.ndarray:
+        """``score = prior + interaction`` per pair (:meth:`explain`); higher is better."""
         return self.explain(pairs, models, datasets)["score"].to_numpy()
 
     def recommend(self, description: str, task: str = "", metric: str = "", dataset: str = "new dataset",
@@ -233,6 +252,7 @@ class ModelLens:
         records from those sources. Returns the ``top`` models with ``score = prior +
         interaction`` and a one-line reason.
         """
+        check_is_fitted(self)
         if not str(description).strip():
             raise RecordsDataError("the dataset description is empty")
         models = self.catalogue_[0] if candidates is None else candidates
@@ -269,7 +289,7 @@ class ModelLens:
         self.catalogue_[1].to_parquet(folder / "datasets.parquet", index=False)
 
     @classmethod
-    def load(cls, folder: str | Path, cache: Path | None = Path(".cache/recommend")) -> ModelLens:
+    def load(cls, folder: str | Path, cache: Path | None = cache_home("recommend")) -> ModelLens:
         import torch
 
         folder = Path(folder)
