@@ -1,37 +1,39 @@
+"""Each reuser's own behaviour on real station learnwares (the shared contract is in
+test_registry_contract.py)."""
+
 import numpy as np
 import pytest
-from sklearn.base import clone
 from sklearn.metrics import r2_score
 
 from modelreuse.errors import InvalidTaskDataError
 from modelreuse.reuse import AveragingReuser, EnsemblePruningReuser, FeatureAugmentReuser, JobSelectorReuser
 from tests.conftest import user_half
 
+SITES = ["Huairou", "Wanliu"]
+
 
 @pytest.fixture(scope="module")
-def parts(filled_dock, beijing):
-    dock, ids = filled_dock
-    sites = ["Huairou", "Wanliu"]
-    models = [dock.load_model(ids[s]) for s in sites]
-    specs = [dock.get(ids[s]).rkme for s in sites]
-    users = {s: user_half(beijing, s) for s in sites}
+def parts(site_learnwares, beijing):
+    models = [site_learnwares[s].load_model() for s in SITES]
+    specs = [site_learnwares[s].rkme for s in SITES]
+    users = {s: user_half(beijing, s) for s in SITES}
     return models, specs, users
 
 
 def test_job_selector_routes_rows_to_their_own_site(parts):
     models, specs, users = parts
-    js = JobSelectorReuser(models, "regression", specs=specs).fit()
-    for i, site in enumerate(["Huairou", "Wanliu"]):
-        assert np.mean(js.assign(users[site][0]) == i) > 0.6
     X = np.vstack([users["Huairou"][0], users["Wanliu"][0]])
     y = np.concatenate([users["Huairou"][1], users["Wanliu"][1]])
+    js = JobSelectorReuser(models, "regression", specs=specs).fit(X)
+    for i, site in enumerate(SITES):
+        assert np.mean(js.assign(users[site][0]) == i) > 0.6
     assert r2_score(y, js.predict(X)) > 0.7
 
 
 def test_averaging_is_the_weighted_mean(parts):
     models, _, users = parts
     X = users["Wanliu"][0][:50]
-    avg = AveragingReuser(models, "regression", weights=[0.25, 0.75]).fit()
+    avg = AveragingReuser(models, weights=[0.25, 0.75]).fit(X)
     expected = 0.25 * models[0].predict(X) + 0.75 * models[1].predict(X)
     np.testing.assert_allclose(avg.predict(X), expected)
 
@@ -43,14 +45,24 @@ def test_pruning_and_feature_augment_learn_from_labels(parts):
     assert pr.weights_.sum() == pytest.approx(1) and pr.weights_[1] > 0
     fa = FeatureAugmentReuser(models, "regression").fit(X[:60], y[:60])
     assert r2_score(y[60:], fa.predict(X[60:])) > 0.6
-    with pytest.raises(InvalidTaskDataError):
+    with pytest.raises(InvalidTaskDataError, match="labelled rows"):
         EnsemblePruningReuser(models, "regression").fit(X, None)
 
 
-def test_reusers_are_sklearn_estimators(parts):
-    models, specs, _ = parts
-    est = JobSelectorReuser(models, "regression", specs=specs)
-    assert clone(est).get_params()["task_type"] == "regression"
+def test_job_selector_needs_one_spec_per_model(parts):
+    models, specs, users = parts
+    with pytest.raises(InvalidTaskDataError, match="one RKME spec per model"):
+        JobSelectorReuser(models, specs=specs[:1]).fit(users["Wanliu"][0])
+
+
+def test_task_type_comes_from_the_models_or_is_refused(parts):
+    models, _, users = parts
+    X = users["Wanliu"][0][:20]
+    assert AveragingReuser(models).fit(X).task_type_ == "regression"
+    with pytest.raises(InvalidTaskDataError, match="task_type"):
+        AveragingReuser(models, "ranking").fit(X)
+    with pytest.raises(InvalidTaskDataError, match="at least one model"):
+        AveragingReuser([]).fit(X)
 
 
 def test_classification_soft_vote_aligns_class_sets(beijing):
@@ -63,11 +75,12 @@ def test_classification_soft_vote_aligns_class_sets(beijing):
 
     X = impute_means(beijing["Wanliu"]["X"])
     level = np.digitize(beijing["Wanliu"]["y"], [35, 75, 150])  # China AQI PM2.5 bands
+
     def clf():
         return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
 
     a = ModelAdapter(clf().fit(X[level < 3], level[level < 3]), "classification")
     b = ModelAdapter(clf().fit(X[level > 0], level[level > 0]), "classification")
-    avg = AveragingReuser([a, b], "classification").fit()
+    avg = AveragingReuser([a, b]).fit(X[:10])
     proba = avg.predict_proba(X[:10])
     assert list(avg.classes_) == [0, 1, 2, 3] and np.allclose(proba.sum(1), 1)

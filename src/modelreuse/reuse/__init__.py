@@ -1,18 +1,32 @@
 """Reusers: turn selected learnwares (+ the user's rows) into a fitted predictor.
 
-One module per reuser, all registered in :data:`REUSERS` by name.
+One module per reuser, each registered in :data:`modelreuse.reuse.base.REUSERS` by one decorator
+line; :class:`~modelreuse.reuse.auto.AutoReuser` picks one for the user's rows. Importing this
+package loads nothing: the registry and the classes are imported when first used
+(``from modelreuse.reuse import REUSERS, AveragingReuser``).
 """
 
-from modelreuse.reuse.averaging import AveragingReuser
-from modelreuse.reuse.feature_augment import FeatureAugmentReuser
-from modelreuse.reuse.job_selector import JobSelectorReuser
-from modelreuse.reuse.pruning import EnsemblePruningReuser
+from __future__ import annotations
 
-REUSERS = {
-    "job_selector": JobSelectorReuser,
-    "averaging": AveragingReuser,
-    "ensemble_pruning": EnsemblePruningReuser,
-    "feature_augment": FeatureAugmentReuser,
+import importlib
+from typing import Any
+
+_LAZY = {
+    "REUSERS": "modelreuse.reuse.base",
+    "ReuserBase": "modelreuse.reuse.base",
+    "AutoReuser": "modelreuse.reuse.auto",
+    "Candidate": "modelreuse.reuse.auto",
+    "AveragingReuser": "modelreuse.reuse.averaging",
+    "EnsemblePruningReuser": "modelreuse.reuse.pruning",
+    "FeatureAugmentReuser": "modelreuse.reuse.feature_augment",
+    "JobSelectorReuser": "modelreuse.reuse.job_selector",
+    "SingleReuser": "modelreuse.reuse.single",
 }
 
-__all__ = ["REUSERS", "AveragingReuser", "EnsemblePruningReuser", "FeatureAugmentReuser", "JobSelectorReuser"]
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'modelreuse.reuse' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)

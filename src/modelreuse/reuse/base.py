@@ -1,16 +1,66 @@
-"""Shared pieces of the reusers: aligning model outputs across learnwares.
+"""The reuser registry and what every reuser shares.
 
-All reusers are scikit-learn estimators (``fit``/``predict``, ``predict_proba`` for
-classification, parameters set in ``__init__``). ``models`` is a list of
-:class:`~modelreuse.models.ModelAdapter` (see ``Learnware.load_model``).
+A reuser turns learnwares' models (+ the user's rows) into one fitted predictor. Each reuser is a
+scikit-learn estimator in its own module of this package, registered with one decorator line::
+
+    @REUSERS.register("averaging", task_types=TASK_TYPES, needs_labels=False, pool="mixture", preference=2)
+    class AveragingReuser(ReuserBase): ...
+
+Metadata (read by :class:`~modelreuse.reuse.auto.AutoReuser`, the CLI and the benchmarks):
+
+* ``task_types``: the task types it supports;
+* ``needs_labels``: whether ``fit`` needs ``y`` (label-free reusers are scored on the labelled
+  rows directly, label-using ones by cross-validation);
+* ``pool``: the candidates it is built from: ``"mixture"`` (mixture-search members with their
+  weights), ``"ranking"`` (the statistical ranking's top ``k``) or ``"top1"`` (its best entry);
+* ``preference``: ties between equal scores go to the lowest value (the simpler reuser).
+* ``needs_specs`` (optional, default ``False``): it needs each candidate's RKME (``specs=``).
+
+Constructor arguments shared by all reusers: ``models`` (a list of
+:class:`~modelreuse.models.ModelAdapter`, e.g. from ``Learnware.load_model``; objects with
+``get_params`` would be refitted by :func:`sklearn.base.clone`, so wrap pre-fitted scikit-learn
+models in an adapter) and ``task_type`` (``"classification"``, ``"regression"`` or ``None``:
+taken from the models). A reuser is a classifier or a regressor to scikit-learn according to
+that task type, so ``cross_val_score(reuser, X, y)`` stratifies and scores (accuracy or R^2)
+without extra arguments; ``predict_proba`` exists only for classification.
+
+``import modelreuse.reuse.base`` stays light: scikit-learn is imported here (the base class), but
+neither the dock nor SQLAlchemy.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted, validate_data
 
+from modelreuse._registry import Registry
 from modelreuse.errors import InvalidTaskDataError
+
+REUSERS: Registry[type[ReuserBase]] = Registry("reuser", package="modelreuse.reuse")
+TASK_TYPES = ("classification", "regression")
+POOLS = ("mixture", "ranking", "top1")
+
+
+def task_score(task_type: str, y_true, y_pred, sample_weight=None) -> float:
+    """Accuracy (classification, labels compared as strings) or R^2 (regression); higher is better."""
+    from sklearn.metrics import accuracy_score, r2_score
+
+    if task_type == "classification":
+        return float(accuracy_score(np.asarray(y_true).astype(str), np.asarray(y_pred).astype(str),
+                                    sample_weight=sample_weight))
+    return float(r2_score(y_true, y_pred, sample_weight=sample_weight))
+
+
+def models_task_type(models) -> str | None:
+    """The task type the models declare (``ModelAdapter.task_type``; otherwise classification when
+    they have ``classes_``), or ``None`` when there are none or they disagree."""
+    kinds = {getattr(m, "task_type", None) or ("classification" if hasattr(m, "classes_") else "regression")
+             for m in models or ()}
+    return kinds.pop() if len(kinds) == 1 else None
 
 
 def union_classes(models) -> np.ndarray:
@@ -41,40 +91,95 @@ def stacked_outputs(models, X: np.ndarray, task_type: str, classes: np.ndarray |
     return np.stack([np.asarray(m.predict(X), np.float64).reshape(len(X), 1) for m in models])
 
 
-class ReuserBase(BaseEstimator):
-    """Common fit-time checks; subclasses implement ``_fit`` and ``_combine``."""
+def _is_classification(est) -> bool:
+    return est._task_type() == "classification"
 
-    def __init__(self, models=None, task_type: str = "classification"):
+
+class ReuserBase(BaseEstimator):
+    """Fit-time checks, input validation and the scikit-learn contract of every reuser.
+
+    Subclasses set their extra constructor arguments verbatim and implement ``_fit(X, y)``
+    (learned state with a trailing ``_``; ``y`` is ``None`` when not given) and ``_combine(X)``
+    (aligned outputs ``(n, C)``: probabilities, or one column of regression outputs).
+    """
+
+    def __init__(self, models=None, task_type: str | None = None):
         self.models = models
         self.task_type = task_type
 
-    def _check(self) -> None:
-        if not self.models:
-            raise InvalidTaskDataError("a reuser needs at least one model")
-        if self.task_type not in ("classification", "regression"):
-            raise InvalidTaskDataError(f"task_type must be classification or regression, got {self.task_type!r}")
-        self.classes_ = union_classes(self.models) if self.task_type == "classification" else None
+    def _task_type(self) -> str | None:
+        return self.task_type if self.task_type is not None else models_task_type(self.models)
 
-    def fit(self, X=None, y=None):
-        self._check()
-        self._fit(None if X is None else np.asarray(X, np.float64), None if y is None else np.asarray(y))
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        task_type = self._task_type()
+        if task_type == "classification":
+            from sklearn.utils import ClassifierTags
+
+            tags.estimator_type, tags.classifier_tags = "classifier", ClassifierTags(poor_score=True)
+        elif task_type == "regression":
+            from sklearn.utils import RegressorTags
+
+            tags.estimator_type, tags.regressor_tags = "regressor", RegressorTags(poor_score=True)
+        return tags
+
+    def fit(self, X, y=None):
+        """Check the models, validate ``X`` (and ``y``), then learn what the reuser learns."""
+        task_type = self._task_type()
+        if not self.models:
+            raise InvalidTaskDataError("a reuser needs at least one model; pass models=[...] (see Learnware.load_model)")
+        if task_type not in TASK_TYPES:
+            raise InvalidTaskDataError(f"task_type must be 'classification' or 'regression' (or None with models of "
+                                       f"one task type), got {self.task_type!r}")
+        X, y = self._validate(X, y, reset=True)
+        self.task_type_ = task_type
+        if task_type == "classification":
+            self.classes_ = union_classes(self.models)
+        self._fit(X, y)
         return self
 
-    def _fit(self, X, y) -> None:  # default: nothing to learn
+    def _validate(self, X, y=None, reset: bool = False):
+        """The one place where reusers check their input: finite 2-D float rows (and 1-D ``y`` of
+        the same length when given); ``reset`` records ``n_features_in_``, otherwise the width
+        must match it."""
+        if y is None:
+            return validate_data(self, X, reset=reset, dtype=np.float64), None
+        X, y = validate_data(self, X, y, reset=reset, dtype=np.float64, y_numeric=self._task_type() == "regression")
+        if self._task_type() == "classification":
+            from sklearn.utils.multiclass import check_classification_targets
+
+            check_classification_targets(y)
+        return X, y
+
+    def _fit(self, X: np.ndarray, y: np.ndarray | None) -> None:  # default: nothing to learn
         return None
 
     def _outputs(self, X: np.ndarray, models=None) -> np.ndarray:
         """Aligned outputs of ``models`` (default: all) on ``X``, shape ``(k, n, C)``."""
         chosen = self.models if models is None else models
-        return stacked_outputs(chosen, np.asarray(X, np.float64), self.task_type, self.classes_)
+        return stacked_outputs(chosen, X, self.task_type_, getattr(self, "classes_", None))
 
+    def _checked(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        return self._validate(X)[0]
+
+    @available_if(_is_classification)
     def predict_proba(self, X) -> np.ndarray:
-        if self.task_type != "classification":
-            raise AttributeError("predict_proba is only available for classification")
-        return self._combine(np.asarray(X, np.float64))
+        """Class probabilities, columns in the order of ``classes_``."""
+        return self._combine(self._checked(X))
 
     def predict(self, X) -> np.ndarray:
-        out = self._combine(np.asarray(X, np.float64))
-        if self.task_type == "classification":
+        out = self._combine(self._checked(X))
+        if self.task_type_ == "classification":
             return self.classes_[out.argmax(axis=1)]
         return out[:, 0]
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy (classification) or R^2 (regression) of ``predict(X)`` against ``y``."""
+        return task_score(self.task_type_, y, self.predict(X), sample_weight)
+
+
+def reuser_params(cls: type, **available: Any) -> dict[str, Any]:
+    """The subset of ``available`` that ``cls``'s constructor accepts."""
+    names = set(cls._get_param_names())
+    return {k: v for k, v in available.items() if k in names and v is not None}

@@ -17,11 +17,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from modelreuse.errors import InvalidTaskDataError
-from modelreuse.reuse.base import ReuserBase
+from modelreuse.reuse.base import REUSERS, TASK_TYPES, ReuserBase
 
 
+@REUSERS.register("feature_augment", task_types=TASK_TYPES, needs_labels=True, pool="ranking", preference=4)
 class FeatureAugmentReuser(ReuserBase):
-    def __init__(self, models=None, task_type: str = "classification", include_features: bool = False):
+    """``include_features``: also give the head the user's own (standardised) features."""
+
+    def __init__(self, models=None, task_type: str | None = None, include_features: bool = False):
         super().__init__(models, task_type)
         self.include_features = include_features
 
@@ -33,10 +36,11 @@ class FeatureAugmentReuser(ReuserBase):
         return np.hstack(parts)
 
     def _fit(self, X, y) -> None:
-        if X is None or y is None or len(y) < 2:
-            raise InvalidTaskDataError("FeatureAugmentReuser needs at least 2 labelled rows (X, y)")
-        D = self._design(X[: len(y)])
-        if self.task_type == "regression":
+        if y is None or len(y) < 2:
+            raise InvalidTaskDataError("FeatureAugmentReuser needs at least 2 labelled rows, got "
+                                       f"n_samples={0 if y is None else len(y)}: fit(X, y)")
+        D = self._design(X)
+        if self.task_type_ == "regression":
             self.head_ = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13))).fit(D, y)
             return
         y_str = y.astype(self.classes_.dtype) if self.classes_.dtype.kind in "US" else y
@@ -49,7 +53,7 @@ class FeatureAugmentReuser(ReuserBase):
 
     def _combine(self, X: np.ndarray) -> np.ndarray:
         D = self._design(X)
-        if self.task_type == "regression":
+        if self.task_type_ == "regression":
             return self.head_.predict(D)[:, None]
         proba = self.head_.predict_proba(D)
         out = np.zeros((len(X), len(self.classes_)))

@@ -12,34 +12,44 @@ from __future__ import annotations
 
 import numpy as np
 
-from modelreuse.reuse.base import ReuserBase
+from modelreuse.errors import InvalidTaskDataError
+from modelreuse.reuse.base import REUSERS, TASK_TYPES, ReuserBase
 from modelreuse.specs.rkme_index import RKMEIndex
 
 
+@REUSERS.register("job_selector", task_types=TASK_TYPES, needs_labels=False, pool="mixture", preference=1,
+                   needs_specs=True)
 class JobSelectorReuser(ReuserBase):
     """Args: ``specs`` (one RKMESpec per model), optional ``weights`` (mixture weights)."""
 
-    def __init__(self, models=None, task_type: str = "classification", specs=None, weights=None):
+    def __init__(self, models=None, task_type: str | None = None, specs=None, weights=None):
         super().__init__(models, task_type)
         self.specs = specs
         self.weights = weights
 
     def _fit(self, X, y) -> None:
         if self.specs is None or len(self.specs) != len(self.models):
-            raise ValueError("JobSelectorReuser needs one RKME spec per model")
+            raise InvalidTaskDataError("JobSelectorReuser needs one RKME spec per model: pass specs=[...] "
+                                       "(Learnware.rkme of each model's learnware)")
+        widths = {spec.n_features for spec in self.specs}
+        if widths != {X.shape[1]}:
+            raise InvalidTaskDataError(f"the RKME specs describe rows of {sorted(widths)} features but X has "
+                                       f"{X.shape[1]}; pass rows in the learnwares' feature space")
         self.index_ = RKMEIndex.build([str(i) for i in range(len(self.specs))], list(self.specs))
 
     def assign(self, X) -> np.ndarray:
         """Index of the learnware each row is sent to."""
-        X = np.asarray(X, np.float64)
+        return self._assign(self._checked(X))
+
+    def _assign(self, X: np.ndarray) -> np.ndarray:
         dens = self.index_.kernel_means_at(X / self.index_.scale, np.arange(len(self.specs)))
         if self.weights is not None:
             dens = dens * np.asarray(self.weights, np.float64)[None, :]
         return dens.argmax(axis=1)
 
     def _combine(self, X: np.ndarray) -> np.ndarray:
-        choice = self.assign(X)
-        width = len(self.classes_) if self.task_type == "classification" else 1
+        choice = self._assign(X)
+        width = len(self.classes_) if self.task_type_ == "classification" else 1
         out = np.zeros((len(X), width))
         for i in np.unique(choice):
             rows = choice == i

@@ -11,18 +11,21 @@ from __future__ import annotations
 import numpy as np
 
 from modelreuse.errors import InvalidTaskDataError
-from modelreuse.reuse.base import ReuserBase
+from modelreuse.reuse.base import REUSERS, TASK_TYPES, ReuserBase
 
 
+@REUSERS.register("ensemble_pruning", task_types=TASK_TYPES, needs_labels=True, pool="ranking", preference=3)
 class EnsemblePruningReuser(ReuserBase):
-    def __init__(self, models=None, task_type: str = "classification", max_steps: int = 10):
+    """``max_steps``: at most this many additions; ``weights_`` holds the selected multiset's shares."""
+
+    def __init__(self, models=None, task_type: str | None = None, max_steps: int = 10):
         super().__init__(models, task_type)
         self.max_steps = max_steps
 
     def _fit(self, X, y) -> None:
-        if X is None or y is None or len(y) == 0:
-            raise InvalidTaskDataError("EnsemblePruningReuser needs labelled rows (X, y)")
-        out = self._outputs(X[: len(y)])
+        if y is None:
+            raise InvalidTaskDataError("EnsemblePruningReuser needs labelled rows: fit(X, y)")
+        out = self._outputs(X)
         counts = np.zeros(len(out))
         total = np.zeros(out.shape[1:])
         best = -np.inf
@@ -35,7 +38,7 @@ class EnsemblePruningReuser(ReuserBase):
         self.weights_ = counts / counts.sum()
 
     def _score(self, avg: np.ndarray, y: np.ndarray) -> float:
-        if self.task_type == "classification":
+        if self.task_type_ == "classification":
             pred = self.classes_[avg.argmax(axis=1)]
             return float(np.mean(pred.astype(str) == y.astype(str)))
         return -float(np.mean((avg[:, 0] - y) ** 2))
