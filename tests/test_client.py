@@ -1,6 +1,9 @@
 import numpy as np
 import pytest
+from sklearn.base import clone, is_regressor
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import r2_score
+from sklearn.model_selection import cross_val_score
 
 from modelreuse import Client
 from modelreuse.errors import InvalidTaskDataError
@@ -15,6 +18,21 @@ def test_fit_with_labels_picks_a_reuser_and_explains(filled_dock, beijing):
     assert ids["Huairou"] in [c["learnware_id"] for c in model.chosen]
     assert r2_score(y[300:], model.predict(X[300:])) > 0.7
     assert "Huairou" in model.explain()
+
+
+def test_the_returned_model_is_an_estimator(filled_dock, beijing):
+    dock, _ = filled_dock
+    X, y = user_half(beijing, "Huairou")
+    model = Client(dock).fit(training_data=(X[:60], y[:60]), unlabelled_data=X[60:300])
+    assert is_regressor(model) and not hasattr(model, "predict_proba") and model.n_features_in_ == X.shape[1]
+    assert model.score(X[300:], y[300:]) == pytest.approx(r2_score(y[300:], model.predict(X[300:])))
+    copy = clone(model)
+    with pytest.raises(NotFittedError):
+        copy.predict(X[:5])
+    copy.fit(X[:60], y[:60])  # the same candidates and rows: the same choice and predictions
+    assert copy.reuser == model.reuser
+    np.testing.assert_allclose(copy.predict(X[300:]), model.predict(X[300:]))
+    assert cross_val_score(model, X[:120], y[:120]).mean() > 0.5
 
 
 def test_fit_without_labels(filled_dock, beijing):

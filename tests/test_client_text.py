@@ -46,3 +46,6 @@ def test_client_fit_on_raw_text(clinc, tmp_path):
     assert model.chosen[0]["name"] == "travel"
     accuracy = np.mean(model.predict(texts[300:]) == intents[300:])
     assert accuracy > 0.85, model.explain()
+    proba = model.predict_proba(texts[300:310])
+    assert proba.shape == (10, len(model.classes_)) and np.allclose(proba.sum(1), 1)
+    assert model.score(texts[300:], intents[300:]) == pytest.approx(accuracy)

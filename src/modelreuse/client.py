@@ -1,20 +1,20 @@
 """The one-call API: ``Client().fit(training_data=(X, y), model_zoo_path=...)``.
 
-``fit`` builds the task's RKME locally, searches the dock (mixture search by default, which
-also gives a statistical ranking), loads the chosen learnwares safely, and fits a reuser:
+A thin facade over the parts: ``fit`` builds the task's RKME locally, searches the dock
+(calibrated statistical ranking, then mixture search), loads the candidates safely (skipping, with
+the reason, any learnware that cannot be loaded or does not predict on the task's rows), and fits
+an :class:`~modelreuse.reuse.auto.AutoReuser`, which picks the reuser (see
+:mod:`modelreuse.reuse.auto`). When calibrated search says nothing fits, ``on_nothing_fits``
+decides: raise, train on the user's own rows, or reuse anyway.
 
-* no labels: the single best learnware when the mixture has one member, else the job
-  selector weighted by the mixture;
-* labels: every applicable reuser is scored on the labelled rows (reusers that learn from
-  labels by 3-fold cross-validation) and the best is refitted on all labelled rows.
-
-The returned :class:`ReusedModel` predicts like a scikit-learn estimator and says which
-learnwares it chose and why.
+The returned :class:`ReusedModel` is a scikit-learn estimator (``clone``, ``fit``, ``predict``,
+``predict_proba`` for classification, ``classes_``, ``score``) that also says which learnwares it
+chose and why (``explain()``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,50 +33,20 @@ from modelreuse.selection.ranking import RankedLearnware, Ranking
 
 if TYPE_CHECKING:  # imported when used, so that ``from modelreuse import Client`` stays fast
     from modelreuse.dock import Dock
+    from modelreuse.reuse.auto import Candidate
+    from modelreuse.reuse.reused_model import ReusedModel
     from modelreuse.task import Task
 
-LABEL_FREE = ("single", "job_selector", "averaging")
-LABEL_USING = ("ensemble_pruning", "feature_augment")
 UNUSABLE = (UntrustedArtifactError, ModelLoadError, ModelPredictError, SchemaError)
 PROBE_ROWS = 8
 
 
-@dataclass
-class ReusedModel:
-    """A fitted predictor built from learnwares."""
+def __getattr__(name: str) -> Any:
+    if name == "ReusedModel":  # scikit-learn loads with it, not with ``from modelreuse import Client``
+        from modelreuse.reuse.reused_model import ReusedModel
 
-    estimator: Any
-    reuser: str
-    chosen: list[dict]
-    ranking: Ranking
-    task_type: str
-    encoder: str | None = None
-    selection_scores: dict = field(default_factory=dict)
-    skipped: list[str] = field(default_factory=list)
-
-    def _features(self, X):
-        if self.encoder:
-            from modelreuse.models.encoders import encode
-
-            return encode(self.encoder, X)
-        return np.asarray(X, np.float64)
-
-    def predict(self, X) -> np.ndarray:
-        return self.estimator.predict(self._features(X))
-
-    def predict_proba(self, X) -> np.ndarray:
-        return self.estimator.predict_proba(self._features(X))
-
-    def explain(self) -> str:
-        lines = [f"reuser: {self.reuser} ({self.task_type})"]
-        if self.selection_scores:
-            lines.append("reuser scores on your labelled rows: " + ", ".join(
-                f"{k}={v:.3f}" for k, v in sorted(self.selection_scores.items(), key=lambda t: -t[1])))
-        for c in self.chosen:
-            w = f" weight={c['weight']:.3f}" if c.get("weight") is not None else ""
-            lines.append(f"- {c['name']} [{c['learnware_id']}]{w}: {c['reason']}")
-        lines += self.skipped
-        return "\n".join(lines)
+        return ReusedModel
+    raise AttributeError(f"module 'modelreuse.client' has no attribute {name!r}")
 
 
 class Client:
@@ -131,8 +101,9 @@ class Client:
             raise ValueError(f"on_nothing_fits must be 'raise', 'train' or 'reuse', got {on_nothing_fits!r}")
         alpha = DEFAULT_ALPHA if alpha is None else alpha
         dock = Dock(model_zoo_path) if model_zoo_path is not None else self.dock
-        X, y = _split_training_data(training_data)
-        X = _encode(X, encoder)
+        X_raw, y = _split_training_data(training_data)
+        rows = X_raw if X_raw is not None else unlabelled_data  # what the returned model is fitted on
+        X = _encode(X_raw, encoder)
         if unlabelled_data is not None:
             U = _encode(unlabelled_data, encoder)
             X = U if X is None else np.concatenate([np.asarray(X, np.float64), np.asarray(U, np.float64)])
@@ -147,77 +118,62 @@ class Client:
                     f"no learnware fits this task: the closest, {best.name!r}, has p = {best.details['p_value']:.3g} "
                     f"< alpha = {alpha}. Pass on_nothing_fits='train' to fit on your labelled rows, or "
                     "'reuse' to reuse the closest learnwares anyway.", ranking)
-            model = train_on_own_rows(task, ranking, seed)
-            model.encoder = encoder
-            return model
+            return train_on_own_rows(task, ranking, seed, encoder=encoder, rows=rows)
         mixture = dock.search(task, method="mixture", max_learnwares=max_learnwares)
-        model = reuse(dock, task, mixture, ranking, reuser=reuser, trust=self.trust)
-        model.encoder = encoder
-        return model
+        return reuse(dock, task, mixture, ranking, reuser=reuser, trust=self.trust, encoder=encoder, rows=rows)
 
 
 def reuse(dock: Dock, task: Task, mixture: Ranking, ranking: Ranking, reuser: str = "auto",
-          trust: bool = False) -> ReusedModel:
-    """Fit a reuser on the learnwares of ``mixture`` (label-free) or ``ranking`` (label-using).
+          trust: bool = False, *, encoder: str | None = None, rows=None) -> ReusedModel:
+    """Fit an :class:`~modelreuse.reuse.auto.AutoReuser` over the usable learnwares of ``mixture``
+    (label-free reusers) and ``ranking`` (label-using ones).
 
     A learnware that cannot be loaded safely or does not predict on the task's rows is skipped;
     the reason is kept in the model's ``explain()``. :class:`EmptyDockError` lists the reasons
-    when no learnware is left.
+    when no learnware is left. ``rows``: the rows to fit on, in ``encoder``'s input (default: the
+    task's labelled rows, or all its rows when it has no labels).
     """
-    from modelreuse.reuse import REUSERS, AveragingReuser, JobSelectorReuser
+    from modelreuse.reuse.auto import AutoReuser
+    from modelreuse.reuse.reused_model import ReusedModel
 
-    models, skipped = _usable_models(dock, [*mixture, *ranking], task.X, trust)
-    mixture, ranking = _without(mixture, models), _without(ranking, models)
+    candidates, skipped = load_candidates(dock, [*mixture, *ranking], task.X, trust)
+    mixture, ranking = _without(mixture, candidates), _without(ranking, candidates)
     if not ranking.entries:
         raise EmptyDockError("no learnware found for this task could be used:\n" + "\n".join(skipped))
     if not mixture.entries:  # every mixture member was skipped: the best usable one of the ranking
         mixture = replace(mixture, entries=[replace(ranking[0], weight=1.0)])
-
-    def build(name: str):
-        rk = ranking if name in LABEL_USING or name == "single" else mixture
-        ids = rk.ids[:1] if name == "single" else rk.ids
-        adapters = [models[i] for i in ids]
-        if name == "job_selector":
-            return JobSelectorReuser(adapters, task.task_type, specs=[dock.get(i).rkme for i in ids],
-                                     weights=[e.weight for e in rk]), rk
-        if name in ("single", "averaging"):
-            weights = None if name == "single" else [e.weight for e in rk]
-            return AveragingReuser(adapters, task.task_type, weights=weights), rk
-        if name not in REUSERS:
-            raise ValueError(f"unknown reuser {name!r}; use auto, single or one of {sorted(REUSERS)}")
-        return REUSERS[name](adapters, task.task_type), rk
-
-    scores: dict[str, float] = {}
-    if reuser == "auto":
-        if task.y is None or len(task.y) < 10:
-            reuser = "single" if len(mixture) == 1 else "job_selector"
-        else:
-            scores = {name: _labelled_score(build, name, task) for name in (*LABEL_FREE, *LABEL_USING)}
-            reuser = max(scores, key=scores.get)
-    estimator, rk = build(reuser)
-    estimator.fit(task.X, task.y)
-    chosen = [{"learnware_id": e.learnware_id, "name": e.name, "weight": e.weight, "reason": e.reason}
-              for e in (list(rk)[:1] if reuser == "single" else rk)]
-    return ReusedModel(estimator, reuser, chosen, ranking, task.task_type, selection_scores=scores, skipped=skipped)
+    auto = AutoReuser(mixture=_as_candidates(mixture, candidates), ranking=_as_candidates(ranking, candidates),
+                      task_type=task.task_type, reuser=reuser)
+    model = ReusedModel(auto, encoder=encoder, ranking=ranking, skipped=tuple(skipped))
+    if rows is None:
+        rows = task.X if task.y is None else task.X_labelled
+    return model.fit(rows, task.y)
 
 
-def _usable_models(dock: Dock, entries: list[RankedLearnware], X, trust: bool) -> tuple[dict, list[str]]:
+def load_candidates(dock: Dock, entries: list[RankedLearnware], X, trust: bool) -> tuple[dict[str, Candidate], list[str]]:
     """Load each learnware once and check it predicts one value per row on a few task rows;
-    return the usable adapters by id and one ``skipped <name> [<id>]: <Type>: <reason>`` line for
-    each of the others."""
+    return the usable candidates by id and one ``skipped <name> [<id>]: <Type>: <reason>`` line
+    for each of the others."""
+    from modelreuse.reuse.auto import Candidate
+
     probe = np.asarray(X[:PROBE_ROWS], np.float64)
     names = {e.learnware_id: e.name for e in entries}  # from the ranking: a broken package is not reopened
-    models, skipped = {}, []
+    candidates, skipped = {}, []
     for i in names:
         try:
             model = dock.load_model(i, trust=trust)
-            rows = len(np.asarray(model.predict(probe)))
-            if rows != len(probe):
-                raise SchemaError(f"model returned {rows} predictions for {len(probe)} rows")
-            models[i] = model
+            n = len(np.asarray(model.predict(probe)))
+            if n != len(probe):
+                raise SchemaError(f"model returned {n} predictions for {len(probe)} rows")
+            candidates[i] = Candidate(i, names[i], model, spec=dock.get(i).rkme)
         except UNUSABLE as exc:
             skipped.append(f"skipped {names[i]} [{i}]: {type(exc).__name__}: {exc}")
-    return models, skipped
+    return candidates, skipped
+
+
+def _as_candidates(ranking: Ranking, loaded: dict[str, Candidate]) -> tuple[Candidate, ...]:
+    """The ranking's entries as candidates, with the entry's reason and weight."""
+    return tuple(replace(loaded[e.learnware_id], reason=e.reason, weight=e.weight) for e in ranking)
 
 
 def _without(ranking: Ranking, usable: dict) -> Ranking:
@@ -229,50 +185,25 @@ def _without(ranking: Ranking, usable: dict) -> Ranking:
     return replace(ranking, entries=kept)
 
 
-def train_on_own_rows(task: Task, ranking: Ranking, seed: int = 0) -> ReusedModel:
-    """The fallback when nothing fits: a random forest (200 trees) on the labelled rows."""
+def train_on_own_rows(task: Task, ranking: Ranking, seed: int = 0, *, encoder: str | None = None,
+                      rows=None) -> ReusedModel:
+    """The fallback when nothing fits: a random forest (200 trees) on the labelled rows
+    (``rows``, in ``encoder``'s input; default: the task's labelled rows)."""
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
+    from modelreuse.reuse.reused_model import ReusedModel
+
     cls = RandomForestClassifier if task.task_type == "classification" else RandomForestRegressor
-    est = cls(n_estimators=200, random_state=seed, n_jobs=-1).fit(task.X_labelled, task.y)
-    chosen = [{"learnware_id": e.learnware_id, "name": e.name, "weight": None,
-               "reason": "closest candidate, not used: " + e.reason} for e in ranking]
-    return ReusedModel(est, "own_rows (nothing fits)", chosen, ranking, task.task_type)
+    model = ReusedModel(cls(n_estimators=200, random_state=seed, n_jobs=-1), encoder=encoder, ranking=ranking)
+    return model.fit(task.X_labelled if rows is None else rows, task.y)
 
 
 def score(task_type: str, y_true, y_pred) -> float:
-    """Accuracy (classification) or R^2 (regression); higher is better."""
-    from sklearn.metrics import accuracy_score, r2_score
+    """Accuracy (classification) or R^2 (regression); higher is better (kept for
+    ``bench/market.py``; the definition is :func:`modelreuse.reuse.base.task_score`)."""
+    from modelreuse.reuse.base import task_score
 
-    if task_type == "classification":
-        return float(accuracy_score(np.asarray(y_true).astype(str), np.asarray(y_pred).astype(str)))
-    return float(r2_score(y_true, y_pred))
-
-
-def _labelled_score(build, name: str, task: Task) -> float:
-    """Score of a reuser on the labelled rows (3-fold CV when it learns from labels)."""
-    Xl, y = task.X_labelled, task.y
-    if name not in LABEL_USING:
-        est, _ = build(name)
-        est.fit(task.X, None)
-        return score(task.task_type, y, est.predict(Xl))
-    splitter = _splitter(task.task_type, y)
-    preds = np.empty(len(y), dtype=object if task.task_type == "classification" else np.float64)
-    for train, test in splitter.split(Xl, y):
-        est, _ = build(name)
-        est.fit(Xl[train], y[train])
-        preds[test] = est.predict(Xl[test])
-    return score(task.task_type, y, preds)
-
-
-def _splitter(task_type: str, y: np.ndarray):
-    from sklearn.model_selection import KFold, StratifiedKFold
-
-    if task_type == "classification":
-        min_count = np.unique(y.astype(str), return_counts=True)[1].min()
-        if min_count >= 3:
-            return StratifiedKFold(n_splits=3, shuffle=True, random_state=0)
-    return KFold(n_splits=3, shuffle=True, random_state=0)
+    return task_score(task_type, y_true, y_pred)
 
 
 def _split_training_data(training_data) -> tuple[Any, np.ndarray | None]:
