@@ -16,7 +16,8 @@ from modelreuse.cli._common import registry
 
 runner = CliRunner()
 
-REGISTRY_OPTIONS = [(("dock", "search"), "selectors"), (("transfer", "score"), "metrics")]
+REGISTRY_OPTIONS = [(("dock", "search"), "selectors"), (("transfer", "score"), "metrics"), (("routing", "fit"), "routers"),
+                    (("bench", "route"), "routers"), (("bench", "recommend"), "recommenders")]
 
 
 def listed_names(help_text: str) -> list[str]:
@@ -37,6 +38,13 @@ def test_unknown_selector_is_refused_before_the_dock_is_touched(tmp_path):
     assert result.exit_code == 2 and result.stderr.startswith("error: UnknownNameError: "), result.output
     assert all(name in result.stderr for name in registry("selectors").names())
     assert not (tmp_path / "nodock").exists()
+
+
+def test_unknown_router_is_refused_before_any_work(tmp_path):
+    result = runner.invoke(app, ["routing", "fit", "--records", str(tmp_path / "missing.parquet"), "--router", "bogus",
+                                 "--out", str(tmp_path / "router")])
+    assert result.exit_code == 2 and result.stderr.startswith("error: UnknownNameError: "), result.output
+    assert all(name in result.stderr for name in registry("routers").names())
 
 
 def test_top_level_help_loads_no_library():

@@ -7,7 +7,17 @@ from typing import Any
 
 import typer
 
-from modelreuse.cli._common import DataOpt, JsonOpt, OutOpt, cache_dir, cache_option, data_root, progress, show
+from modelreuse.cli._common import (
+    DataOpt,
+    JsonOpt,
+    OutOpt,
+    RegistryHelp,
+    cache_dir,
+    cache_option,
+    data_root,
+    progress,
+    show,
+)
 
 app = typer.Typer(help="Benchmarks: each prints a report (--json: its JSON).", no_args_is_help=True)
 VLM_BENCHMARKS = ("lovm", "swab")
@@ -85,9 +95,10 @@ def bench_transfer(data: Path | None = DataOpt,
     show(DictReport(report, _transfer_view), as_json, out)
 
 
-@app.command("route")
+@app.command("route", cls=RegistryHelp)
 def bench_route(records: Path = typer.Option(..., help="Routing records (.parquet/.csv)."),
-                router: list[str] | None = typer.Option(None, help="Routers to run (default lookup, knn, mlp, mf)."),
+                router: list[str] | None = typer.Option(None, help="Router to run (repeatable), one of: {routers}. "
+                                                                   "Default: lookup, knn, mlp, mf."),
                 train_split: str = "train", test_split: str = "test",
                 seeds: int = typer.Option(3, help="Seeds per trainable router."),
                 eval_task: list[str] | None = typer.Option(None, help="Tasks in the macro average (default all)."),
@@ -139,10 +150,11 @@ def bench_vlm(benchmark: str = typer.Option("swab", help="lovm (35 models) or sw
     show(DictReport(report, _vlm_view), as_json, out)
 
 
-@app.command("recommend")
+@app.command("recommend", cls=RegistryHelp)
 def bench_recommend(records: Path = typer.Option(..., help="Folder with records, models, datasets tables."),
                     setting: str = typer.Option("unseen-datasets", help="completion, unseen-datasets or unseen-models."),
-                    method: list[str] | None = typer.Option(None, help="Methods to run (default: all)."),
+                    method: list[str] | None = typer.Option(None, help="Recommender to run (repeatable), one of: "
+                                                                       "{recommenders}. Default: all."),
                     seeds: int = typer.Option(1, help="Number of seeds (splits and training), 0..N-1."),
                     steps: int = typer.Option(3000, help="ModelLens training steps."),
                     members: int = typer.Option(3, help="ModelLens ensemble members."),

@@ -7,7 +7,19 @@ from pathlib import Path
 
 import typer
 
-from modelreuse.cli._common import DataOpt, JsonOpt, cache_dir, cache_option, console, data_root, emit, plain, progress
+from modelreuse.cli._common import (
+    DataOpt,
+    JsonOpt,
+    RegistryHelp,
+    cache_dir,
+    cache_option,
+    console,
+    data_root,
+    emit,
+    plain,
+    progress,
+    registry,
+)
 
 app = typer.Typer(help="Routing records and routers (instance-level LLM selection).", no_args_is_help=True)
 
@@ -27,9 +39,9 @@ def routing_import(data: Path | None = DataOpt,
     emit(import_all(data_root(data), out, only, progress=progress), as_json, _imports_table)
 
 
-@app.command("fit")
+@app.command("fit", cls=RegistryHelp)
 def routing_fit(records: Path = typer.Option(..., help="Routing records (.parquet/.csv)."),
-                router: str = typer.Option("mlp", help="lookup, knn, mlp or mf."),
+                router: str = typer.Option("mlp", help="Router, one of: {routers}."),
                 split: str = typer.Option("train", help="Rows to fit on."),
                 out: Path = typer.Option(..., help="Folder to save the router in."),
                 cache: Path | None = cache_option("routing", "Query-embedding cache"),
@@ -38,6 +50,7 @@ def routing_fit(records: Path = typer.Option(..., help="Routing records (.parque
     from modelreuse.records.routing import read_records
     from modelreuse.routing.router import Router
 
+    registry("routers").entry(router)  # an unknown name raises UnknownNameError before any work
     fitted = Router(router, cache=cache_dir(cache, "routing")).fit(read_records(records).split(split))
     fitted.save(out)
     emit({"router": router, "models": len(fitted.models_), "out": str(out)}, as_json,
