@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from modelreuse.bench.market import MarketReport
 from modelreuse.cli import app
+from modelreuse.reuse.base import REUSERS
 from tests.conftest import BEIJING, SITES
 
 
@@ -36,7 +37,7 @@ def test_bench_market_cli_on_three_real_stations(data_root, tmp_path):
     for key in ("top1_hit_rate", "mean_rank_of_own_site", "mean_oracle_score", "mean_scratch_score",
                 "search_ms_p50", "spec_build_ms_p50", "users"):
         assert key in report
-    assert set(report["reusers"]) >= {"job_selector", "averaging", "ensemble_pruning", "feature_augment"}
+    assert set(report["reusers"]) == set(REUSERS.names()) | {"auto"}
     assert report["top1_hit_rate"] >= 2 / 3
     assert report["reusers"]["auto"] > report["mean_scratch_score"]
     shown = _rendered(MarketReport(**report))

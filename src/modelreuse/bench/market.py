@@ -8,8 +8,9 @@ Protocol (``modelreuse bench market``). Every site table is shuffled with ``seed
   means); the learnware is submitted to a fresh dock (sandboxed validation included).
 * User: ``shots`` labelled rows plus the unlabelled rest of the user split (NaN imputed by the
   user's own means). The task RKME is built locally; the dock is searched (statistical
-  ranking over all learnwares, and mixture search); every reuser is fitted and scored on the
-  site's test rows.
+  ranking over all learnwares, and mixture search); every registered reuser
+  (:data:`modelreuse.reuse.base.REUSERS`) and ``auto`` (the :class:`~modelreuse.reuse.auto.AutoReuser`'s
+  own choice) is fitted through :func:`modelreuse.client.reuse` and scored on the site's test rows.
 * Baselines: ``oracle`` = the best single learnware on that user's test rows; ``scratch`` = a
   random forest (200 trees) trained on the ``shots`` labelled rows only.
 
@@ -50,10 +51,14 @@ from modelreuse.dock import Dock
 from modelreuse.errors import InvalidTaskDataError
 from modelreuse.learnware import Learnware
 from modelreuse.models.tabular import TableEncoder, impute_means, list_tables, read_table
+from modelreuse.reuse.base import REUSERS
 from modelreuse.specs.rkme import RKMESpec
 from modelreuse.task import Task
 
-REUSER_NAMES = ("single", "job_selector", "averaging", "ensemble_pruning", "feature_augment", "auto")
+
+def reuser_names(task_type: str) -> list[str]:
+    """Every registered reuser that supports ``task_type``, then ``auto`` (AutoReuser's own choice)."""
+    return [name for name in REUSERS.names() if task_type in REUSERS.metadata(name)["task_types"]] + ["auto"]
 
 
 @dataclass
@@ -211,7 +216,7 @@ def _evaluate_user(dock: Dock, site: dict, task_type: str, shots: int, seed: int
     row = {"site": site["name"], "own_rank": own_rank, "top1": ranking[0].name,
            "mixture": {e.name: round(e.weight, 3) for e in mixture}, "search_ms": search_ms,
            "spec_build_ms": spec_ms, "reusers": {}}
-    for name in REUSER_NAMES:
+    for name in reuser_names(task_type):
         model = reuse(dock, task, mixture, top5, reuser=name)
         row["reusers"][name] = score(task_type, y_test, model.predict(X_test))
         if name == "auto":
@@ -260,7 +265,7 @@ def _summary(users: list[dict], n_learnwares: int, task: str, shots: int, seed: 
         n_learnwares=n_learnwares,
         top1_hit_rate=float(np.mean([u["own_rank"] == 1 for u in users])),
         mean_rank_of_own_site=float(np.mean([u["own_rank"] for u in users])),
-        reusers={name: float(np.mean([u["reusers"][name] for u in users])) for name in REUSER_NAMES},
+        reusers={name: float(np.mean([u["reusers"][name] for u in users])) for name in reuser_names(task)},
         mean_oracle_score=float(np.mean([u["oracle"] for u in users])),
         mean_scratch_score=float(np.mean([u["scratch"] for u in users])),
         search_ms_p50=float(np.median([u["search_ms"] for u in users])),
