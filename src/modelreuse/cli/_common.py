@@ -72,7 +72,6 @@ REGISTRIES = {
     "metrics": "modelreuse.selection.transferability:METRICS",
     "routers": "modelreuse.routing.base:ROUTERS",
     "recommenders": "modelreuse.selection.learned.base:RECOMMENDERS",
-    "reusers": "modelreuse.reuse.base:REUSERS",
 }
 """Placeholder name in option help -> ``module:attribute`` of the :class:`modelreuse._registry.Registry`
 whose names it stands for (see :class:`RegistryHelp`)."""
