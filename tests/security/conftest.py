@@ -90,17 +90,18 @@ def dock_state(dock) -> tuple:
     return sorted(c["id"] for c in dock.list()), revision, files
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def private_tempdir(tmp_path_factory, monkeypatch) -> Path:
-    """Each test's ``tempfile`` directory is its own, so :func:`temp_entries` sees only what the code
-    under test leaves there, never the files of other processes sharing the machine's /tmp."""
+    """A ``tempfile`` directory of the test's own, so :func:`temp_entries` sees only what the code
+    under test leaves there, never the files of other processes sharing the machine's /tmp (tests
+    that call :func:`temp_entries` use it)."""
     folder = tmp_path_factory.mktemp("systmp")
     monkeypatch.setattr(tempfile, "tempdir", str(folder))
     return folder
 
 
 def temp_entries() -> set[str]:
-    """Names directly under the temporary directory (the test's own, see :func:`private_tempdir`)."""
+    """Names directly under the temporary directory (the test's own with :func:`private_tempdir`)."""
     return set(os.listdir(tempfile.gettempdir()))
 
 

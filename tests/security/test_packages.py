@@ -26,6 +26,8 @@ from modelreuse.errors import ManifestError, ModelReuseError, UnsafeArchiveError
 from modelreuse.learnware import Learnware
 from tests.security.conftest import assert_cli_rejects, cli, copy_package, dock_state, rewrite_manifest, temp_entries
 
+pytestmark = pytest.mark.usefixtures("private_tempdir")
+
 SECRET = b"operator-secret-4f9c2a"
 
 
