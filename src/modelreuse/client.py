@@ -165,7 +165,8 @@ def load_candidates(dock: Dock, entries: list[RankedLearnware], X, trust: bool) 
             n = len(np.asarray(model.predict(probe)))
             if n != len(probe):
                 raise SchemaError(f"model returned {n} predictions for {len(probe)} rows")
-            candidates[i] = Candidate(i, names[i], model, spec=dock.get(i).rkme)
+            record = dock.get(i)
+            candidates[i] = Candidate(i, names[i], model, spec=record.rkme if "rkme" in record.spec_kinds else None)
         except UNUSABLE as exc:
             skipped.append(f"skipped {names[i]} [{i}]: {type(exc).__name__}: {exc}")
     return candidates, skipped
