@@ -115,7 +115,7 @@ def test_cli_bench_recommend_and_recommend(records, tmp_path, cache):
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout)) == 3
     result = runner.invoke(app, ["bench", "recommend", "--records", str(tmp_path / "lb"), "--method", "nope"])
-    assert result.exit_code == 2 and "unknown method" in result.output
+    assert result.exit_code == 2 and "unknown recommender" in result.output
 
 
 def test_members_must_be_positive(records, cache):
