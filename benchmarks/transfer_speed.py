@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from transfer_reference import REFERENCES
 
-from modelreuse.selection.transferability import METRICS
+from modelreuse.selection.transferability import METRICS, get_metric
 
 SKIPPED_BY_DEFAULT = {"logme_regression", "logme_regression_icml", "logme_regression_tllib", "gbc_spherical"}
 
@@ -68,10 +68,11 @@ def main(argv=None) -> dict:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     problem = structured_problem(args.n, args.d, args.c, args.cs)
-    names = args.only or [m for m in METRICS if METRICS[m].kind != "regression" and m not in SKIPPED_BY_DEFAULT]
+    names = args.only or [m for m in METRICS.names() if METRICS.metadata(m)["kind"] != "regression"
+                          and m not in SKIPPED_BY_DEFAULT]
     report = {"n": args.n, "d": args.d, "c": args.c, "cs": args.cs, "metrics": {}}
     for name in names:
-        metric = METRICS[name]
+        metric = get_metric(name)
         first = problem["P"] if metric.kind == "probabilities" else problem["F"]
         value, seconds = timed(metric.fn, first, problem["y"], repeats=args.repeats)
         row = {"seconds": seconds, "value": value}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from modelreuse.config import cache_home
 from modelreuse.errors import EmptyDockError
 from modelreuse.selection.learned.modellens import ModelLens
 from modelreuse.selection.ranking import RankedLearnware, Ranking
@@ -43,7 +44,7 @@ def catalogue(cards: list[dict], load: Callable[[str, str], Specification]) -> t
     return pd.DataFrame(rows, columns=CATALOGUE_COLUMNS), specs
 
 
-def as_recommender(recommender: ModelLens | str | Path, cache: Path | None = Path(".cache/recommend")) -> ModelLens:
+def as_recommender(recommender: ModelLens | str | Path, cache: Path | None = cache_home("recommend")) -> ModelLens:
     """A fitted recommender, or the folder ``modelreuse recommend train`` saved one in."""
     return recommender if isinstance(recommender, ModelLens) else ModelLens.load(recommender, cache)
 
