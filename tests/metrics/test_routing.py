@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from modelreuse.datasets.importers.routing import import_routellm_mmlu
+from modelreuse.datasets.importers.routing import IMPORTERS
 from modelreuse.errors import RoutingDataError
 from modelreuse.metrics import routing as rm
 from tests.conftest import DATA
@@ -30,7 +30,7 @@ def test_qnc_interpolates_along_the_hull():
 
 @pytest.fixture(scope="module")
 def mmlu():
-    records, _ = import_routellm_mmlu(DATA / "routing")
+    records = IMPORTERS.get("routellm_mmlu")(DATA)
     scores = records.scores()
     return scores[:, records.models.index("gpt-4-1106-preview")], scores[:, records.models.index("mixtral-8x7b-instruct")]
 

@@ -8,7 +8,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import make_pipeline
 
 from modelreuse.bench.onboarding import run_onboarding
-from modelreuse.datasets.importers.routing import import_metabench
+from modelreuse.datasets.importers.routing import IMPORTERS
 from modelreuse.errors import RoutingDataError
 from modelreuse.routing.capability import AptitudeTest, CapabilityRouter
 from modelreuse.routing.encoder import query_text
@@ -17,7 +17,7 @@ from tests.conftest import DATA
 
 @pytest.fixture(scope="module")
 def metabench():
-    records, _ = import_metabench(DATA / "routing")
+    records = IMPORTERS.get("metabench")(DATA)
     return records
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from modelreuse.cli import app
-from modelreuse.datasets.importers.routing import import_routerbench
+from modelreuse.datasets.importers.routing import IMPORTERS
 from modelreuse.records.routing import RoutingRecords
 from tests.conftest import DATA
 
@@ -14,7 +14,7 @@ runner = CliRunner()
 
 
 def _slice(tmp_path):
-    records, _ = import_routerbench(DATA / "routing")
+    records = IMPORTERS.get("routerbench")(DATA)
     table = records.table[records.table["task"] == "winogrande"]
     parts = [table[table["split"] == s].iloc[:n] for s, n in (("train", 160), ("test", 80))]
     path = tmp_path / "wino.parquet"

@@ -12,7 +12,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import make_pipeline
 
-from modelreuse.datasets.importers.routing import import_routerbench, import_routerdc
+from modelreuse.datasets.importers.routing import IMPORTERS
 from modelreuse.errors import RoutingDataError, UnknownNameError
 from modelreuse.routing.base import ROUTERS, ScoreModel, decide
 from modelreuse.routing.encoder import encode_queries, query_text
@@ -24,7 +24,7 @@ TASKS = ("mmlu", "gsm8k", "arc_challenge", "humaneval")
 
 @pytest.fixture(scope="module")
 def routerdc():
-    records, _ = import_routerdc(DATA / "routing")
+    records = IMPORTERS.get("routerdc")(DATA)
     table = records.table[records.table["task"].isin(TASKS)]
     rng = np.random.default_rng(0)
     parts = {}
@@ -105,7 +105,7 @@ def test_lookup_router_is_the_per_task_best_model(routerdc):
 
 @pytest.fixture(scope="module")
 def routerbench():
-    records, _ = import_routerbench(DATA / "routing")
+    records = IMPORTERS.get("routerbench")(DATA)
     train = records.split("train")
     X = make_pipeline(TfidfVectorizer(min_df=2), TruncatedSVD(32, random_state=0)).fit_transform(train.prompts)
     return Router(ROUTERS.get("knn")(k=20)).fit(train, X), X
@@ -137,7 +137,7 @@ def test_route_rejects_unknown_models_and_empty_queries(routerbench, tmp_path):
 
 
 def test_query_encoder_reads_the_tail_of_long_prompts_and_caches(tmp_path):
-    records, _ = import_routerbench(DATA / "routing")
+    records = IMPORTERS.get("routerbench")(DATA)
     prompts = [p for p in records.prompts if len(p) > 3000][:8]
     assert all(query_text(p).split()[-3:] == p.split()[-3:] and len(query_text(p)) <= 1000 for p in prompts)
     first = encode_queries(prompts, tmp_path)

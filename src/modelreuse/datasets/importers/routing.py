@@ -169,22 +169,6 @@ def import_alpaca_eval_records(data_root: str | Path, progress: Progress | None 
     return RoutingRecords(frame, report={"rows": len(frame), "models": int(wide.shape[1]), "dropped_models": ["NullModel"]})
 
 
-def _deprecated(name: str) -> Callable[[Path], tuple[RoutingRecords, dict]]:
-    """The pre-registry form ``import_<name>(<data>/routing) -> (records, report)``, kept for callers
-    outside the importers (routing and metrics tests) until they call ``IMPORTERS.get(name)(data_root)``."""
-    def legacy(root: Path) -> tuple[RoutingRecords, dict]:
-        records = IMPORTERS.get(name)(Path(root).parent)
-        return records, records.report
-
-    return legacy
-
-
-import_routerdc, import_routerbench = _deprecated("routerdc"), _deprecated("routerbench")
-import_routellm_mmlu, import_routellm_gsm8k = _deprecated("routellm_mmlu"), _deprecated("routellm_gsm8k")
-import_routellm_mt_bench, import_metabench = _deprecated("routellm_mt_bench"), _deprecated("metabench")
-import_alpaca_eval = _deprecated("alpaca_eval")
-
-
 def import_all(data_root: str | Path, out: str | Path, only: list[str] | None = None,
                progress: Progress | None = None) -> dict:
     """Write ``<out>/<collection>.parquet`` (+ ``_models.csv``) for every staged source; returns
