@@ -199,14 +199,6 @@ def train_on_own_rows(task: Task, ranking: Ranking, seed: int = 0, *, encoder: s
     return model.fit(task.X_labelled if rows is None else rows, task.y)
 
 
-def score(task_type: str, y_true, y_pred) -> float:
-    """Accuracy (classification) or R^2 (regression); higher is better (kept for
-    ``bench/market.py``; the definition is :func:`modelreuse.reuse.base.task_score`)."""
-    from modelreuse.reuse.base import task_score
-
-    return task_score(task_type, y_true, y_pred)
-
-
 def _split_training_data(training_data) -> tuple[Any, np.ndarray | None]:
     if isinstance(training_data, tuple):
         if len(training_data) != 2:

@@ -45,13 +45,13 @@ from sklearn.ensemble import (
 )
 
 from modelreuse.bench.report import Report
-from modelreuse.client import reuse, score
+from modelreuse.client import reuse
 from modelreuse.config import Progress
 from modelreuse.dock import Dock
 from modelreuse.errors import InvalidTaskDataError
 from modelreuse.learnware import Learnware
 from modelreuse.models.tabular import TableEncoder, impute_means, list_tables, read_table
-from modelreuse.reuse.base import REUSERS
+from modelreuse.reuse.base import REUSERS, task_score
 from modelreuse.specs.rkme import RKMESpec
 from modelreuse.task import Task
 
@@ -218,12 +218,12 @@ def _evaluate_user(dock: Dock, site: dict, task_type: str, shots: int, seed: int
            "spec_build_ms": spec_ms, "reusers": {}}
     for name in reuser_names(task_type):
         model = reuse(dock, task, mixture, top5, reuser=name)
-        row["reusers"][name] = score(task_type, y_test, model.predict(X_test))
+        row["reusers"][name] = task_score(task_type, y_test, model.predict(X_test))
         if name == "auto":
             row["auto_choice"] = model.reuser
     singles = {}
     for site_name, lid in learnware_of.items():
-        singles[site_name] = score(task_type, y_test, dock.load_model(lid).predict(X_test))
+        singles[site_name] = task_score(task_type, y_test, dock.load_model(lid).predict(X_test))
     row["oracle"] = max(singles.values())
     row["oracle_site"] = max(singles, key=singles.get)
     row.update(_abstention(dock, task, own_id, singles, row["oracle"]))
@@ -248,7 +248,7 @@ def _abstention(dock: Dock, task: Task, own_id: str, singles: dict, oracle: floa
 def _scratch_score(task_type, X, y, X_test, y_test, seed) -> float:
     cls = RandomForestClassifier if task_type == "classification" else RandomForestRegressor
     est = cls(n_estimators=200, random_state=seed, n_jobs=-1).fit(X, y)
-    return score(task_type, y_test, est.predict(X_test))
+    return task_score(task_type, y_test, est.predict(X_test))
 
 
 def _summary(users: list[dict], n_learnwares: int, task: str, shots: int, seed: int, sites: str, target: str,
