@@ -26,6 +26,13 @@ class ModelLoadError(ModelReuseError):
     """A model artifact could not be loaded."""
 
 
+class UnsupportedModelError(ModelReuseError, TypeError):
+    """An object cannot be saved in a safe artifact format: it is not a scikit-learn estimator
+    (skops), a torch ``nn.Module`` (safetensors plus a registered architecture) or an ONNX model,
+    or skops wrote it in a form no other process can load (a class or function defined in
+    ``__main__`` or inside a function). Other objects need ``fmt="pickle"`` and ``trust=True`` to load."""
+
+
 class ModelPredictError(ModelReuseError):
     """A model loaded but failed to predict, timed out or ran out of memory."""
 
@@ -51,6 +58,12 @@ class LearnwareNotFoundError(ModelReuseError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return str(self.args[0]) if self.args else "learnware not found"
+
+
+class DockNotFoundError(ModelReuseError, FileNotFoundError):
+    """No dock at the given root: the folder does not exist or holds no dock (and creating one was
+    not asked for), or the path is a file. Create one with ``modelreuse dock init PATH`` or
+    ``Dock(PATH, create=True)``."""
 
 
 class DuplicateLearnwareError(ModelReuseError, ValueError):

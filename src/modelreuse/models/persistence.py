@@ -14,21 +14,25 @@ Formats (the manifest's ``artifact.format``):
   header must hold exactly its tensor names, dtypes and shapes before anything is allocated.
 * ``onnx``: an ONNX graph run by onnxruntime (a graph, not Python code).
 * ``pickle`` / ``joblib``: arbitrary Python objects; loading runs code from the file, so it is
-  refused unless the caller passes ``trust=True``.
+  refused unless the caller passes ``trust=True``. Never inferred: :func:`save_model` without
+  ``fmt`` raises :class:`~modelreuse.errors.UnsupportedModelError` for any other object, and for a
+  skops artifact that names a class or function no other process can import.
 """
 
 from __future__ import annotations
 
+import importlib
 import pickle
 import struct
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from modelreuse._safeio import parse_json
-from modelreuse.errors import ModelLoadError, UntrustedArtifactError
+from modelreuse.errors import ModelLoadError, UnsupportedModelError, UntrustedArtifactError
 from modelreuse.models.skops_allowlist import SKOPS_ALLOWED
 
 ARTIFACT_FORMATS = ("skops", "safetensors", "onnx", "pickle", "joblib")
@@ -48,8 +52,13 @@ def save_model(model: Any, directory: str | Path, fmt: str | None = None,
         model: sklearn estimator, torch ``nn.Module``, ONNX ``ModelProto``/bytes, or any object
             (``fmt="pickle"``).
         fmt: one of :data:`ARTIFACT_FORMATS`; inferred when omitted (sklearn -> skops,
-            torch -> safetensors, ONNX -> onnx).
+            torch -> safetensors, ONNX -> onnx; never pickle).
         architecture: for torch, ``{"name": registered_name, "kwargs": {...}}``.
+
+    Raises:
+        UnsupportedModelError: ``fmt`` is omitted and ``model`` is none of the above, or the skops
+            file would name a class or function that another process cannot import (defined in
+            ``__main__`` or inside a function), or skops cannot write the object.
     """
     fmt = fmt or _infer_format(model)
     if fmt not in ARTIFACT_FORMATS:
@@ -57,9 +66,7 @@ def save_model(model: Any, directory: str | Path, fmt: str | None = None,
     path = Path(directory) / _FILE_NAMES[fmt]
     entry: dict = {"format": fmt, "file": path.name}
     if fmt == "skops":
-        import skops.io as sio
-
-        sio.dump(model, path)
+        _save_skops(model, path)
     elif fmt == "safetensors":
         from safetensors.torch import save_model as save_torch
 
@@ -108,6 +115,14 @@ def load_model(directory: str | Path, artifact: dict, trust: bool = False) -> An
         raise ModelLoadError(f"cannot load {fmt} artifact {path.name}: {type(exc).__name__}: {exc}") from exc
 
 
+SUPPORTED_MODELS = (
+    "scikit-learn estimators, Pipeline and ColumnTransformer included (saved with skops); "
+    "torch nn.Module (safetensors, with architecture={'name': <registered in "
+    "modelreuse.models.architectures.ARCHITECTURES>, 'kwargs': {...}}); "
+    "ONNX models (onnx.ModelProto or its bytes)"
+)
+
+
 def _infer_format(model: Any) -> str:
     module = type(model).__module__
     if module.startswith("sklearn") or hasattr(model, "get_params"):
@@ -116,7 +131,43 @@ def _infer_format(model: Any) -> str:
         return "safetensors"
     if module.startswith("onnx") or isinstance(model, (bytes, bytearray)):
         return "onnx"
-    return "pickle"
+    raise UnsupportedModelError(
+        f"cannot save a {module}.{type(model).__qualname__} in a safe format; supported: {SUPPORTED_MODELS}. "
+        "Wrap the model in one of these, or pass fmt='pickle' (or 'joblib') to ship it as code: "
+        "loading it then needs trust=True, and a dock validates it only with --trust.")
+
+
+def _save_skops(model: Any, path: Path) -> None:
+    """``skops.io.dump`` the model, then check that every class and function the file names can be
+    imported by another process: skops writes a class defined inside a function or in
+    ``__main__`` (e.g. the user's script) without complaint, but nothing else can load it."""
+    import skops.io as sio
+
+    try:
+        sio.dump(model, path)
+    except Exception as exc:  # skops raises library-specific errors for objects it cannot describe
+        path.unlink(missing_ok=True)
+        raise UnsupportedModelError(f"skops cannot save this {type(model).__qualname__}: {type(exc).__name__}: "
+                                    f"{exc}; supported: {SUPPORTED_MODELS}") from exc
+    unloadable = sorted({f"{module}.{name}" for module, name, _ in _skops_nodes(path) if not _importable(module, name)})
+    if unloadable:
+        path.unlink(missing_ok=True)
+        raise UnsupportedModelError(
+            f"the model uses {unloadable}, which no other process can import (defined in __main__, inside a "
+            "function, or a lambda). Define the class or function at the top level of an importable module "
+            "(and use trust=True to load a class outside scikit-learn), or use a plain scikit-learn estimator.")
+
+
+def _importable(module_name: str, name: str) -> bool:
+    """Whether ``name`` (a class or function as skops names it) resolves in ``module_name`` from a
+    fresh process: the module is importable and not ``__main__``, and it has that attribute."""
+    if module_name == "__main__":
+        return False
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return False
+    return hasattr(module, name)
 
 
 def _load_skops(path: Path, artifact: dict, trust: bool) -> Any:
@@ -148,6 +199,14 @@ def skops_refused_types(path: Path, untrusted: list[str]) -> list[str]:
 
 def _skops_node_loaders(path: Path) -> dict[str, set[str]]:
     """``module.Class`` -> the loaders naming it, over every node of the file's ``schema.json``."""
+    loaders: dict[str, set[str]] = {}
+    for module, name, loader in _skops_nodes(path):
+        loaders.setdefault(f"{module}.{name}", set()).add(loader)
+    return loaders
+
+
+def _skops_nodes(path: Path) -> Iterator[tuple[str, str, str]]:
+    """``(module, class or function name, loader)`` of every node of the file's ``schema.json``."""
     with zipfile.ZipFile(path) as zf:
         info = zf.getinfo("schema.json")
         if info.file_size > MAX_SKOPS_SCHEMA_BYTES:
@@ -155,7 +214,6 @@ def _skops_node_loaders(path: Path) -> dict[str, set[str]]:
                                  f"{MAX_SKOPS_SCHEMA_BYTES}")
         text = zf.read(info).decode("utf-8")
     schema = parse_json(text, ModelLoadError, what=f"{path.name}:schema.json", max_depth=MAX_SKOPS_SCHEMA_DEPTH)
-    loaders: dict[str, set[str]] = {}
     stack = [schema]
     while stack:
         node = stack.pop()
@@ -163,10 +221,8 @@ def _skops_node_loaders(path: Path) -> dict[str, set[str]]:
             stack.extend(node)
         elif isinstance(node, dict):
             if "__loader__" in node:
-                name = f"{node.get('__module__')}.{node.get('__class__')}"
-                loaders.setdefault(name, set()).add(str(node["__loader__"]))
+                yield str(node.get("__module__")), str(node.get("__class__")), str(node["__loader__"])
             stack.extend(node.values())
-    return loaders
 
 
 def check_tree_indices(model: Any) -> None:
