@@ -5,7 +5,7 @@
 Installs the peer into its own virtualenv on first use (torch==2.13.0 CPU, learnware==0.4.0.post1
 and fast_pytorch_kmeans, which the peer imports but does not declare) and drives it through
 benchmarks/peer_learnware_worker.py. Market: the 12 Beijing air-quality stations (features from
-modelreuse.models.tabular.TableEncoder, PM2.5 dropped), each split 50% developer / 30% user / 20% test.
+modelreuse.models.table_schema.TableSchema, PM2.5 dropped), each split 50% developer / 30% user / 20% test.
 
 1. RKME build at 1k / 10k / 50k pooled rows (median of 5 runs after a warm-up run, per system), both with m=100 on the same standardised rows and
    the *same* kernel (the peer's default gamma=0.1), so MMD-to-data is comparable; time and MMD^2
@@ -38,7 +38,8 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.metrics import r2_score
 
-from modelreuse.models.tabular import TableEncoder, impute_means, list_tables, read_table
+from modelreuse.models.table_schema import TableSchema
+from modelreuse.models.tabular import impute_means, list_tables, read_table
 from modelreuse.selection.statistical import mixture_search, statistical_search
 from modelreuse.specs.rkme import RKMESpec, weighted_mmd2
 from modelreuse.specs.rkme_index import RKMEIndex
@@ -74,12 +75,12 @@ def load_market(data: Path, max_rows: int, seed: int) -> list[dict]:
     rng = np.random.default_rng(seed)
     tables = [read_table(p) for p in paths]
     tables = [t.iloc[rng.choice(len(t), min(max_rows, len(t)), replace=False)].reset_index(drop=True) for t in tables]
-    enc = TableEncoder(target="PM2.5").fit(tables)
+    enc = TableSchema.infer(tables, target="PM2.5")
     sites = []
     for p, t in zip(paths, tables):
         y = pd.to_numeric(t["PM2.5"], errors="coerce").to_numpy(np.float64)
         keep = np.isfinite(y)
-        X = impute_means(enc.transform(t)[keep])
+        X = impute_means(enc.encode(t)[keep])
         y = y[keep]
         n = len(y)
         sites.append({"name": p.name.split("_")[2], "X_dev": X[: n // 2], "y_dev": y[: n // 2],

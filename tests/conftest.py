@@ -11,7 +11,8 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from modelreuse.learnware import Learnware
-from modelreuse.models.tabular import TableEncoder, impute_means, list_tables, read_table
+from modelreuse.models.table_schema import TableSchema
+from modelreuse.models.tabular import impute_means, list_tables, read_table
 from modelreuse.specs.records import RecordsSpec
 from modelreuse.specs.rkme import RKMESpec
 
@@ -37,13 +38,13 @@ def beijing(data_root) -> dict:
     for p in paths:
         t = read_table(p)
         tables.append(t.iloc[rng.choice(len(t), ROWS, replace=False)].reset_index(drop=True))  # shuffled
-    enc = TableEncoder(target="PM2.5").fit(tables)
+    enc = TableSchema.infer(tables, target="PM2.5")
     out = {}
     for p, t in zip(paths, tables):
         y = pd.to_numeric(t["PM2.5"], errors="coerce").to_numpy()
         keep = np.isfinite(y)
-        out[p.name.split("_")[2]] = {"X": enc.transform(t)[keep], "y": y[keep]}
-    out["_feature_names"] = enc.feature_names_
+        out[p.name.split("_")[2]] = {"X": enc.encode(t)[keep], "y": y[keep]}
+    out["_feature_names"] = enc.feature_names
     return out
 
 

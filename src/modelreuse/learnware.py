@@ -21,7 +21,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -44,14 +45,15 @@ from modelreuse._archive import (
     PackageLimits,
     check_entry_name,
     extract_zip,
-    find_control_character,
     scan_directory,
     write_zip,
 )
+from modelreuse._fields import Description, Label, Line, Short, Title, unique
 from modelreuse._safeio import read_json
 from modelreuse.errors import ManifestError, SchemaError, UnsafeArchiveError
 from modelreuse.models.adapters import ModelAdapter
 from modelreuse.models.persistence import ARTIFACT_FORMATS, load_model, save_model
+from modelreuse.models.table_schema import TableSchema
 from modelreuse.specs.base import SPEC_KINDS, Specification, kind_of, load_spec, spec_file
 from modelreuse.specs.records import RecordsSpec
 from modelreuse.specs.rkme import RKMESpec
@@ -67,58 +69,45 @@ MAX_MANIFEST_DEPTH = 8
 MAX_FEATURES = 65_536  # as many as an RKME spec may have (specs/rkme.py)
 MAX_CLASSES = 100_000
 MAX_PROBLEMS_SHOWN = 10
+#: Rows of the developer's table a model must predict on at build time.
+PROBE_ROWS = 8
 
 #: Extract a learnware zip with the checks of :mod:`modelreuse._archive` (all-or-nothing).
 safe_extract = extract_zip
 
 
-def _refuse_control(value: str, allowed: str = "") -> str:
-    bad = find_control_character(value, allowed)
-    if bad is not None:
-        raise ValueError(f"contains the control or formatting character U+{ord(bad):04X}; "
-                         "use plain text (no terminal escapes, bidi overrides or zero-width characters)")
-    return value
-
-
-def _text(max_length: int, min_length: int = 0, multiline: bool = False) -> Any:
-    """A bounded plain-text string type (newlines and tabs only where ``multiline``)."""
-    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length),
-                     AfterValidator(partial(_refuse_control, allowed="\n\t" if multiline else ""))]
-
-
-def _unique(values: list | None) -> list | None:
-    if values is not None and len(set(values)) != len(values):
-        seen: set = set()
-        repeated = next(v for v in values if v in seen or seen.add(v))
-        raise ValueError(f"{repeated!r} is listed more than once; entries must be unique")
-    return values
-
-
-Short = _text(64, min_length=1)
-Label = _text(256, min_length=1)
-Title = _text(200, min_length=1)
-Line = _text(200)
-Description = _text(20_000, multiline=True)
 SafeInt = Annotated[StrictInt, Field(ge=-(2**53), le=2**53)]
 Scalar = StrictBool | SafeInt | Annotated[float, Field(strict=True, allow_inf_nan=False)] | Label | None
 
 
 class InputSchema(BaseModel):
-    """What the model takes: a float matrix of ``n_features`` columns.
+    """What the model takes.
 
-    ``encoder`` names the frozen encoder that maps raw text/images to those features
-    (e.g. ``"all-MiniLM-L6-v2"``); ``None`` for tabular features used as they are.
+    ``n_features`` (and ``feature_names``, when known) describe the float matrix specs are built
+    on; ``encoder`` names the frozen encoder that maps raw text/images to those features (e.g.
+    ``"all-MiniLM-L6-v2"``; ``None`` for tabular features). ``table`` is the raw table's schema
+    (:class:`~modelreuse.models.table_schema.TableSchema`), whose encoding gives that matrix.
+    ``takes`` is the contract between the artifact and the specs: ``"features"``, the model
+    predicts on the float matrix (missing cells filled with its RKME's center, the developer's
+    column means); ``"table"``, the model is a pipeline that predicts on a DataFrame of the
+    schema's raw columns (missing cells stay missing for its own imputer).
     """
 
     model_config = ConfigDict(extra="forbid")
     n_features: int = Field(gt=0, le=MAX_FEATURES)
-    feature_names: Annotated[list[Label], Field(max_length=MAX_FEATURES), AfterValidator(_unique)] | None = None
+    feature_names: Annotated[list[Label], Field(max_length=MAX_FEATURES), AfterValidator(unique)] | None = None
     encoder: Title | None = None
+    table: TableSchema | None = None
+    takes: Literal["features", "table"] = "features"
 
     @model_validator(mode="after")
     def _names_match(self) -> InputSchema:
         if self.feature_names is not None and len(self.feature_names) != self.n_features:
             raise ValueError(f"{len(self.feature_names)} feature_names for n_features={self.n_features}")
+        if self.table is not None and (self.table.feature_names, self.table.encoder) != (self.feature_names, self.encoder):
+            raise ValueError("feature_names and encoder must be those of the table schema's encoding")
+        if self.takes == "table" and (self.table is None or self.table.encoder is not None):
+            raise ValueError("takes='table' needs a table schema of numeric/categorical columns")
         return self
 
 
@@ -126,7 +115,7 @@ class OutputSchema(BaseModel):
     """Class labels (classification) or the target's name (regression)."""
 
     model_config = ConfigDict(extra="forbid")
-    classes: Annotated[list[SafeInt | Label], Field(max_length=MAX_CLASSES), AfterValidator(_unique)] | None = None
+    classes: Annotated[list[SafeInt | Label], Field(max_length=MAX_CLASSES), AfterValidator(unique)] | None = None
     target: Label | None = None
 
 
@@ -259,7 +248,7 @@ class Learnware:
         *,
         name: str,
         task_type: str,
-        modality: str = "tabular",
+        modality: str | None = None,
         description: str = "",
         tags: list[str] | None = None,
         classes: list | None = None,
@@ -268,6 +257,9 @@ class Learnware:
         encoder: str | None = None,
         n_features: int | None = None,
         X: Any = None,
+        table: Any = None,
+        schema: TableSchema | None = None,
+        text_column: str | None = None,
         specs: Sequence[Specification] = (),
         licence: str = "unspecified",
         owner: str = "unknown",
@@ -275,43 +267,59 @@ class Learnware:
         architecture: dict | None = None,
         records: RecordsSpec | None = None,
     ) -> Learnware:
-        """Write a new learnware package into ``directory`` (created) and return it.
+        """Write a new learnware package into ``directory`` and return it.
 
-        Specs: the card (``semantic``) is always written from ``name``, ``description``, ``tags``,
-        ``task_type`` and ``modality``; ``specs`` adds any registered kinds (``rkme`` and ``records``
-        may also be passed as their own arguments). With rows ``X`` and no ``rkme`` given, an RKME is
-        fitted on them (``RKMESpec.fit(X)``). Without an ``rkme`` the learnware is found by the
-        selectors of its other kinds only (e.g. semantic search), not by statistical search.
+        The package is written into a temporary sibling folder and renamed into place at the end,
+        so a failed build leaves nothing; ``directory`` must not exist or be an empty folder.
 
-        The input width is ``n_features``, else that of a spec with ``n_features`` (the RKME), ``X``
-        or ``feature_names``, which must all agree. The model itself is not inspected here: the
-        dock checks it predicts on rows of that width when the learnware is submitted.
+        From a table: pass the developer's rows as ``table`` (a pandas DataFrame, the ``target``
+        column may be in it) and the model fitted on them. The table schema is ``schema``, else
+        inferred (:meth:`TableSchema.infer`; the columns of a pipeline fitted on a DataFrame, its
+        ``feature_names_in_``, else the informative ones; ``text_column`` for a text learnware).
+        A model fitted on a DataFrame takes raw columns (``takes="table"``), any other the schema
+        encoding; it must predict on a few of the table's rows here (:class:`SchemaError`
+        otherwise). The RKME is fitted on the encoding with missing cells filled by column means
+        (see :mod:`modelreuse.models.table_schema`); ``classes`` default to the model's.
+
+        From a matrix: ``X`` (rows the model predicts on) gives an RKME unless ``rkme`` is passed;
+        ``specs`` adds any registered kinds. The card (``semantic``) is always written from
+        ``name``, ``description``, ``tags``, ``task_type`` and ``modality``. Without an RKME the
+        learnware is found by the selectors of its other kinds only (e.g. semantic search).
+        The input width is ``n_features``, else that of a spec with ``n_features`` (the RKME),
+        ``X`` or ``feature_names``, which must all agree.
         """
-        root = Path(directory)
+        takes = "features"
+        if table is not None:
+            schema, X, takes = _from_table(model, table, schema, target, text_column, task_type)
+            feature_names, encoder = schema.feature_names, schema.encoder
+            classes = classes if classes is not None or task_type != "classification" else getattr(model, "classes_", None)
+        modality = modality or ("text" if encoder and schema is not None else "tabular")
         given = _specs_by_kind([s for s in (rkme, records, *specs) if s is not None])
         if X is not None and "rkme" not in given:
-            given["rkme"] = RKMESpec.fit(X)
+            from modelreuse.models.tabular import impute_means
+
+            given["rkme"] = RKMESpec.fit(impute_means(X) if table is not None else X)
         width = _input_width(n_features, given, X, feature_names)
-        (root / "specs").mkdir(parents=True, exist_ok=True)
-        artifact = save_model(model, root, fmt=fmt, architecture=architecture)
         given["semantic"] = SemanticSpec(name=name, description=description, tags=list(tags or []),
                                          task_type=task_type, modality=modality)
-        entries = []
-        for kind in sorted(given):
-            given[kind].save(root / spec_file(kind))
-            entries.append({"kind": kind, "file": spec_file(kind)})
+        entries = [{"kind": kind, "file": spec_file(kind)} for kind in sorted(given)]
         data = {
             "name": name, "description": description, "tags": list(tags or []),
             "task_type": task_type, "modality": modality,
-            "input_schema": {"n_features": width, "feature_names": feature_names, "encoder": encoder},
+            "input_schema": {"n_features": width, "feature_names": feature_names, "encoder": encoder,
+                             "table": None if schema is None else schema.model_dump(), "takes": takes},
             "output": {"classes": _plain(classes), "target": target},
             "licence": licence, "owner": owner,
-            "specs": entries,
-            "artifact": artifact, "versions": _versions(),
+            "specs": entries, "versions": _versions(),
         }
-        manifest = Manifest.parse(data)
-        (root / "manifest.json").write_text(manifest.model_dump_json(indent=2))
-        return cls(manifest, root)
+        with _building(Path(directory)) as root:
+            data["artifact"] = save_model(model, root, fmt=fmt, architecture=architecture)
+            manifest = Manifest.parse(data)
+            (root / "specs").mkdir()
+            for kind in sorted(given):
+                given[kind].save(root / spec_file(kind))
+            (root / "manifest.json").write_text(manifest.model_dump_json(indent=2))
+        return cls(manifest, Path(directory))
 
     # ---------------------------------------------------------------- read
     @classmethod
@@ -414,7 +422,17 @@ class Learnware:
         """Load the model artifact behind the prediction protocol (no code runs without trust)."""
         m = self.manifest
         raw = load_model(self.root, m.artifact.model_dump(), trust=trust)
-        return ModelAdapter(raw, m.task_type, m.output.classes)
+        return ModelAdapter(raw, m.task_type, m.output.classes, prepare=self._model_input())
+
+    def _model_input(self) -> Any:
+        """How rows of the input schema become the model's input (:class:`InputSchema` ``takes``):
+        decoded to raw columns, or missing cells filled with the RKME's center."""
+        schema = self.manifest.input_schema
+        if schema.takes == "table":
+            return schema.table.decode
+        if "rkme" not in self.spec_kinds:
+            return None
+        return partial(fill_missing, values=self.rkme.center)
 
     def files(self) -> list[str]:
         """The files that make up the package: the manifest, the artifact and every listed spec."""
@@ -428,6 +446,49 @@ class Learnware:
         never followed (:func:`modelreuse._archive.write_zip`).
         """
         return write_zip(self.root, path, limits, only=set(self.files()))
+
+
+@contextmanager
+def _building(directory: Path) -> Iterator[Path]:
+    """A temporary sibling of ``directory`` to write into, renamed to ``directory`` on success and
+    removed on any failure (``directory`` must not exist, or be an empty folder)."""
+    if directory.is_file() or (directory.is_dir() and any(directory.iterdir())):
+        raise ManifestError(f"{directory} already exists and is not an empty folder; build into a new folder")
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{directory.name}.building-", dir=directory.parent))
+    try:
+        yield work
+        if directory.is_dir():
+            directory.rmdir()
+        work.rename(directory)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _from_table(model: Any, table: Any, schema: TableSchema | None, target: str | None, text_column: str | None,
+                task_type: str) -> tuple[TableSchema, Any, str]:
+    """The schema, its encoding of ``table`` and what the model takes (see :meth:`Learnware.build`);
+    checks the model predicts on a few rows as it will be called."""
+    raw_columns = getattr(model, "feature_names_in_", None)
+    takes = "table" if raw_columns is not None and text_column is None else "features"
+    if schema is None:
+        columns = None if raw_columns is None else [str(c) for c in raw_columns]
+        schema = TableSchema.infer(table, target=target, text_column=text_column, columns=columns)
+    from modelreuse.models.tabular import impute_means
+
+    X = schema.encode(table)
+    # as the model will be called: raw columns, or the encoding with missing cells filled by means
+    probe = schema.decode(X[:PROBE_ROWS]) if takes == "table" else impute_means(X)[:PROBE_ROWS]
+    try:
+        predicted = len(model.predict(probe))
+    except Exception as exc:  # the developer's own model, in the developer's process
+        what = "the table's raw columns" if takes == "table" else f"the {X.shape[1]} encoded features"
+        raise SchemaError(f"the model cannot predict on {what} of its table schema: {type(exc).__name__}: {exc}. "
+                          "Fit it on the table's columns (a Pipeline with a ColumnTransformer) or on "
+                          "schema.encode(table)") from exc
+    if predicted != len(probe):
+        raise SchemaError(f"the model returned {predicted} predictions for {len(probe)} rows")
+    return schema, X, takes
 
 
 def _specs_by_kind(specs: list[Specification]) -> dict[str, Specification]:
@@ -457,6 +518,15 @@ def _input_width(n_features: int | None, specs: dict[str, Specification], X: Any
     if len(set(widths.values())) > 1:
         raise ManifestError(f"the input width is stated differently: {widths}; make them agree")
     return next(iter(widths.values()))
+
+
+def fill_missing(X: Any, values: Any) -> Any:
+    """``X`` with each NaN replaced by ``values`` of its column (``X`` itself when it has none)."""
+    import numpy as np
+
+    X = np.asarray(X, dtype=np.float64)
+    missing = np.isnan(X)
+    return np.where(missing, values[None, :], X) if missing.any() else X
 
 
 def _plain(values: list | None) -> list | None:

@@ -47,12 +47,13 @@ def _station_priors() -> dict[str, list[ModelAdapter]]:
 def _station_rkmes(n: int) -> list:
     """RKMEs of ``n`` real stations' encoded rows (the job selector routes rows by them; their
     width is the stations' feature count)."""
-    from modelreuse.models.tabular import TableEncoder, impute_means
+    from modelreuse.models.table_schema import TableSchema
+    from modelreuse.models.tabular import impute_means
     from modelreuse.specs.rkme import RKMESpec
 
     tables = [read_table(p).iloc[:300] for p in list_tables(BEIJING)[:n]]
-    encoder = TableEncoder(target="PM2.5").fit(tables)
-    return [RKMESpec.fit(impute_means(encoder.transform(t)), m=10, max_iter=5) for t in tables]
+    encoder = TableSchema.infer(tables, target="PM2.5")
+    return [RKMESpec.fit(impute_means(encoder.encode(t)), m=10, max_iter=5) for t in tables]
 
 
 def _instances():

@@ -24,7 +24,8 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from typer.testing import CliRunner
 
 from modelreuse.learnware import Learnware
-from modelreuse.models.tabular import TableEncoder, list_tables, read_table
+from modelreuse.models.table_schema import TableSchema
+from modelreuse.models.tabular import list_tables, read_table
 from modelreuse.specs.rkme import RKMESpec
 from tests.conftest import BEIJING
 
@@ -46,10 +47,10 @@ def fitted(data_root) -> Fitted:
     """A Ridge and a logistic regression fitted on 300 real rows of one Beijing station."""
     table = read_table(list_tables(BEIJING)[0]).iloc[:2000].sample(ROWS, random_state=0).reset_index(drop=True)
     table = table[np.isfinite(table["PM2.5"].to_numpy(dtype=float))]
-    enc = TableEncoder(target="PM2.5").fit([table])
-    X = np.nan_to_num(enc.transform(table))
+    enc = TableSchema.infer([table], target="PM2.5")
+    X = np.nan_to_num(enc.encode(table))
     y = table["PM2.5"].to_numpy(dtype=float)
-    return Fitted(X, y, list(enc.feature_names_), Ridge().fit(X, y),
+    return Fitted(X, y, list(enc.feature_names), Ridge().fit(X, y),
                   LogisticRegression(max_iter=500).fit(X, (y > np.median(y)).astype(int)),
                   RKMESpec.fit(X, m=10))
 

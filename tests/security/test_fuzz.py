@@ -39,7 +39,8 @@ from sklearn.linear_model import Ridge
 
 from modelreuse.errors import ModelReuseError
 from modelreuse.learnware import Learnware, Manifest
-from modelreuse.models.tabular import TableEncoder, list_tables, read_table
+from modelreuse.models.table_schema import TableSchema
+from modelreuse.models.tabular import list_tables, read_table
 from modelreuse.specs.base import load_spec
 from modelreuse.specs.records import RecordsSpec
 from modelreuse.specs.rkme import RKMESpec
@@ -65,13 +66,13 @@ def make_seeds(work: Path, table_path: Path) -> Seeds:
     three spec kinds, as folder and zip, under ``work``."""
     table = read_table(table_path).iloc[:2000].sample(300, random_state=0).reset_index(drop=True)
     table = table[np.isfinite(table["PM2.5"].to_numpy(dtype=float))]
-    enc = TableEncoder(target="PM2.5").fit([table])
-    X, y = np.nan_to_num(enc.transform(table)), table["PM2.5"].to_numpy(dtype=float)
+    enc = TableSchema.infer([table], target="PM2.5")
+    X, y = np.nan_to_num(enc.encode(table)), table["PM2.5"].to_numpy(dtype=float)
     records = RecordsSpec(records=[{"dataset": "beijing", "task": "pm25", "metric": "r2", "score": 0.5,
                                      "higher_is_better": True}],
                           family="linear", params=float(X.shape[1] + 1))
     lw = Learnware.build(work / "package", Ridge().fit(X, y), RKMESpec.fit(X, m=10), name="seed",
-                         task_type="regression", target="PM2.5", feature_names=list(enc.feature_names_),
+                         task_type="regression", target="PM2.5", feature_names=list(enc.feature_names),
                          description="fuzz seed", tags=["seed"], records=records)
     zip_bytes = lw.to_zip(work / "package.zip").read_bytes()
     specs = {s.kind: (lw.root / s.file).read_bytes() for s in lw.manifest.specs}

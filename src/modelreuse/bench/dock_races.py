@@ -44,19 +44,20 @@ def build_packages(out: Path, data_root: Path, n: int, rows: int = 300) -> list[
     from sklearn.linear_model import Ridge
 
     from modelreuse.learnware import Learnware
-    from modelreuse.models.tabular import TableEncoder, list_tables, read_table
+    from modelreuse.models.table_schema import TableSchema
+    from modelreuse.models.tabular import list_tables, read_table
     from modelreuse.specs.rkme import RKMESpec
 
     tables = [read_table(p) for p in list_tables(Path(data_root) / "tabular" / "beijing_air_quality")]
     tables = [t[np.isfinite(t["PM2.5"].to_numpy(dtype=float))].iloc[:rows].reset_index(drop=True) for t in tables]
-    encoder = TableEncoder(target="PM2.5").fit(tables)
+    encoder = TableSchema.infer(tables, target="PM2.5")
     packages = []
     for i in range(n):
         table = tables[i % len(tables)]
-        X, y = np.nan_to_num(encoder.transform(table)), table["PM2.5"].to_numpy(dtype=float)
+        X, y = np.nan_to_num(encoder.encode(table)), table["PM2.5"].to_numpy(dtype=float)
         lw = Learnware.build(out / f"lw{i:03d}", Ridge(alpha=1.0 + i // len(tables)).fit(X, y), RKMESpec.fit(X, m=10),
                              name=f"station-{i}", task_type="regression", target="PM2.5",
-                             feature_names=list(encoder.feature_names_))
+                             feature_names=list(encoder.feature_names))
         packages.append(lw.root)
     return packages
 

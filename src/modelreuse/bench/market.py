@@ -50,7 +50,8 @@ from modelreuse.config import Progress
 from modelreuse.dock import Dock
 from modelreuse.errors import InvalidTaskDataError
 from modelreuse.learnware import Learnware
-from modelreuse.models.tabular import TableEncoder, impute_means, list_tables, read_table
+from modelreuse.models.table_schema import TableSchema
+from modelreuse.models.tabular import impute_means, list_tables, read_table
 from modelreuse.reuse.base import REUSERS, task_score
 from modelreuse.specs.rkme import RKMESpec
 from modelreuse.task import Task
@@ -121,7 +122,7 @@ def load_sites(sites_dir: str | Path, target: str, task: str, text_column: str |
         if len(t) > max_rows:
             t = t.iloc[np.sort(rng.choice(len(t), max_rows, replace=False))].reset_index(drop=True)
         tables.append(t)
-    encoder = TableEncoder(target=target, text_column=text_column).fit(tables)
+    encoder = TableSchema.infer(tables, target=target, text_column=text_column)
     sites = []
     rescale = _random_affine(rescale_seed, 4096) if rescale_seed is not None else None
     names = short_names([p.name.split(".")[0] for p in paths])
@@ -134,12 +135,12 @@ def load_sites(sites_dir: str | Path, target: str, task: str, text_column: str |
 
             X = encode_text(table[text_column].astype(str).tolist())
         else:
-            X = encoder.transform(table)
+            X = encoder.encode(table)
         if rescale_seed is not None:
             X = X * rescale[0][: X.shape[1]] + rescale[1][: X.shape[1]]
         order = rng.permutation(len(table))
         n_dev, n_user = int(0.5 * len(order)), int(0.3 * len(order))
-        sites.append({"name": name, "X": X, "y": y, "feature_names": None if text_column else encoder.feature_names_, "dev": order[:n_dev],
+        sites.append({"name": name, "X": X, "y": y, "feature_names": None if text_column else encoder.feature_names, "dev": order[:n_dev],
                       "user": order[n_dev : n_dev + n_user], "test": order[n_dev + n_user :]})
     return sites
 

@@ -151,7 +151,8 @@ def _read_matrix(path: Path, drop: list[str], dock) -> Any:
     import numpy as np
 
     from modelreuse.errors import InvalidTaskDataError
-    from modelreuse.models.tabular import TableEncoder, encode_for_features, impute_means, read_table
+    from modelreuse.models.table_schema import TableSchema
+    from modelreuse.models.tabular import impute_means, read_table
 
     if path.suffix == ".npy":
         return np.load(path, allow_pickle=False)
@@ -162,10 +163,10 @@ def _read_matrix(path: Path, drop: list[str], dock) -> Any:
                                    f"its columns: {', '.join(map(str, table.columns))}")
     table = table.drop(columns=list(drop))
     for card in dock.list():
-        names = dock.card(card["id"])["manifest"]["input_schema"].get("feature_names")
-        if names and all(n.partition("=")[0] in table.columns for n in names):
-            return impute_means(encode_for_features(table, names))
-    return impute_means(TableEncoder().fit([table]).transform(table))
+        schema = dock.card(card["id"])["manifest"]["input_schema"].get("table")
+        if schema and {c["name"] for c in schema["columns"]} <= set(map(str, table.columns)):
+            return impute_means(TableSchema.parse(schema).encode(table[[c["name"] for c in schema["columns"]]]))
+    return impute_means(TableSchema.infer(table).encode(table))
 
 
 def _cards_table(cards: list[dict]) -> None:

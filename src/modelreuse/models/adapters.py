@@ -1,11 +1,14 @@
 """Adapters: every model, whatever its framework, behind one small protocol.
 
 Protocol (``ModelAdapter``): ``predict(X)``; classifiers also ``predict_proba(X)`` and
-``classes_``. ``X`` is a 2-D float array in the learnware's input schema.
+``classes_``. ``X`` is a 2-D float array in the learnware's input schema (its table schema's
+encoding, for tables); ``prepare`` turns it into what the model itself takes (e.g. a DataFrame of
+raw columns for a pipeline, see :meth:`modelreuse.learnware.Learnware.load_model`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,11 +24,14 @@ class ModelAdapter:
         task_type: ``"classification"`` or ``"regression"``.
         classes: class labels for classifiers whose model does not expose ``classes_``
             (torch, ONNX); output column ``i`` of ``predict_proba`` is ``classes[i]``.
+        prepare: maps the rows ``X`` to the model's own input (default: ``X`` as it is).
     """
 
-    def __init__(self, model: Any, task_type: str, classes: list | None = None):
+    def __init__(self, model: Any, task_type: str, classes: list | None = None,
+                 prepare: Callable[[np.ndarray], Any] | None = None):
         self.model = model
         self.task_type = task_type
+        self.prepare = prepare
         model_classes = getattr(model, "classes_", None)
         self.classes_ = np.asarray(model_classes if model_classes is not None else classes) \
             if (model_classes is not None or classes is not None) else None
@@ -44,8 +50,17 @@ class ModelAdapter:
             return np.asarray(outputs[-1] if self.task_type == "classification" else outputs[0], np.float64)
         raise TypeError("raw outputs only for torch/onnx")
 
+    def _prepared(self, X: np.ndarray) -> Any:
+        if self.prepare is None:
+            return X
+        try:
+            return self.prepare(X)
+        except Exception as exc:
+            raise ModelPredictError(f"cannot turn the rows into the model's input: {type(exc).__name__}: {exc}") from exc
+
     # -------------------------------------------------------------- protocol
     def predict(self, X: np.ndarray) -> np.ndarray:
+        X = self._prepared(X)
         try:
             if hasattr(self.model, "predict"):
                 return np.asarray(self.model.predict(X))
@@ -59,6 +74,7 @@ class ModelAdapter:
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         if self.task_type != "classification":
             raise ModelPredictError("predict_proba is only defined for classification models")
+        X = self._prepared(X)
         try:
             if hasattr(self.model, "predict_proba"):
                 return np.asarray(self.model.predict_proba(X), np.float64)

@@ -97,7 +97,7 @@ def check_finite_matrix(X: np.ndarray, what: str = "data") -> np.ndarray:
         bad = int((~np.isfinite(X)).any(axis=1).sum())
         raise InvalidTaskDataError(
             f"{what} contains NaN or inf in {bad} row(s); impute or drop them first "
-            "(bench.tabular.TableEncoder does this for tables)"
+            "(modelreuse.models.tabular.impute_means fills them with column means)"
         )
     return X
 
