@@ -422,7 +422,7 @@ class Learnware:
         """Load the model artifact behind the prediction protocol (no code runs without trust)."""
         m = self.manifest
         raw = load_model(self.root, m.artifact.model_dump(), trust=trust)
-        return ModelAdapter(raw, m.task_type, m.output.classes, prepare=self._model_input())
+        return ModelAdapter(raw, m.task_type, m.output.classes, prepare=self._model_input(), source=self.root)
 
     def _model_input(self) -> Any:
         """How rows of the input schema become the model's input (:class:`InputSchema` ``takes``):

@@ -25,13 +25,16 @@ class ModelAdapter:
         classes: class labels for classifiers whose model does not expose ``classes_``
             (torch, ONNX); output column ``i`` of ``predict_proba`` is ``classes[i]``.
         prepare: maps the rows ``X`` to the model's own input (default: ``X`` as it is).
+        source: the learnware package folder the model was loaded from (``None`` otherwise), so a
+            model built on it can be saved with the package it needs.
     """
 
     def __init__(self, model: Any, task_type: str, classes: list | None = None,
-                 prepare: Callable[[np.ndarray], Any] | None = None):
+                 prepare: Callable[[np.ndarray], Any] | None = None, source: Any = None):
         self.model = model
         self.task_type = task_type
         self.prepare = prepare
+        self.source = source
         model_classes = getattr(model, "classes_", None)
         self.classes_ = np.asarray(model_classes if model_classes is not None else classes) \
             if (model_classes is not None or classes is not None) else None
