@@ -40,8 +40,9 @@ def list_tables(directory: str | Path) -> list[Path]:
 def impute_means(X: np.ndarray) -> np.ndarray:
     """Replace NaN by the column mean (0 for all-NaN columns); returns a copy."""
     X = np.array(X, dtype=np.float64)
-    means = np.nanmean(np.where(np.isfinite(X), X, np.nan), axis=0) if len(X) else np.zeros(X.shape[1])
-    means = np.where(np.isfinite(means), means, 0.0)
+    finite = np.isfinite(X)
+    counts = finite.sum(axis=0)
+    means = np.where(finite, X, 0.0).sum(axis=0) / np.maximum(counts, 1)  # 0 where a column has no value
     bad = ~np.isfinite(X)
     X[bad] = np.take(means, np.nonzero(bad)[1])
     return X
