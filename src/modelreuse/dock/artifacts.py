@@ -29,10 +29,11 @@ def sha256_of(path: Path) -> str:
 
 
 class ArtifactStore:
-    """Stores learnware zips by content hash; unpacks them on demand under ``unpacked/``."""
+    """Stores learnware zips by content hash; unpacks them on demand under ``unpacked/``. ``root``
+    is kept resolved (absolute), so every path it hands out stays valid after a ``chdir``."""
 
     def __init__(self, root: Path):
-        self.root = Path(root)
+        self.root = Path(root).resolve()
         self.objects = self.root / "objects"
         self.unpacked_root = self.root / "unpacked"
         self.objects.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from contextlib import ExitStack
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from modelreuse.dock.locking import DockLock, staging_folder
 from modelreuse.dock.store import LearnwareRecord, bump_revision, current_revision, make_engine
 from modelreuse.dock.validation import ValidationLimits, validate_in_subprocess
 from modelreuse.errors import (
+    DockNotFoundError,
     DuplicateLearnwareError,
     EmptyDockError,
     InvalidTaskDataError,
@@ -47,18 +48,26 @@ if TYPE_CHECKING:  # pandas and the recommender load only when used
 CARD_FILTERS = ("task_type", "modality", "owner", "licence", "n_features", "feature_space")
 
 
+DOCK_FILE = "dock.sqlite"
+
+
 class Dock:
     """A learnware store.
 
     Args:
-        root: directory for the SQLite file and artifacts (created).
-        url: SQLAlchemy URL of the metadata database (default: SQLite in ``root``).
+        root: directory for the SQLite file and artifacts, relative to the current directory or
+            absolute; kept resolved (``self.root`` is absolute), so a later ``chdir`` or a
+            validation process in another directory sees the same dock.
+        url: SQLAlchemy URL of the metadata database (default: SQLite ``root/dock.sqlite``).
+        create: make the folder and an empty dock if there is none (default). With
+            ``create=False`` a missing folder, or one without ``dock.sqlite`` (when ``url`` is not
+            given), raises :class:`DockNotFoundError` instead. A ``root`` that is a file raises it
+            in both modes.
     """
 
-    def __init__(self, root: str | Path, url: str | None = None):
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.url = url or f"sqlite:///{(self.root / 'dock.sqlite').resolve()}"
+    def __init__(self, root: str | Path, url: str | None = None, *, create: bool = True):
+        self.root = _dock_root(Path(root), create=create, own_database=url is None)
+        self.url = url or f"sqlite:///{self.root / DOCK_FILE}"
         self._lock = DockLock(self.root)
         self.engine = make_engine(self.url, self._lock)
         self.artifacts = ArtifactStore(self.root)
@@ -74,55 +83,75 @@ class Dock:
 
         The package is first copied into a private staging folder as a canonical zip (only the
         files its manifest lists) and unpacked from it, so validation, the stored object and every
-        later load see the same bytes. The id is
-        the first 16 hex digits of that zip's SHA-256: equal content gives an equal id, and a second
-        submit of it raises :class:`DuplicateLearnwareError` whatever the race. The model is checked
+        later load see the same bytes. The id is the first 16 hex digits of that zip's SHA-256:
+        equal content gives an equal id, and a second submit of it raises
+        :class:`DuplicateLearnwareError` before any validation (and again at store time, whatever
+        the race). Relative paths are read from the current directory. The model is checked
         in a sandboxed process under ``limits`` (default :class:`ValidationLimits`; ``timeout_s`` and
         ``memory_bytes`` override its fields), unless ``validate=False`` (for packages this process
         just built). All or nothing:
         on any error no row, object or staging file is left.
         """
         with staging_folder(self.root) as staging:
-            lw = self._stage(package, staging)
+            staged = self._stage(package, staging)
+            self._refuse_duplicates([staged])
             if validate:
-                validate_in_subprocess(lw.root, trust=trust, timeout_s=timeout_s, memory_bytes=memory_bytes,
+                validate_in_subprocess(staged.lw.root, trust=trust, timeout_s=timeout_s, memory_bytes=memory_bytes,
                                        limits=limits)
-            return self._store(staging / "package.zip", lw.manifest)
+            return self._store(staged)
 
     def submit_many(self, packages: list[str | Path | Learnware], *, trust: bool = False, n_jobs: int = 2,
                     timeout_s: float | None = None, limits: ValidationLimits | None = None) -> list[str]:
-        """Submit several learnwares: each is staged, the sandboxed validations run ``n_jobs`` at a
-        time (threads driving child processes), then each is stored as by :meth:`submit`. Stops at
-        the first invalid package, before storing any; staging folders are always removed."""
+        """Submit several learnwares: each is staged, duplicates (of the dock or within the batch)
+        are refused before any validation, the sandboxed validations run ``n_jobs`` at a time
+        (threads driving child processes), then each is stored as by :meth:`submit`. Stops at the
+        first invalid package, before storing any; staging folders are always removed."""
         from concurrent.futures import ThreadPoolExecutor
 
         with ExitStack() as stack:
             staged = [self._stage(p, stack.enter_context(staging_folder(self.root))) for p in packages]
+            self._refuse_duplicates(staged)
             with ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool:
-                list(pool.map(lambda lw: validate_in_subprocess(lw.root, trust=trust, timeout_s=timeout_s,
-                                                            limits=limits), staged))
-            return [self._store(lw.root.parent / "package.zip", lw.manifest) for lw in staged]
+                list(pool.map(lambda s: validate_in_subprocess(s.lw.root, trust=trust, timeout_s=timeout_s,
+                                                               limits=limits), staged))
+            return [self._store(s) for s in staged]
 
-    def _stage(self, package: str | Path | Learnware, staging: Path) -> Learnware:
+    def _stage(self, package: str | Path | Learnware, staging: Path) -> _Staged:
         """Copy ``package`` into ``staging`` as its canonical zip (only the files its manifest lists,
         see :meth:`Learnware.to_zip`), unpacked to ``pkg/``, with every spec checked: this copy is
-        what gets validated and stored."""
+        what gets validated and stored, under the id its SHA-256 gives."""
         source = package.root if isinstance(package, Learnware) else Path(package)
         with Learnware.open(source, extract_to=None if source.is_dir() else staging / "raw") as given:
             given.to_zip(staging / "package.zip")
         lw = Learnware.open(staging / "package.zip", extract_to=staging / "pkg")
         lw.load_specs()
-        return lw
+        sha = sha256_of(staging / "package.zip")
+        return _Staged(lw, staging / "package.zip", sha, sha[:16])
 
-    def _store(self, zip_path: Path, manifest: Manifest) -> str:
+    def _refuse_duplicates(self, staged: list[_Staged]) -> None:
+        """Raise :class:`DuplicateLearnwareError` if a staged package is already in the dock or
+        appears twice among ``staged`` (cheap, so it runs before validation; :meth:`_store`
+        checks again under the lock)."""
+        first: dict[str, int] = {}
+        for i, s in enumerate(staged):
+            if s.id in first:
+                raise DuplicateLearnwareError(f"packages {first[s.id]} and {i} of the batch are the same learnware "
+                                              f"{s.id} ({s.lw.manifest.name!r}); submit it once")
+            first[s.id] = i
+        with Session(self.engine) as session:
+            present = set(session.scalars(select(LearnwareRecord.id).where(LearnwareRecord.id.in_(list(first)))))
+        for s in staged:
+            if s.id in present:
+                raise _duplicate(s.id, s.lw.manifest)
+
+    def _store(self, staged: _Staged) -> str:
         """Put the object, its unpacked copy and its row in place under the dock lock; files are
         complete before the row commits, and are deleted on failure only if this call made them."""
-        sha = sha256_of(zip_path)
-        learnware_id = sha[:16]
+        learnware_id, sha, manifest = staged.id, staged.sha, staged.lw.manifest
         with self._lock, Session(self.engine) as session:
             if session.get(LearnwareRecord, learnware_id) is not None:
-                raise DuplicateLearnwareError(f"learnware {learnware_id} ({manifest.name!r}) is already in the dock")
-            created = self.artifacts.put(zip_path, sha)
+                raise _duplicate(learnware_id, manifest)
+            created = self.artifacts.put(staged.zip_path, sha)
             try:
                 self.artifacts.unpacked(learnware_id, sha)
                 session.add(_record(learnware_id, sha, manifest))
@@ -130,8 +159,7 @@ class Dock:
                 session.commit()
             except IntegrityError:
                 session.rollback()
-                raise DuplicateLearnwareError(
-                    f"learnware {learnware_id} ({manifest.name!r}) is already in the dock") from None
+                raise _duplicate(learnware_id, manifest) from None
             except BaseException:
                 if created:
                     self.artifacts.delete(learnware_id, sha)
@@ -338,6 +366,37 @@ class Dock:
         if rec is None:
             raise LearnwareNotFoundError(f"no learnware with id {learnware_id!r} in the dock at {self.root}")
         return rec
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """A package copied into a staging folder: its unpacked learnware, canonical zip, and id."""
+
+    lw: Learnware
+    zip_path: Path
+    sha: str
+    id: str
+
+
+def _duplicate(learnware_id: str, manifest: Manifest) -> DuplicateLearnwareError:
+    return DuplicateLearnwareError(f"learnware {learnware_id} ({manifest.name!r}) is already in the dock; "
+                                   "nothing was changed (equal content gives an equal id)")
+
+
+def _dock_root(root: Path, *, create: bool, own_database: bool) -> Path:
+    """``root`` resolved, after checking it is (or, with ``create``, has been made) a dock folder;
+    :class:`DockNotFoundError` otherwise (see :class:`Dock`)."""
+    root = root.resolve()
+    how = f"create one with `modelreuse dock init {root}` or Dock({str(root)!r}, create=True)"
+    if root.exists() and not root.is_dir():
+        raise DockNotFoundError(f"{root} is a file, not a dock folder; give the dock's folder (or a new path)")
+    if create:
+        root.mkdir(parents=True, exist_ok=True)
+    elif not root.is_dir():
+        raise DockNotFoundError(f"no dock at {root}: the folder does not exist; {how}")
+    elif own_database and not (root / DOCK_FILE).is_file():
+        raise DockNotFoundError(f"no dock at {root}: the folder holds no {DOCK_FILE}; {how}")
+    return root
 
 
 def _record(learnware_id: str, sha: str, m: Manifest) -> LearnwareRecord:

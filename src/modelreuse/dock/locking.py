@@ -9,6 +9,7 @@
   lock on it for as long as the submit runs. A folder whose lock can be taken belongs to a process
   that died; :func:`abandoned_staging` lists those for ``modelreuse dock check --repair``.
 
+Paths are resolved when given, so a relative dock root and a later ``chdir`` name the same files.
 Locks are advisory and POSIX-only (``fcntl``); a dock root on a network file system must support
 ``flock`` for several processes or hosts to share it.
 """
@@ -34,7 +35,7 @@ class DockLock:
     within one object (nested ``with`` blocks take the lock once)."""
 
     def __init__(self, root: Path):
-        self.path = Path(root) / LOCK_FILE
+        self.path = Path(root).resolve() / LOCK_FILE
         self._fd: int | None = None
         self._depth = 0
 
@@ -60,8 +61,8 @@ class DockLock:
 
 @contextmanager
 def staging_folder(root: Path, prefix: str = "submit-") -> Iterator[Path]:
-    """A new folder under ``<root>/staging``, locked while in use and removed afterwards."""
-    base = Path(root) / STAGING_DIR
+    """A new folder (absolute path) under ``<root>/staging``, locked while in use and removed afterwards."""
+    base = Path(root).resolve() / STAGING_DIR
     base.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
     fd = os.open(folder / _STAGING_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
@@ -75,7 +76,7 @@ def staging_folder(root: Path, prefix: str = "submit-") -> Iterator[Path]:
 
 def abandoned_staging(root: Path) -> list[Path]:
     """Staging folders whose owning process is gone (their lock is free, or they have none)."""
-    base = Path(root) / STAGING_DIR
+    base = Path(root).resolve() / STAGING_DIR
     if not base.is_dir():
         return []
     return [folder for folder in sorted(base.iterdir()) if not _in_use(folder)]
