@@ -73,9 +73,8 @@ class ReusedModel(BaseEstimator):
             tags.classifier_tags, tags.regressor_tags = inner_tags.classifier_tags, inner_tags.regressor_tags
         if self.encoder is not None:
             tags.input_tags.two_d_array, tags.input_tags.string = False, True
-        if self.schema is not None:
-            tags.input_tags.two_d_array, tags.input_tags.dataframe = False, True
-            tags.input_tags.allow_nan, tags.input_tags.categorical = True, True
+        if self.schema is not None:  # DataFrames with categorical columns and missing cells, not arrays
+            tags.input_tags.two_d_array, tags.input_tags.categorical, tags.input_tags.allow_nan = False, True, True
         return tags
 
     def features(self, X) -> np.ndarray:
@@ -155,6 +154,9 @@ class ReusedModel(BaseEstimator):
                  "reason": "closest candidate, not used: " + e.reason} for e in (self.ranking or ())]
 
     def explain(self) -> str:
+        """What was chosen and why: the reuser, each reuser's score, the learnwares used with
+        their reasons, the reuser's notes (reusers skipped, own rows chosen, below the trivial
+        baseline) and the learnwares search found but could not use."""
         lines = [f"reuser: {self.reuser} ({self.task_type})"]
         if self.selection_scores:
             lines.append("reuser scores on your labelled rows: " + ", ".join(
@@ -162,6 +164,7 @@ class ReusedModel(BaseEstimator):
         for c in self.chosen:
             w = f" weight={c['weight']:.3f}" if c.get("weight") is not None else ""
             lines.append(f"- {c['name']} [{c['learnware_id']}]{w}: {c['reason']}")
+        lines += list(getattr(self.estimator_, "notes_", ()))
         lines += list(self.skipped)
         return "\n".join(lines)
 
