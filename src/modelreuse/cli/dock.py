@@ -26,15 +26,18 @@ app = typer.Typer(help="Manage a dock (learnware market).", no_args_is_help=True
 
 
 @app.command("init")
-def dock_init(root: Path = typer.Argument(Path("modelreuse-dock")), as_json: bool = JsonOpt) -> None:
-    """Create an empty dock (SQLite + artifact folder) at ROOT."""
+def dock_init(root: Path = typer.Argument(Path("modelreuse-dock"), help="Dock folder (relative: in the current "
+                                                                         "directory)."),
+              as_json: bool = JsonOpt) -> None:
+    """Create an empty dock (SQLite + artifact folder) at ROOT, or open the one there; shows its absolute path."""
     dock = open_dock(root, must_exist=False)
-    emit({"root": str(root), "url": dock.url, "n_learnwares": len(dock)}, as_json,
+    emit({"root": str(dock.root), "url": dock.url, "n_learnwares": len(dock)}, as_json,
          lambda d: console.print(plain(f"dock ready at {d['root']} ({d['n_learnwares']} learnwares)")))
 
 
 @app.command("submit")
-def dock_submit(packages: list[Path] = typer.Argument(..., help="Learnware directories or zips."),
+def dock_submit(packages: list[Path] = typer.Argument(..., help="Learnware directories or zips (relative paths: "
+                                                                 "from the current directory)."),
                 dock: Path = DockOpt, trust: bool = typer.Option(False, help="Allow pickle/joblib artifacts."),
                 timeout: float = typer.Option(120.0, help="Validation time limit per learnware (s), after start-up."),
                 memory: str = typer.Option("8GiB", help="Address-space limit of the validation process (bytes or e.g. 2GiB)."),
