@@ -59,14 +59,14 @@ def test_search_with_missing_data_file(dock_root, tmp_path):
 
 
 def test_search_on_a_missing_dock_creates_none(tmp_path):
-    message = _rejects(["dock", "search", "--dock", tmp_path / "nodock", "-q", "air"], "FileNotFoundError", tmp_path)
+    message = _rejects(["dock", "search", "--dock", tmp_path / "nodock", "-q", "air"], "DockNotFoundError", tmp_path)
     assert "modelreuse dock init" in message
 
 
 def test_init_on_a_file(tmp_path):
     path = tmp_path / "a-file"
     path.write_text("not a dock")
-    _rejects(["dock", "init", path], "FileExistsError", tmp_path)
+    _rejects(["dock", "init", path], "DockNotFoundError", tmp_path)
     assert path.read_text() == "not a dock"
 
 

@@ -122,7 +122,7 @@ def test_plain_shows_control_characters_as_escapes():
 
 
 def test_cli_errors_are_typed_with_exit_2(tmp_path, valid_package):
-    assert_cli_rejects(cli("dock", "search", "--dock", tmp_path / "nodock", "--data", "x.csv"), "FileNotFoundError")
+    assert_cli_rejects(cli("dock", "search", "--dock", tmp_path / "nodock", "--data", "x.csv"), "DockNotFoundError")
     Dock(tmp_path / "dock")
     assert_cli_rejects(cli("dock", "search", "--dock", tmp_path / "dock", "--data", tmp_path / "missing.csv"),
                        "FileNotFoundError")

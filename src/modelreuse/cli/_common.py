@@ -146,10 +146,8 @@ def show(report: Any, as_json: bool, out: Path | None = None) -> None:
 
 
 def open_dock(root: Path, must_exist: bool = True):
-    """The dock at ``root``; unless ``must_exist`` is False a missing dock is a FileNotFoundError
-    (nothing is created)."""
-    if must_exist and not (root / "dock.sqlite").is_file():
-        raise FileNotFoundError(f"no dock at {root}; create one with `modelreuse dock init {root}`")
+    """The dock at ``root``; unless ``must_exist`` is False a missing dock is a
+    :class:`~modelreuse.errors.DockNotFoundError` (nothing is created)."""
     from modelreuse.dock import Dock
 
-    return Dock(root)
+    return Dock(root, create=not must_exist)
