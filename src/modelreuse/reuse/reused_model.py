@@ -15,6 +15,7 @@ Saving and loading (no pickle): :mod:`modelreuse.reuse.saving`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -124,6 +125,23 @@ class ReusedModel(BaseEstimator):
     def score(self, X, y, sample_weight=None) -> float:
         """Accuracy (classification) or R^2 (regression) of ``predict(X)`` against ``y``."""
         return task_score(self.task_type_, y, self.predict(X), sample_weight)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: str | Path) -> Path:
+        """Save the fitted model into ``directory`` (a new or empty folder) without pickle: a JSON
+        description, the fitted state (skops) and the learnware packages it uses; see
+        :mod:`modelreuse.reuse.saving`."""
+        from modelreuse.reuse.saving import save
+
+        return save(self, directory)
+
+    @classmethod
+    def load(cls, directory: str | Path, trust: bool = False) -> ReusedModel:
+        """The model saved in ``directory``; every file is checked and nothing outside the
+        allowlists is loaded unless ``trust=True`` (see :mod:`modelreuse.reuse.saving`)."""
+        from modelreuse.reuse.saving import load
+
+        return load(directory, trust=trust)
 
     # ------------------------------------------------------------------ what was chosen
     @property
