@@ -1,5 +1,5 @@
-"""Command line ``modelreuse``: one thin sub-app per module (``dock``, ``bench``, ``transfer``,
-``routing`` with the top-level ``route``, ``records``, ``recommend``), shared options, output and
+"""Command line ``modelreuse``: one thin sub-app per module (``dock``, ``learnware``, ``bench``,
+``transfer``, ``routing`` with the top-level ``route``, ``records``, ``recommend``), shared options, output and
 the one error boundary in :mod:`modelreuse.cli._common`.
 
 Every command takes ``--json`` (clean JSON on stdout; progress on stderr). Errors modelreuse raises
@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import typer
 
-from modelreuse.cli import bench, dock, recommend, records, routing, transfer
+from modelreuse.cli import bench, dock, learnware, recommend, records, routing, transfer
 from modelreuse.cli._common import ErrorBoundary, plain
 
 app = typer.Typer(help="modelreuse: find trained models that fit your task and reuse them.", no_args_is_help=True,
                   cls=ErrorBoundary)
 app.add_typer(dock.app, name="dock")
+app.add_typer(learnware.app, name="learnware")
 app.add_typer(bench.app, name="bench")
 app.add_typer(transfer.app, name="transfer")
 app.add_typer(routing.app, name="routing")
