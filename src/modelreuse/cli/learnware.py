@@ -99,7 +99,7 @@ class OnnxModel:
     def predict(self, X) -> Any:
         return self._adapter.predict(X)
 
-    def SerializeToString(self) -> bytes:  # noqa: N802 (the name save_model calls on ONNX models)
+    def SerializeToString(self) -> bytes:  # the name save_model calls on ONNX models
         return self._data
 
 
