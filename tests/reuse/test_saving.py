@@ -32,6 +32,7 @@ from modelreuse.models import ModelAdapter
 from modelreuse.models.tabular import list_tables, read_table
 from modelreuse.reuse.auto import AutoReuser, Candidate
 from modelreuse.reuse.reused_model import ReusedModel
+from modelreuse.selection.ranking import RankedLearnware, Ranking
 
 TARGET = "PM2.5"
 SITES = ("Gucheng", "Huairou")
@@ -126,11 +127,16 @@ def test_loaded_model_is_an_estimator_that_refits_and_saves_again(saved, station
 
 
 def test_model_trained_on_own_rows_without_learnwares(stations, tmp_path):
+    """The fallback when nothing fits: a forest on the user's rows, with the closest candidates."""
     _, schema, X, y = stations["regression"]
-    model = ReusedModel(RandomForestRegressor(n_estimators=20, random_state=0), schema=schema).fit(X, y)
+    ranking = Ranking([RankedLearnware("Gucheng", "Gucheng", -3.0, "p = 0.001", details={"p_value": np.float64(1e-3)})],
+                      "statistical", {"nothing_fits": True, "alpha": 0.01})
+    model = ReusedModel(RandomForestRegressor(n_estimators=20, random_state=0), schema=schema, ranking=ranking,
+                        skipped=("skipped Wanliu [w]: ModelLoadError: test",)).fit(X, y)
     loaded = ReusedModel.load(model.save(tmp_path / "own"))
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
     assert not (tmp_path / "own" / "learnwares").exists() and loaded.reuser == model.reuser
+    assert loaded.explain() == model.explain() and "closest candidate, not used: p = 0.001" in loaded.explain()
 
 
 def test_models_not_loaded_from_a_package_cannot_be_saved(stations, tmp_path):

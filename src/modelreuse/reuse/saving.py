@@ -9,7 +9,8 @@ A saved model is a folder holding exactly these files::
     state.skops         the fitted state (skops): the attributes the fit set on the ReusedModel, on
                         its AutoReuser and on the chosen reuser (heads such as feature_augment's
                         regression, own_rows' forest, the job selector's index); for a model trained
-                        on the user's own rows without learnwares, that fitted estimator
+                        on the user's own rows without learnwares, that fitted estimator; and the
+                        search ranking (``model.json`` holds a copy for people)
     learnwares/000.zip  the package of each learnware a candidate comes from, as its canonical zip
     learnwares/001.zip  (:meth:`Learnware.to_zip`), numbered in the order of ``model.json``'s
     ...                 ``packages``
@@ -47,7 +48,6 @@ from modelreuse.models.table_schema import TableSchema
 from modelreuse.reuse.auto import AutoReuser, Candidate, build_reuser, pool_of
 from modelreuse.reuse.base import REUSERS
 from modelreuse.reuse.reused_model import ReusedModel
-from modelreuse.selection.ranking import RankedLearnware, Ranking
 
 FORMAT = "modelreuse.reused-model"
 FORMAT_VERSION = 1
@@ -58,8 +58,10 @@ STATE_TYPES = frozenset({
     "sklearn.metrics._scorer._PassthroughScorer",  # a fitted GridSearchCV head's scorer
     "sklearn.model_selection._split.KFold",  # ... and its folds
     "sklearn.model_selection._split.StratifiedKFold",
+    "modelreuse.selection.ranking.Ranking",  # the search ranking kept for explain()
+    "modelreuse.selection.ranking.RankedLearnware",
 })
-"""Types a fitted reuser holds beyond the learnware allowlist, besides the registered reuser
+"""Types the saved state holds beyond the learnware allowlist, besides the registered reuser
 classes themselves (a model trained on own rows may be an ``own_rows`` reuser). Each is rebuilt by
 skops from attribute values only; none runs code from the file."""
 
@@ -152,14 +154,15 @@ def _describe(model: ReusedModel) -> tuple[dict, dict, list[Candidate]]:
     }
     auto = model.estimator_
     if not isinstance(auto, AutoReuser):
-        return {**description, "packages": [], "reuse": None}, {"model": outer, "estimator": auto}, []
+        state = {"model": outer, "ranking": model.ranking, "estimator": auto}
+        return {**description, "packages": [], "reuse": None}, state, []
     candidates = [*auto.mixture, *auto.ranking]
     params = {k: v for k, v in auto.get_params(deep=False).items() if k not in ("mixture", "ranking")}
     description["reuse"] = {"params": params, "reuser": auto.reuser_,
                             "mixture": [_candidate(c) for c in auto.mixture],
                             "ranking": [_candidate(c) for c in auto.ranking]}
     description["packages"] = list(dict.fromkeys(c.learnware_id for c in candidates))
-    state = {"model": outer, "auto": _fitted_state(auto, exclude=("estimator_", "chosen_")),
+    state = {"model": outer, "ranking": model.ranking, "auto": _fitted_state(auto, exclude=("estimator_", "chosen_")),
              "reuser": _fitted_state(auto.estimator_, exclude=("models", "specs"), params=True)}
     return description, state, candidates
 
@@ -242,7 +245,7 @@ def load(directory: str | Path, trust: bool = False) -> ReusedModel:
     saved = _read_description(directory)
     _check_files(directory, len(saved.packages))
     state = _read_state(directory / STATE, trust)
-    model = ReusedModel(encoder=saved.encoder, ranking=_ranking(saved.ranking), skipped=tuple(saved.skipped),
+    model = ReusedModel(encoder=saved.encoder, ranking=state.get("ranking"), skipped=tuple(saved.skipped),
                         schema=saved.table_schema)
     if saved.reuse is None:
         estimator_ = _part(state, "estimator", None)
@@ -370,13 +373,3 @@ def _rebuild_auto(saved: SavedReuse, loaded: dict[str, Candidate], state: dict) 
     fitted.chosen_ = pool_of(saved.reuser, fitted.mixture, fitted.ranking)
     return auto, fitted
 
-
-def _ranking(data: dict | None) -> Ranking | None:
-    """The search ranking kept for ``explain()`` (a malformed one is a :class:`ModelLoadError`)."""
-    if data is None:
-        return None
-    try:
-        return Ranking(entries=[RankedLearnware(**e) for e in data["entries"]], method=str(data["method"]),
-                       details=dict(data.get("details") or {}))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelLoadError(f"{MODEL_JSON}: the ranking is malformed: {type(exc).__name__}: {exc}") from None
