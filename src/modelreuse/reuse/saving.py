@@ -122,9 +122,7 @@ def save(model: ReusedModel, directory: str | Path) -> Path:
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(model)
-    directory = Path(directory)
-    if directory.is_file() or (directory.is_dir() and any(directory.iterdir())):
-        raise FileExistsError(f"{directory} already exists and is not an empty folder; save into a new folder")
+    directory = check_target(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{directory.name}.saving-", dir=directory.parent))
     try:
@@ -137,6 +135,15 @@ def save(model: ReusedModel, directory: str | Path) -> Path:
         work.rename(directory)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return directory
+
+
+def check_target(directory: str | Path) -> Path:
+    """``directory`` as a :class:`Path` if a model can be saved there (it does not exist, or is an
+    empty folder), else :class:`FileExistsError` (check before a long fit)."""
+    directory = Path(directory)
+    if directory.is_file() or (directory.is_dir() and any(directory.iterdir())):
+        raise FileExistsError(f"{directory} already exists and is not an empty folder; save into a new folder")
     return directory
 
 

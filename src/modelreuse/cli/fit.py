@@ -1,0 +1,159 @@
+"""``modelreuse fit`` and ``modelreuse predict``: what ``Client.fit`` and ``predict`` do, from files.
+
+``fit`` reads the user's table, finds and reuses the dock's learnwares whose table schema the
+table's columns match (by name, any order), prints what was chosen and why (``explain()``) and
+saves the fitted model (:mod:`modelreuse.reuse.saving`: JSON, skops and the learnware packages it
+uses; never pickle). With ``--text-column`` the rows are that column's texts, embedded with the
+default text encoder. ``predict`` loads a saved model (every file checked) and writes one
+prediction per row of a table (and, for classification, one probability column per class).
+Paths may be relative (to the current directory).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from modelreuse.cli._common import DockOpt, JsonOpt, console, emit, err_console, plain
+
+DropOpt = typer.Option([], "--drop", help="A column of --data to leave out (repeatable), e.g. a row id the "
+                                          "learnwares' table schemas do not list.")
+TextColumnOpt = typer.Option(None, help="The rows are the texts of this column (embedded with the default text "
+                                        "encoder); the other columns are not used.")
+
+
+def fit(data: Path = typer.Option(..., help="Your labelled table (csv/tsv/parquet); rows without a label are "
+                                            "used as unlabelled rows."),
+        target: str = typer.Option(..., help="The label column of --data."),
+        out: Path = typer.Option(..., help="Folder to save the fitted model in (new or empty)."),
+        dock: Path = DockOpt, text_column: str | None = TextColumnOpt, drop: list[str] = DropOpt,
+        reuser: str = typer.Option("auto", help="auto, or a reuser's name (see `modelreuse.reuse.REUSERS`)."),
+        task: str | None = typer.Option(None, help="classification | regression (default: inferred from --target)."),
+        on_nothing_fits: str = typer.Option("raise", help="When no learnware fits: raise, train (a model on your "
+                                                          "rows only) or reuse (the closest anyway)."),
+        trust: bool = typer.Option(False, help="Allow learnware artifacts that can run code (pickle/joblib)."),
+        as_json: bool = JsonOpt) -> None:
+    """Find learnwares in the dock that fit your table, reuse them, save the model and say why."""
+    from modelreuse.client import Client
+    from modelreuse.reuse.saving import check_target
+
+    check_target(out)
+    table = _read(data, drop)
+    training, unlabelled, encoder = _training_data(table, target, text_column)
+    with err_console.status("searching the dock and fitting"):
+        model = Client(dock=dock, trust=trust).fit(training, unlabelled_data=unlabelled, encoder=encoder,
+                                                   reuser=reuser, task_type=task, on_nothing_fits=on_nothing_fits)
+    model.save(out)
+    report = {"model": str(out), "reuser": model.reuser, "task_type": model.task_type,
+              "chosen": model.chosen, "scores": model.selection_scores, "explanation": model.explain().splitlines()}
+    emit(report, as_json, _render_fit)
+
+
+def predict(model: Path = typer.Option(..., help="A model folder saved by `modelreuse fit`."),
+            data: Path = typer.Option(..., help="The rows to predict (csv/tsv/parquet)."),
+            out: Path | None = typer.Option(None, help="Write the predictions here (.csv, .tsv or .parquet) instead "
+                                                       "of stdout."),
+            text_column: str | None = TextColumnOpt, drop: list[str] = DropOpt,
+            trust: bool = typer.Option(False, help="Load a model whose saved state or learnwares need trust."),
+            as_json: bool = JsonOpt) -> None:
+    """Predict the rows of a table with a saved model: a `prediction` column, and `proba:<class>`
+    columns for classification."""
+    from modelreuse.reuse.reused_model import ReusedModel
+
+    fitted = ReusedModel.load(model, trust=trust)
+    rows = _rows_for(fitted, _read(data, drop), text_column)
+    predictions = _predictions(fitted, rows)
+    if out is not None:
+        _write(predictions, out)
+    report = {"model": str(model), "n_rows": len(predictions), "out": None if out is None else str(out),
+              "columns": list(predictions.columns)}
+    if out is None:
+        report["predictions"] = predictions.to_dict(orient="list")
+    emit(report, as_json, lambda r: _render_predict(r, predictions))
+
+
+# ---------------------------------------------------------------------- helpers
+def _read(path: Path, drop: list[str]):
+    from modelreuse.errors import SchemaError
+    from modelreuse.models.tabular import read_table
+
+    table = read_table(path)
+    missing = [c for c in drop if c not in table.columns]
+    if missing:
+        raise SchemaError(f"--drop names column(s) {missing} that {path} does not have; "
+                          f"its columns: {', '.join(map(str, table.columns))}")
+    return table.drop(columns=list(drop))
+
+
+def _training_data(table, target: str, text_column: str | None) -> tuple[tuple, Any, str | None]:
+    """``(training_data, unlabelled_data, encoder)`` for ``Client.fit``: the table with its label
+    column named, or (texts, labels) of the labelled rows plus the unlabelled rows' texts."""
+    from modelreuse.errors import SchemaError
+
+    for name in (target, text_column):
+        if name is not None and name not in table.columns:
+            raise SchemaError(f"column {name!r} is not in your table; its columns: "
+                              f"{', '.join(map(str, table.columns))}")
+    if text_column is None:
+        return (table, target), None, None
+    from modelreuse.models.encoders import TEXT_ENCODER
+
+    texts, labelled = table[text_column].fillna("").astype(str), table[target].notna()
+    unlabelled = texts[~labelled].tolist() or None
+    return (texts[labelled].tolist(), table.loc[labelled, target].to_numpy()), unlabelled, TEXT_ENCODER
+
+
+def _rows_for(model, table, text_column: str | None):
+    """The table as the model takes it: the table itself (a table schema), the texts of
+    ``text_column`` (a text encoder), or the table's values as floats (rows are features)."""
+    from modelreuse.errors import InvalidTaskDataError, SchemaError
+
+    if model.encoder is not None:
+        if text_column is None or text_column not in table.columns:
+            raise SchemaError(f"this model takes texts ({model.encoder}): pass --text-column with one of the "
+                              f"table's columns: {', '.join(map(str, table.columns))}")
+        return table[text_column].fillna("").astype(str).tolist()
+    if model.schema is not None:
+        return table
+    try:
+        return table.to_numpy(dtype=float)
+    except ValueError as exc:
+        raise InvalidTaskDataError(f"this model takes numeric features; the table has other values: {exc}") from None
+
+
+def _predictions(model, rows):
+    import pandas as pd
+
+    frame = pd.DataFrame({"prediction": model.predict(rows)})
+    if model.task_type == "classification" and hasattr(model, "predict_proba"):
+        proba = model.predict_proba(rows)
+        for j, label in enumerate(model.classes_):
+            frame[f"proba:{label}"] = proba[:, j]
+    return frame
+
+
+def _write(frame, out: Path) -> None:
+    from modelreuse.errors import InvalidTaskDataError
+
+    name = out.name.lower()
+    if name.endswith(".parquet"):
+        frame.to_parquet(out, index=False)
+    elif name.endswith((".csv", ".tsv")):
+        frame.to_csv(out, index=False, sep="\t" if name.endswith(".tsv") else ",")
+    else:
+        raise InvalidTaskDataError(f"--out {out.name}: write predictions to a .csv, .tsv or .parquet file")
+
+
+def _render_fit(r: dict) -> None:
+    for line in r["explanation"]:
+        console.print(plain(line), highlight=False, soft_wrap=True)
+    console.print(plain(f"saved the model to {r['model']}"), highlight=False, soft_wrap=True)
+
+
+def _render_predict(r: dict, predictions) -> None:
+    if r["out"] is not None:
+        console.print(plain(f"wrote {r['n_rows']} predictions to {r['out']}"), highlight=False, soft_wrap=True)
+    else:
+        typer.echo(predictions.to_csv(index=False), nl=False)
