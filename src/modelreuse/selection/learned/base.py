@@ -8,7 +8,8 @@ within one ranking query. Metadata tables (``models``, ``datasets``) are passed 
 so models and datasets without records (cold start) can be scored from their metadata.
 
 Every recommender registers itself in :data:`RECOMMENDERS` in its own module
-(``@RECOMMENDERS.register("name")``); ``RECOMMENDERS.get(name)`` is the class.
+(``@RECOMMENDERS.register("name")``); ``RECOMMENDERS.get(name)`` is the class. Its class lists
+:class:`RecordsInputMixin` before ``BaseEstimator``, so its scikit-learn tags say it takes records.
 """
 
 from __future__ import annotations
@@ -27,6 +28,17 @@ if TYPE_CHECKING:
 PAIR_COLUMNS = ("model", "dataset", "task", "metric")
 
 RECOMMENDERS: Registry[type] = Registry("recommender", package="modelreuse.selection.learned")
+
+
+class RecordsInputMixin:
+    """scikit-learn tags of an estimator that fits on :class:`LeaderboardRecords` and predicts
+    from frames, not on an array ``X``: ``input_tags.two_d_array`` is False, so scikit-learn's
+    array-based estimator checks do not apply (its data-free API checks still do)."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        return tags
 
 
 class Recommender(Protocol):

@@ -17,14 +17,13 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from modelreuse.config import cache_home
 from modelreuse.records.leaderboard import LeaderboardRecords
-from modelreuse.selection.learned.base import RECOMMENDERS, training_targets
-from modelreuse.selection.learned.features import TextEmbeddings, metadata_rows
+from modelreuse.selection.learned.base import RECOMMENDERS, RecordsInputMixin, training_targets
+from modelreuse.selection.learned.features import DEFAULT_CACHE, TextEmbeddings, metadata_rows
 
 
 @RECOMMENDERS.register("params")
-class ParamCount(BaseEstimator):
+class ParamCount(RecordsInputMixin, BaseEstimator):
     """Larger models first (module doc); learns nothing but the size of its training set."""
 
     def fit(self, records: LeaderboardRecords) -> ParamCount:
@@ -38,7 +37,7 @@ class ParamCount(BaseEstimator):
 
 
 @RECOMMENDERS.register("popularity")
-class Popularity(BaseEstimator):
+class Popularity(RecordsInputMixin, BaseEstimator):
     """Models with more training records first (module doc)."""
 
     def fit(self, records: LeaderboardRecords) -> Popularity:
@@ -51,11 +50,11 @@ class Popularity(BaseEstimator):
 
 
 @RECOMMENDERS.register("text_similarity")
-class TextSimilarity(BaseEstimator):
+class TextSimilarity(RecordsInputMixin, BaseEstimator):
     """Cosine of model and dataset text embeddings (module doc); ``cache``: the embedding cache
-    folder (None: no cache)."""
+    folder (None: no cache; the default, :data:`DEFAULT_CACHE`, is ``config.cache_home("recommend")``)."""
 
-    def __init__(self, cache: Path | None = cache_home("recommend")):
+    def __init__(self, cache: str | Path | None = DEFAULT_CACHE):
         self.cache = cache
 
     def fit(self, records: LeaderboardRecords) -> TextSimilarity:
@@ -73,7 +72,7 @@ class TextSimilarity(BaseEstimator):
 
 
 @RECOMMENDERS.register("family_mean")
-class FamilyMean(BaseEstimator):
+class FamilyMean(RecordsInputMixin, BaseEstimator):
     """The mean training z-score of the model's family (module doc)."""
 
     def fit(self, records: LeaderboardRecords) -> FamilyMean:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from modelreuse.config import cache_home
 from modelreuse.errors import EmptyDockError
+from modelreuse.selection.learned.features import DEFAULT_CACHE
 from modelreuse.selection.learned.modellens import ModelLens
 from modelreuse.selection.ranking import RankedLearnware, Ranking
 from modelreuse.specs.base import Specification
@@ -44,7 +44,7 @@ def catalogue(cards: list[dict], load: Callable[[str, str], Specification]) -> t
     return pd.DataFrame(rows, columns=CATALOGUE_COLUMNS), specs
 
 
-def as_recommender(recommender: ModelLens | str | Path, cache: Path | None = cache_home("recommend")) -> ModelLens:
+def as_recommender(recommender: ModelLens | str | Path, cache: str | Path | None = DEFAULT_CACHE) -> ModelLens:
     """A fitted recommender, or the folder ``modelreuse recommend train`` saved one in."""
     return recommender if isinstance(recommender, ModelLens) else ModelLens.load(recommender, cache)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -75,11 +75,18 @@ def dataset_texts(datasets: pd.DataFrame) -> list[str]:
             for d, t, s in zip(datasets["dataset"], datasets["task"].fillna(""), datasets["description"])]
 
 
+DEFAULT_CACHE = "default"
+"""The ``cache`` argument that stands for ``config.cache_home("recommend")``, looked up when texts are
+encoded (so a constructor default stays a plain string and ``$MODELREUSE_CACHE`` set after import
+counts)."""
+
+
 @dataclass
 class TextEmbeddings:
-    """MiniLM embeddings of model and dataset texts, L2-normalised, cached on disk under ``cache``."""
+    """MiniLM embeddings of model and dataset texts, L2-normalised, cached on disk under ``cache``
+    (a folder; None: no cache; :data:`DEFAULT_CACHE`: ``config.cache_home("recommend")``)."""
 
-    cache: Path | None = field(default_factory=lambda: cache_home("recommend"))
+    cache: str | Path | None = DEFAULT_CACHE
 
     def models(self, models: pd.DataFrame) -> np.ndarray:
         return self._encode(model_texts(models))
@@ -88,7 +95,8 @@ class TextEmbeddings:
         return self._encode(dataset_texts(datasets))
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        emb = encode_text_cached(texts, self.cache).astype(np.float32)
+        cache = cache_home("recommend") if isinstance(self.cache, str) and self.cache == DEFAULT_CACHE else self.cache
+        emb = encode_text_cached(texts, cache).astype(np.float32)
         return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
 
 

@@ -17,12 +17,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from modelreuse.models.factorisation import LowRankFactorisation
 from modelreuse.records.leaderboard import LeaderboardRecords
-from modelreuse.selection.learned.base import RECOMMENDERS, training_targets
+from modelreuse.selection.learned.base import RECOMMENDERS, RecordsInputMixin, training_targets
 from modelreuse.selection.learned.features import lookup, vocabulary
 
 
 @RECOMMENDERS.register("mf")
-class MatrixFactorisation(BaseEstimator):
+class MatrixFactorisation(RecordsInputMixin, BaseEstimator):
     """Models x datasets factorisation of the training z-scores (module doc)."""
 
     def __init__(self, dim: int = 16, epochs: int = 30, lr: float = 0.02, alpha: float = 1e-4,

@@ -53,11 +53,12 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from modelreuse._torch import minimise
-from modelreuse.config import Progress, cache_home
+from modelreuse.config import Progress
 from modelreuse.errors import RecordsDataError
 from modelreuse.records.leaderboard import LeaderboardRecords
-from modelreuse.selection.learned.base import RECOMMENDERS, training_targets
+from modelreuse.selection.learned.base import RECOMMENDERS, RecordsInputMixin, training_targets
 from modelreuse.selection.learned.features import (
+    DEFAULT_CACHE,
     N_NAME_HASHES,
     N_SIZE_BUCKETS,
     TextEmbeddings,
@@ -110,16 +111,17 @@ def _net(n_models: int, n_datasets: int, n_tasks: int, n_metrics: int, n_familie
 
 
 @RECOMMENDERS.register("modellens")
-class ModelLens(BaseEstimator):
+class ModelLens(RecordsInputMixin, BaseEstimator):
     """The ModelLens recommender (module doc); a scikit-learn estimator: hyperparameters in
     ``__init__``, learned state in trailing-underscore attributes after :meth:`fit`. ``cache`` is
-    the description-embedding cache folder (None: no cache); ``progress`` the progress callback."""
+    the description-embedding cache folder (None: no cache; the default, :data:`DEFAULT_CACHE`,
+    is ``config.cache_home("recommend")``); ``progress`` the progress callback."""
 
     def __init__(self, dim: int = 32, hidden: int = 128, steps: int = 3000, groups_per_step: int = 32,
                  group_size: int = 32, lr: float = 2e-3, weight_decay: float = 1e-6,
                  model_id_dropout: float = 0.3, dataset_id_dropout: float = 0.3, listwise_weight: float = 1.0,
                  regression_weight: float = 0.5, members: int = 3, size_ladders: bool = True, seed: int = 0,
-                 cache: Path | None = cache_home("recommend"), progress: Progress | None = None):
+                 cache: str | Path | None = DEFAULT_CACHE, progress: Progress | None = None):
         self.dim = dim
         self.hidden = hidden
         self.steps = steps
@@ -289,7 +291,7 @@ class ModelLens(BaseEstimator):
         self.catalogue_[1].to_parquet(folder / "datasets.parquet", index=False)
 
     @classmethod
-    def load(cls, folder: str | Path, cache: Path | None = cache_home("recommend")) -> ModelLens:
+    def load(cls, folder: str | Path, cache: str | Path | None = DEFAULT_CACHE) -> ModelLens:
         import torch
 
         folder = Path(folder)
