@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from modelreuse.dock.artifacts import ArtifactStore, sha256_of
+from modelreuse.dock.index import DockIndex
 from modelreuse.dock.locking import DockLock, staging_folder
 from modelreuse.dock.store import LearnwareRecord, bump_revision, current_revision, make_engine
 from modelreuse.dock.validation import ValidationLimits, validate_in_subprocess
@@ -74,6 +75,7 @@ class Dock:
         self._listings: dict[str, tuple[int, list[dict]]] = {}
         self._shared: dict = {}
         self._models: dict[tuple[str, bool], ModelAdapter] = {}
+        self.index = DockIndex(self.root, self._lock, self._rkme_members, self._load_rkme_specs)
 
     # ---------------------------------------------------------------- submit
     def submit(self, package: str | Path | Learnware, *, trust: bool = False, validate: bool = True,
@@ -98,23 +100,30 @@ class Dock:
             if validate:
                 validate_in_subprocess(staged.lw.root, trust=trust, timeout_s=timeout_s, memory_bytes=memory_bytes,
                                        limits=limits)
-            return self._store(staged)
+            learnware_id = self._store(staged)
+        self.index.refresh({staged.lw.manifest.feature_space})
+        return learnware_id
 
     def submit_many(self, packages: list[str | Path | Learnware], *, trust: bool = False, n_jobs: int = 2,
-                    timeout_s: float | None = None, limits: ValidationLimits | None = None) -> list[str]:
+                    validate: bool = True, timeout_s: float | None = None,
+                    limits: ValidationLimits | None = None) -> list[str]:
         """Submit several learnwares: each is staged, duplicates (of the dock or within the batch)
         are refused before any validation, the sandboxed validations run ``n_jobs`` at a time
-        (threads driving child processes), then each is stored as by :meth:`submit`. Stops at the
-        first invalid package, before storing any; staging folders are always removed."""
+        (threads driving child processes; none with ``validate=False``), then each is stored as by
+        :meth:`submit` and the persisted index is updated once for the batch. Stops at the first
+        invalid package, before storing any; staging folders are always removed."""
         from concurrent.futures import ThreadPoolExecutor
 
         with ExitStack() as stack:
             staged = [self._stage(p, stack.enter_context(staging_folder(self.root))) for p in packages]
             self._refuse_duplicates(staged)
-            with ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool:
-                list(pool.map(lambda s: validate_in_subprocess(s.lw.root, trust=trust, timeout_s=timeout_s,
-                                                               limits=limits), staged))
-            return [self._store(s) for s in staged]
+            if validate:
+                with ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool:
+                    list(pool.map(lambda s: validate_in_subprocess(s.lw.root, trust=trust, timeout_s=timeout_s,
+                                                                   limits=limits), staged))
+            ids = [self._store(s) for s in staged]
+        self.index.refresh({s.lw.manifest.feature_space for s in staged})
+        return ids
 
     def _stage(self, package: str | Path | Learnware, staging: Path) -> _Staged:
         """Copy ``package`` into ``staging`` as its canonical zip (only the files its manifest lists,
@@ -167,8 +176,10 @@ class Dock:
         return learnware_id
 
     # ---------------------------------------------------------------- read
-    def list(self, **filters: Any) -> list[dict]:
-        """Cards of all learnwares matching exact-value filters on card fields and ``tag``."""
+    def list(self, *, manifests: bool = False, **filters: Any) -> list[dict]:
+        """Cards of all learnwares matching exact-value filters on card fields and ``tag``, in dock
+        order (``created_at``, then id), from one SQL statement; with ``manifests=True`` each card
+        also holds its ``manifest`` (as :meth:`card` gives it, without a query per learnware)."""
         tag = filters.pop("tag", None)
         unknown = set(filters) - set(CARD_FILTERS)
         if unknown:
@@ -179,7 +190,7 @@ class Dock:
             if value is not None:
                 stmt = stmt.where(getattr(LearnwareRecord, key) == value)
         with Session(self.engine) as session:
-            cards = [r.card() for r in session.scalars(stmt)]
+            cards = [{**r.card(), "manifest": r.manifest} if manifests else r.card() for r in session.scalars(stmt)]
         return [c for c in cards if tag is None or tag in c["tags"]]
 
     def __len__(self) -> int:
@@ -215,7 +226,8 @@ class Dock:
         the same content can never be left with a row and no files)."""
         with self._lock:
             with Session(self.engine) as session:
-                sha = self._record(session, learnware_id).package_sha256
+                record = self._record(session, learnware_id)
+                sha, space = record.package_sha256, record.feature_space
                 session.execute(delete(LearnwareRecord).where(LearnwareRecord.id == learnware_id))
                 bump_revision(session)
                 session.commit()
@@ -223,6 +235,7 @@ class Dock:
             if referenced is None:
                 self.artifacts.delete(learnware_id, sha)
         self._models = {k: v for k, v in self._models.items() if k[0] != learnware_id}
+        self.index.refresh({space})
 
     def check(self, repair: bool = False) -> CheckReport:
         """Compare rows with files and report what a crash left (see :mod:`modelreuse.dock.check`);
@@ -249,7 +262,9 @@ class Dock:
                 ``alpha``, ``max_learnwares``, ``recommender``, ...); the rest are card filters
                 (:data:`CARD_FILTERS` or ``tag``), e.g. ``task_type="regression"``.
 
-        Candidates: the learnwares that pass the filters and have every spec kind the selector
+        Selectors of RKME specs in one feature space read the dock's persisted index of that space
+        (:mod:`modelreuse.dock.index`; built or brought up to date on first use), so no package is
+        opened for them. Candidates: the learnwares that pass the filters and have every spec kind the selector
         declares (a learnware with only a card is found by ``semantic``, never by
         ``statistical``). Selectors that compare the task's rows (``feature_space=True``) see one
         feature space only (:meth:`feature_space_of`), and for a :class:`Task` with a
@@ -261,7 +276,9 @@ class Dock:
         options = {name: value for name, value in kwargs.items() if name in params}
         filters = {name: value for name, value in kwargs.items() if name not in params}
         cards, space = self._candidate_cards(task, entry.name, entry.metadata, filters)
-        candidates = Candidates(cards, frozenset(exclude), self._load_spec, self._shared)
+        persisted = space is not None and "rkme" in entry.metadata["spec_kinds"]
+        candidates = Candidates(cards, frozenset(exclude), self._load_spec, self._shared,
+                                rkme_index=(lambda: self.index.get(space)) if persisted else None)
         ranking = entry.obj(**options).select(task, candidates, k)
         if space is not None:
             ranking.details["feature_space"] = space
@@ -312,13 +329,41 @@ class Dock:
     def _listing(self, filters: dict) -> list[dict]:
         """:meth:`list` with ``filters``, cached per dock object until the dock's revision changes
         (a search on an unchanged dock costs one tiny query)."""
+        return self._revision_and_listing(filters)[1]
+
+    def _revision_and_listing(self, filters: dict) -> tuple[int, list[dict]]:
+        """The dock revision (read first) and :meth:`list` with ``filters`` (cached per revision)."""
         with Session(self.engine) as session:
             revision = current_revision(session)
         key = json.dumps(sorted(filters.items()), default=str)
         cached = self._listings.get(key)
         if cached is None or cached[0] != revision:
             cached = self._listings[key] = (revision, self.list(**filters))
-        return cached[1]
+        return cached
+
+    def _rkme_members(self) -> tuple[int, dict[str, list[str]]]:
+        """The revision and, per feature space, the ids of the learnwares with an RKME spec in
+        dock order: what :class:`DockIndex` indexes."""
+        revision, cards = self._revision_and_listing({})
+        spaces: dict[str, list[str]] = {}
+        for card in cards:
+            if "rkme" in card["spec_kinds"]:
+                spaces.setdefault(card["feature_space"], []).append(card["id"])
+        return revision, spaces
+
+    def _load_rkme_specs(self, learnware_ids: list[str]) -> list[RKMESpec]:
+        """The RKME specs of ``learnware_ids`` (their package digests in one query per 500 ids)."""
+        shas: dict[str, str] = {}
+        with Session(self.engine) as session:
+            for lo in range(0, len(learnware_ids), 500):
+                chunk = learnware_ids[lo:lo + 500]
+                shas.update(session.execute(select(LearnwareRecord.id, LearnwareRecord.package_sha256)
+                                            .where(LearnwareRecord.id.in_(chunk))).all())
+        missing = [i for i in learnware_ids if i not in shas]
+        if missing:
+            raise LearnwareNotFoundError(f"learnware(s) {missing[:5]} were removed from the dock at {self.root} "
+                                         "while its index was updated; search again")
+        return [Learnware.open(self.artifacts.unpacked(i, shas[i])).spec("rkme") for i in learnware_ids]
 
     def _load_spec(self, learnware_id: str, kind: str) -> Specification:
         return self.get(learnware_id).spec(kind)

@@ -32,12 +32,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from modelreuse._registry import Registry
 from modelreuse.errors import EmptyDockError, LearnwareNotFoundError
 from modelreuse.selection.ranking import Ranking
 from modelreuse.specs.base import Specification
+
+if TYPE_CHECKING:
+    from modelreuse.specs.rkme_index import RKMEIndex
 
 T = TypeVar("T")
 
@@ -54,12 +57,17 @@ class Candidates:
         load: ``load(learnware_id, kind)`` -> that learnware's spec; raises
             :class:`LearnwareNotFoundError` for a learnware removed since the cards were listed.
         cache: the dock's memo for :meth:`shared` (kept while the dock object lives).
+        rkme_index: ``rkme_index()`` -> the dock's persisted RKME index of the searched feature
+            space (:mod:`modelreuse.dock.index`): every learnware there with an RKME, so a superset
+            of :attr:`cards` (selectors take the cards' rows); ``None`` when the dock gives none
+            and selectors build one from the specs (:meth:`specs`).
     """
 
     cards: list[dict]
     exclude: frozenset[str] = frozenset()
     load: Callable[[str, str], Specification] | None = None
     cache: dict = field(default_factory=dict, repr=False)
+    rkme_index: Callable[[], RKMEIndex | None] | None = field(default=None, repr=False)
 
     def kept(self) -> list[dict]:
         """The cards not excluded."""

@@ -10,12 +10,19 @@ must not move anybody else's MMD or their order. Hence:
   is a function of the two specs only; an affine change of units applied to every party leaves
   it unchanged;
 * **prefilter in a robust shared frame**: the random-Fourier-feature embeddings (``dim``
-  features, fixed seed) need one frame fixed at build time, the per-feature *median* of the
-  specs' scales with the median ``gamma``. A median moves by at most one order statistic of the
-  honest specs when one spec is added, so the candidate set is robust, though not strictly
-  independent of other specs; with at most ``prefilter`` learnwares (64 by default) every one is
-  scored exactly and the result is strictly independent. A FAISS HNSW graph over the
-  embeddings serves the prefilter when ``N`` exceeds ``exact_below``; below, a numpy scan.
+  features, fixed seed) need one shared frame, the per-feature *median* of the scales (and the
+  median ``gamma``) of the first :data:`FRAME_SEED` learnwares of the index (the dock's oldest in
+  the space). A median moves by at most one order statistic of the honest specs when one spec is
+  added, and specs added after the first :data:`FRAME_SEED` cannot move it at all, so the
+  candidate set is robust, though not strictly independent of other specs; with at most
+  ``prefilter`` learnwares (64 by default) every one is scored exactly and the result is strictly
+  independent. A FAISS HNSW graph over the embeddings serves the prefilter when ``N`` exceeds
+  ``exact_below``; below, a numpy scan.
+* **incremental**: because the frame is fixed by the first rows, appending learnwares embeds only
+  the new ones (:meth:`RKMEIndex.extended`), and removing one re-embeds only when it was among
+  the first :data:`FRAME_SEED` (:meth:`RKMEIndex.removed`); both equal a build from scratch over
+  the same rows in the same order. Every array is a plain numeric array, so the dock can persist
+  the index as ``.npy`` files and open them memory-mapped (:mod:`modelreuse.dock.index`).
 
 Trade-off: the stored moments no longer give a pooled frame (the union's standard deviation)
 in which self-terms ``beta_i' K_ii beta_i`` are computed once at build; they are recomputed in
@@ -37,51 +44,102 @@ from modelreuse.specs.rkme import RKMESpec
 EMBED_DIM = 256
 EMBED_SEED = 20231
 EXACT_BELOW = 4096
+FRAME_SEED = 64  # learnwares whose scales fix the prefilter frame
 BLOCK_VALUES = 4_000_000  # doubles per kernel block (32 MB)
 
 
-def robust_scale(specs: list[RKMESpec]) -> np.ndarray:
-    """Per-feature median of the specs' scales: the prefilter frame (module doc)."""
-    return np.median(np.stack([s.scale for s in specs]), axis=0)
+def prefilter_frame(scales: np.ndarray, gammas: np.ndarray) -> tuple[np.ndarray, float]:
+    """The prefilter frame (module doc): per-feature median of the scales and median gamma of the
+    first :data:`FRAME_SEED` learnwares (rows in index order)."""
+    return np.median(scales[:FRAME_SEED], axis=0), float(np.median(gammas[:FRAME_SEED]))
 
 
 @dataclass
 class RKMEIndex:
+    """Stacked RKMEs of one feature space, row ``i`` is learnware ``ids[i]`` (module doc)."""
+
     ids: list[str]
-    scale: np.ndarray  # (d,) prefilter frame: median of the specs' scales
-    gamma: float  # prefilter kernel: median of the specs' gammas
+    scale: np.ndarray  # (d,) prefilter frame (prefilter_frame)
+    gamma: float  # prefilter kernel
     points: np.ndarray  # (M, d) reduced sets in original units
     weights: np.ndarray  # (M,)
     starts: np.ndarray  # (N + 1,) segment offsets into points
     embeddings: np.ndarray  # (N, EMBED_DIM) float32, in the prefilter frame
-    counts: np.ndarray | None = None  # (N,) rows each spec sketches
+    counts: np.ndarray  # (N,) rows each spec sketches
+    scales: np.ndarray  # (N, d) each spec's own scale (the frame is recomputed from them)
+    gammas: np.ndarray  # (N,) each spec's own gamma
     faiss_index: object | None = None
 
     @classmethod
     def build(cls, ids: list[str], specs: list[RKMESpec], exact_below: int = EXACT_BELOW) -> RKMEIndex:
-        scale = robust_scale(specs)
-        gamma = float(np.median([s.gamma for s in specs]))
-        lengths = np.array([len(s.Z) for s in specs])
-        starts = np.concatenate([[0], np.cumsum(lengths)])
-        points = np.concatenate([s.Z for s in specs])
-        weights = np.concatenate([s.beta for s in specs])
-        embeddings = _embeddings(points / scale, weights, starts, gamma)
-        counts = np.array([s.n for s in specs], dtype=np.float64)
-        index = cls(list(ids), scale, gamma, points, weights, starts, embeddings, counts)
-        if len(ids) >= exact_below:
-            index.faiss_index = _hnsw(embeddings)
-        return index
+        """The index of ``specs`` (row ``i`` is learnware ``ids[i]``)."""
+        return cls.from_arrays(list(ids), **_stacked(specs), exact_below=exact_below)
+
+    @classmethod
+    def from_arrays(cls, ids: list[str], *, points: np.ndarray, weights: np.ndarray, starts: np.ndarray,
+                    counts: np.ndarray, scales: np.ndarray, gammas: np.ndarray, embeddings: np.ndarray | None = None,
+                    faiss_index: object | None = None, exact_below: int = EXACT_BELOW) -> RKMEIndex:
+        """An index from its stacked arrays; ``embeddings`` (and the FAISS graph, for at least
+        ``exact_below`` learnwares) are computed when not given."""
+        scale, gamma = prefilter_frame(scales, gammas)
+        if embeddings is None:
+            embeddings = _embeddings(points, weights, starts, scale, gamma)
+        if faiss_index is None and len(ids) >= exact_below:
+            faiss_index = _hnsw(embeddings)
+        return cls(ids, scale, gamma, points, weights, starts, embeddings, counts, scales, gammas, faiss_index)
 
     def __len__(self) -> int:
         return len(self.ids)
 
+    def extended(self, ids: list[str], specs: list[RKMESpec], exact_below: int = EXACT_BELOW) -> RKMEIndex:
+        """This index with ``specs`` appended; equal to :meth:`build` over all of them. The frame
+        and the existing embeddings are kept once :data:`FRAME_SEED` learnwares are in, so only
+        the new rows are embedded (and added to the FAISS graph)."""
+        new = _stacked(specs)
+        arrays = {"points": np.concatenate([self.points, new["points"]]),
+                  "weights": np.concatenate([self.weights, new["weights"]]),
+                  "starts": np.concatenate([self.starts, self.starts[-1] + new["starts"][1:]]),
+                  **{name: np.concatenate([getattr(self, name), new[name]]) for name in ("counts", "scales", "gammas")}}
+        all_ids = [*self.ids, *ids]
+        if len(self) < FRAME_SEED:
+            return RKMEIndex.from_arrays(all_ids, **arrays, exact_below=exact_below)
+        added = _embeddings(new["points"], new["weights"], new["starts"], self.scale, self.gamma)
+        graph = None
+        if self.faiss_index is not None:
+            import faiss
+
+            graph = faiss.clone_index(self.faiss_index)
+            graph.add(np.ascontiguousarray(added))
+        return RKMEIndex.from_arrays(all_ids, **arrays, embeddings=np.concatenate([self.embeddings, added]),
+                                     faiss_index=graph, exact_below=exact_below)
+
+    def removed(self, gone: set[str], exact_below: int = EXACT_BELOW) -> RKMEIndex:
+        """This index without the learnwares ``gone``; equal to :meth:`build` over the rest (the
+        frame and embeddings are recomputed only when one of the first :data:`FRAME_SEED` goes;
+        the FAISS graph, which cannot remove, is rebuilt)."""
+        keep = np.array([i for i, lid in enumerate(self.ids) if lid not in gone], dtype=np.int64)
+        arrays = self._rows(keep)
+        seed = min(FRAME_SEED, len(self))
+        same_frame = len(keep) >= seed and bool(np.all(keep[:seed] == np.arange(seed)))
+        return RKMEIndex.from_arrays([self.ids[i] for i in keep], **arrays,
+                                     embeddings=self.embeddings[keep] if same_frame else None, exact_below=exact_below)
+
+    def subset(self, ids: set[str]) -> RKMEIndex:
+        """The rows of ``ids`` only, in the same prefilter frame (a query-time view: exact scan,
+        no FAISS)."""
+        keep = np.array([i for i, lid in enumerate(self.ids) if lid in ids], dtype=np.int64)
+        return RKMEIndex([self.ids[i] for i in keep], self.scale, self.gamma, embeddings=self.embeddings[keep],
+                         **self._rows(keep))
+
     def without(self, excluded: set[str]) -> RKMEIndex:
         """A copy without the given learnware ids, same prefilter frame (exact scan, no FAISS)."""
-        keep = np.array([i for i, lid in enumerate(self.ids) if lid not in excluded], dtype=np.int64)
+        return self.subset({lid for lid in self.ids if lid not in excluded})
+
+    def _rows(self, keep: np.ndarray) -> dict[str, np.ndarray]:
+        """The stacked arrays (no embeddings) of rows ``keep``."""
         idx, seg_starts = self.segment_rows(keep)
-        starts = np.append(seg_starts, len(idx))
-        return RKMEIndex([self.ids[i] for i in keep], self.scale, self.gamma, self.points[idx], self.weights[idx],
-                         starts, self.embeddings[keep], None if self.counts is None else self.counts[keep])
+        return {"points": self.points[idx], "weights": self.weights[idx], "starts": np.append(seg_starts, len(idx)),
+                "counts": self.counts[keep], "scales": self.scales[keep], "gammas": self.gammas[keep]}
 
     # ------------------------------------------------------------------ queries
     def prefilter(self, spec: RKMESpec, k: int) -> np.ndarray:
@@ -172,14 +230,25 @@ def _chunks(lengths: np.ndarray, max_points: int) -> Iterator[slice]:
         start = stop
 
 
-def _embeddings(points: np.ndarray, weights: np.ndarray, starts: np.ndarray, gamma: float) -> np.ndarray:
-    """RFF kernel-mean embedding per learnware, over blocks of at most ``BLOCK_VALUES`` features."""
+def _stacked(specs: list[RKMESpec]) -> dict[str, np.ndarray]:
+    """The specs' arrays stacked as :class:`RKMEIndex` keeps them."""
+    return {"points": np.concatenate([s.Z for s in specs]), "weights": np.concatenate([s.beta for s in specs]),
+            "starts": np.concatenate([[0], np.cumsum([len(s.Z) for s in specs])]).astype(np.int64),
+            "counts": np.array([s.n for s in specs], dtype=np.float64),
+            "scales": np.stack([np.asarray(s.scale, np.float64) for s in specs]),
+            "gammas": np.array([s.gamma for s in specs], dtype=np.float64)}
+
+
+def _embeddings(points: np.ndarray, weights: np.ndarray, starts: np.ndarray, scale: np.ndarray,
+                gamma: float) -> np.ndarray:
+    """RFF kernel-mean embedding per learnware of its points divided by ``scale``, over blocks of
+    at most ``BLOCK_VALUES`` features (each learnware's rows alone decide its embedding)."""
     n = len(starts) - 1
     out = np.empty((n, EMBED_DIM), dtype=np.float32)
     for chunk in _chunks(np.diff(starts), BLOCK_VALUES // EMBED_DIM):
         ids = np.arange(n)[chunk]
         lo, hi = starts[ids[0]], starts[ids[-1] + 1]
-        phi = random_fourier_features(points[lo:hi], gamma, EMBED_DIM, EMBED_SEED) * weights[lo:hi, None]
+        phi = random_fourier_features(points[lo:hi] / scale, gamma, EMBED_DIM, EMBED_SEED) * weights[lo:hi, None]
         out[chunk] = np.add.reduceat(phi, starts[ids] - lo, axis=0)
     return out
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from modelreuse.errors import InvalidTaskDataError
+from modelreuse.errors import EmptyDockError, InvalidTaskDataError
 from modelreuse.selection.base import SELECTORS, Candidates
 from modelreuse.selection.calibration import DEFAULT_ALPHA, NullModel, null_model
 from modelreuse.selection.ranking import Ranking
@@ -26,7 +26,16 @@ def query_rkme(query: Task | RKMESpec) -> RKMESpec:
 
 
 def rkme_index(candidates: Candidates) -> tuple[RKMEIndex, dict[str, str]]:
-    """The candidates' RKME index without the excluded ids, and their names (index shared per dock)."""
+    """The candidates' RKME index without the excluded ids, and their names: the rows of the
+    dock's persisted index when it gives one (no spec is read), else one built from the specs and
+    shared per dock."""
+    persisted = candidates.rkme_index() if candidates.rkme_index is not None else None
+    if persisted is not None:
+        kept = {c["id"]: c["name"] for c in candidates.kept()}
+        index = persisted if len(kept) == len(persisted) and set(persisted.ids) == set(kept) else persisted.subset(set(kept))
+        if len(index) == 0:
+            raise EmptyDockError("every matching learnware was removed while the search ran; try again")
+        return index, kept
 
     def build(cards: list[dict]) -> tuple[RKMEIndex, dict[str, str]]:
         kept, specs = candidates.specs("rkme", cards)
