@@ -72,6 +72,7 @@ class ReusedModel(BaseEstimator):
             inner_tags = get_tags(inner)
             tags.estimator_type = inner_tags.estimator_type
             tags.classifier_tags, tags.regressor_tags = inner_tags.classifier_tags, inner_tags.regressor_tags
+            tags.input_tags.allow_nan = inner_tags.input_tags.allow_nan  # missing cells go to the estimator
         if self.encoder is not None:
             tags.input_tags.two_d_array, tags.input_tags.string = False, True
         if self.schema is not None:  # DataFrames with categorical columns and missing cells, not arrays
