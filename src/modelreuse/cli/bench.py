@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +33,28 @@ def bench_dock_races(data: Path | None = DataOpt,
                      seed: int = 0, out: Path | None = OutOpt, as_json: bool = JsonOpt) -> None:
     """Concurrent submitters and searchers, remove/re-submit races and kill -9 trials against real
     docks; prints lost, duplicated, corrupt and untyped counts (all should be 0)."""
-    import shutil
-
     from modelreuse.bench.dock_races import run
 
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     show(run(data_root(data), work, postgres=postgres, submitters=submitters, searchers=searchers, rounds=rounds,
              kill=kill, seed=seed), as_json, out)
+
+
+@app.command("dock-scale")
+def bench_dock_scale(n: int = typer.Option(1000, "--n", help="Learnwares in the dock."),
+                     dock: Path = typer.Option(Path("results/dock-scale"), "--out",
+                                               help="Dock folder to build and keep (with user.csv)."),
+                     data: Path | None = DataOpt, users: int = 10, repeats: int = 20, seed: int = 0,
+                     existing: bool = typer.Option(False, help="Measure the dock already at --out (N learnwares)."),
+                     as_json: bool = JsonOpt) -> None:
+    """A dock of N learnwares from real Beijing stations: submit throughput, index build and
+    incremental add, disk, a new process's CLI search, warm p50/p99, top-1 hit rate."""
+    from modelreuse.bench.dock_scale import run
+
+    if not existing:
+        shutil.rmtree(dock, ignore_errors=True)
+    show(run(data_root(data), n, dock, users=users, repeats=repeats, seed=seed, existing=existing), as_json, None)
 
 
 @app.command("market")
