@@ -76,7 +76,7 @@ def test_router_contract(name, routerdc, tmp_path):
     assert clone(router).score_model.get_params() == router.score_model_.get_params()
     with pytest.raises(NotFittedError):
         clone(router).predict(embeddings=X_test)
-    with pytest.raises(RoutingDataError, match="shape"):
+    with pytest.raises(RoutingDataError, match=f"has {X_test.shape[1] - 1} features, but .* expecting {X_test.shape[1]}"):
         router.predict(embeddings=X_test[:, :-1], tasks=test.tasks)
 
     router.save(tmp_path / name)

@@ -5,9 +5,11 @@ scikit-learn estimator: constructor arguments stored verbatim, ``fit(X, S, tasks
 embeddings ``X (n, d)``, per-model scores ``S (n, M)`` in [0, 1] (NaN = not evaluated, ignored by
 every loss) and task labels, learned state in attributes ending in ``_`` (``n_features_in_ = d``),
 and ``predict(X, tasks) -> (n, M)`` predicted scores in [0, 1]. :class:`ScoreModel` validates the
-inputs of both in one place and subclasses implement ``_fit`` / ``_predict``. Its fitted state is
-arrays and JSON only, so a saved router loads without executing anything (``router.json`` +
-``router.npz``).
+inputs of both in one place (``X`` with scikit-learn's ``validate_data``, so its messages and
+``n_features_in_`` checks apply; the scores with :func:`check_scores`) and subclasses implement
+``_fit`` / ``_predict``. To scikit-learn a score model is a multi-output estimator whose target is
+the 2-D score matrix (its tags say so). Its fitted state is arrays and JSON only, so a saved router
+loads without executing anything (``router.json`` + ``router.npz``).
 
 Adding a score model is one new module in this package with one decorator line,
 ``@ROUTERS.register("name")``, on a :class:`ScoreModel` subclass.
@@ -37,18 +39,35 @@ ROUTERS: Registry[type[ScoreModel]] = Registry("router", package="modelreuse.rou
 class ScoreModel(BaseEstimator, ABC):
     """Predicts each model's score on a query (module doc)."""
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.target_tags.multi_output = True  # the target is S (n_queries, n_models) ...
+        tags.target_tags.single_output = False  # ... never a 1-D y
+        return tags
+
     def fit(self, X, S, tasks=None, **fit_params) -> ScoreModel:
         """Validate ``X (n, d)``, ``S (n, M)`` and ``tasks``, then learn (``_fit``)."""
-        X, S, tasks = check_training_data(X, S, tasks)
-        self.n_features_in_ = X.shape[1]
-        self._fit(X, S, tasks, **fit_params)
+        X = self._check_queries(X, reset=True)
+        S = check_scores(S, len(X))
+        self._fit(X, S, as_tasks(tasks, len(X)), **fit_params)
         return self
 
     def predict(self, X, tasks=None, **predict_params) -> np.ndarray:
         """``(n, M)`` predicted scores in [0, 1] for queries ``X (n, n_features_in_)``."""
         check_is_fitted(self)
-        X = check_queries(X, self.n_features_in_)
+        X = self._check_queries(X, reset=False)
         return self._predict(X, as_tasks(tasks, len(X)), **predict_params)
+
+    def _check_queries(self, X, reset: bool) -> np.ndarray:
+        """Finite float64 ``X (n, d)`` (scikit-learn's ``validate_data``: ``reset`` sets
+        ``n_features_in_``, otherwise ``d`` must equal it); its errors as :class:`RoutingDataError`."""
+        from sklearn.utils.validation import validate_data
+
+        try:
+            return validate_data(self, X, reset=reset, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise RoutingDataError(f"query embeddings: {exc}") from None
 
     @abstractmethod
     def _fit(self, X: np.ndarray, S: np.ndarray, tasks: np.ndarray) -> None:
@@ -80,28 +99,23 @@ class ScoreModel(BaseEstimator, ABC):
     def _set_state(self, state: dict[str, np.ndarray]) -> None: ...
 
 
-def check_training_data(X, S, tasks=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Validated ``float64 X, S`` and object ``tasks`` (all ``""`` when not given)."""
-    X, S = np.asarray(X, dtype=np.float64), np.asarray(S, dtype=np.float64)
-    if X.ndim != 2 or S.ndim != 2 or len(X) != len(S) or len(X) == 0:
-        raise RoutingDataError(f"need X (n, d) and scores (n, M) with the same n > 0, got {X.shape} and {S.shape}")
-    if not np.isfinite(X).all():
-        raise RoutingDataError("query embeddings contain NaN or inf")
+def check_scores(S, n: int) -> np.ndarray:
+    """Validated float64 scores ``(n, M)``: in [0, 1], NaN where a model was not evaluated, and at
+    least one score per model."""
+    if S is None:
+        raise RoutingDataError("a score model requires y to be passed, but the target y is None: pass the scores "
+                               "S (n_queries, n_models)")
+    try:
+        S = np.asarray(S, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise RoutingDataError("scores must be numbers in [0, 1] (NaN where a model was not evaluated)") from None
+    if S.ndim != 2 or len(S) != n or S.shape[1] == 0:
+        raise RoutingDataError(f"need scores of shape (n_queries={n}, n_models >= 1), got {S.shape}")
     if ((S < 0) | (S > 1) | np.isinf(S)).any():
         raise RoutingDataError("scores must lie in [0, 1] (NaN where a model was not evaluated); rescale them first")
     if np.isnan(S).all(axis=0).any():
         raise RoutingDataError(f"model(s) {np.flatnonzero(np.isnan(S).all(axis=0)).tolist()} have no training score")
-    return X, S, as_tasks(tasks, len(X))
-
-
-def check_queries(X, n_features: int) -> np.ndarray:
-    """Validated float64 query embeddings ``(n, n_features)``."""
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[1] != n_features:
-        raise RoutingDataError(f"need query embeddings of shape (n, {n_features}) as in training, got {X.shape}")
-    if not np.isfinite(X).all():
-        raise RoutingDataError("query embeddings contain NaN or inf")
-    return X
+    return S
 
 
 def as_tasks(tasks, n: int) -> np.ndarray:

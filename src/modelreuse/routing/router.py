@@ -15,7 +15,8 @@ have no costs).
 
 ``Router`` is a scikit-learn estimator over routing records: ``fit(records)`` learns
 ``score_model_``, ``models_``, ``costs_`` and ``n_features_in_`` (the query-embedding width);
-``clone`` copies the unfitted configuration.
+``clone`` copies the unfitted configuration. Its scikit-learn tags say it takes no array ``X``
+(``input_tags.two_d_array`` is False), so only scikit-learn's data-free API checks apply to it.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ class Router(BaseEstimator):
         self.score_model = score_model
         self.cache = cache
         self.max_chars = max_chars
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False  # fit takes RoutingRecords, predict query texts (or embeddings)
+        return tags
 
     def _new_score_model(self) -> ScoreModel:
         if isinstance(self.score_model, ScoreModel):
