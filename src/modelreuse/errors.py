@@ -101,3 +101,9 @@ class UnknownNameError(ModelReuseError, ValueError):
 
 class RegistryError(ModelReuseError, ValueError):
     """Two entries were registered under one name in a registry (a programming error)."""
+
+
+class BelowBaselineWarning(UserWarning):
+    """No reuse candidate scored above the trivial baseline (the majority class's accuracy, or
+    R^2 = 0 for predicting the mean) on the user's labelled rows: the learnwares found do not help
+    this task; compare with a model trained on your own rows (reuser ``"own_rows"``)."""

@@ -5,7 +5,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from modelreuse.errors import InvalidTaskDataError, UnknownNameError
+from modelreuse.errors import BelowBaselineWarning, InvalidTaskDataError, UnknownNameError
 from modelreuse.reuse.auto import AutoReuser, build_reuser, cv_splitter
 from modelreuse.reuse.base import REUSERS, task_score
 
@@ -62,3 +62,38 @@ def test_auto_reuser_is_an_estimator(classification_case):
     copy = clone(auto)
     assert copy.ranking[0].model is ranking[0].model  # the learnwares' models are shared, never refitted
     assert copy.fit(X[:60], y[:60]).score(X[60:], y[60:]) > 0.5
+
+
+def test_own_rows_chosen_and_said_when_the_learnwares_do_worse(regression_case, beijing):
+    """The user's label is the temperature, one of their own columns: the PM2.5 learnwares know
+    nothing of it, a forest on the labelled rows learns it."""
+    mixture, ranking, (X, _) = regression_case
+    y = X[:, beijing["_feature_names"].index("TEMP")]
+    with pytest.warns(BelowBaselineWarning, match="R\\^2 of always predicting the mean"):
+        auto = AutoReuser(mixture, ranking).fit(X[:90], y[:90])
+    assert auto.reuser_ == "own_rows" and auto.chosen_ == []
+    assert auto.scores_["own_rows"] == max(auto.scores_.values())
+    assert any(n.startswith("own_rows chosen") for n in auto.notes_)
+    assert task_score("regression", y[90:], auto.predict(X[90:])) > 0.8
+
+
+def test_a_reuser_that_cannot_be_fitted_is_skipped_with_the_reason(classification_case):
+    """Two labelled rows cannot be split into three cross-validation folds: the label-using reusers
+    are skipped (reason kept), the label-free ones are still scored."""
+    mixture, ranking, (X, y) = classification_case
+    auto = AutoReuser(mixture, ranking, min_labels=2).fit(X[:2], y[:2])
+    skipped = {n.split()[2].rstrip(":") for n in auto.notes_ if n.startswith("skipped reuser")}
+    assert skipped == {n for n in REUSERS.names() if REUSERS.metadata(n)["needs_labels"]}
+    assert all("cannot be fitted" in n for n in auto.notes_ if n.startswith("skipped"))
+    assert auto.reuser_ in auto.scores_ and not REUSERS.metadata(auto.reuser_)["needs_labels"]
+
+
+def test_labels_are_matched_to_the_candidates_classes_as_strings(classification_case):
+    from modelreuse.errors import SchemaError
+    from modelreuse.reuse.auto import shared_label_space
+
+    _, ranking, (_, y) = classification_case
+    kept, skipped = shared_label_space(ranking, y.astype(str))  # "1" matches 1
+    assert kept == list(ranking) and skipped == []
+    with pytest.raises(SchemaError, match=r"\['no', 'yes'\] share no class .*\['0', '1', '2', '3'\].*map"):
+        shared_label_space(ranking, np.where(y > 1, "yes", "no"))

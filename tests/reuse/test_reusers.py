@@ -7,6 +7,8 @@ from sklearn.metrics import r2_score
 
 from modelreuse.errors import InvalidTaskDataError
 from modelreuse.reuse import AveragingReuser, EnsemblePruningReuser, FeatureAugmentReuser, JobSelectorReuser
+from modelreuse.reuse.auto import build_reuser
+from modelreuse.reuse.base import REUSERS
 from tests.conftest import user_half
 
 SITES = ["Huairou", "Wanliu"]
@@ -84,3 +86,24 @@ def test_classification_soft_vote_aligns_class_sets(beijing):
     avg = AveragingReuser([a, b]).fit(X[:10])
     proba = avg.predict_proba(X[:10])
     assert list(avg.classes_) == [0, 1, 2, 3] and np.allclose(proba.sum(1), 1)
+
+
+@pytest.mark.parametrize("name", REUSERS.names())
+def test_rows_with_missing_cells(name, regression_case):
+    """NaN cells go to the learnwares' models as they are (their adapters fill them); reusers that
+    use the rows themselves fill them (job selector, own rows, feature augmentation's features)."""
+    mixture, ranking, (X, y) = regression_case
+    X = X.copy()
+    X[::2, :3] = np.nan
+    reuser = build_reuser(name, mixture, ranking, "regression").fit(X[:60], y[:60])
+    assert np.isfinite(reuser.predict(X[60:])).all()
+    assert r2_score(y[60:], reuser.predict(X[60:])) > 0.3
+
+
+def test_feature_augment_with_one_class(classification_case):
+    """A skewed user's fold may hold one class only: the head then predicts it, without crashing."""
+    mixture, ranking, (X, y) = classification_case
+    only = y == np.bincount(y).argmax()
+    fa = FeatureAugmentReuser([c.model for c in ranking], include_features=True).fit(X[only][:40], y[only][:40])
+    assert set(fa.predict(X[:20])) == {y[only][0]}
+    assert np.allclose(fa.predict_proba(X[:20]).sum(axis=1), 1)

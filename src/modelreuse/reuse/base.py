@@ -12,7 +12,9 @@ Metadata (read by :class:`~modelreuse.reuse.auto.AutoReuser`, the CLI and the be
 * ``needs_labels``: whether ``fit`` needs ``y`` (label-free reusers are scored on the labelled
   rows directly, label-using ones by cross-validation);
 * ``pool``: the candidates it is built from: ``"mixture"`` (mixture-search members with their
-  weights), ``"ranking"`` (the statistical ranking's top ``k``) or ``"top1"`` (its best entry);
+  weights), ``"ranking"`` (the statistical ranking's top ``k``), ``"top1"`` (its best entry) or
+  ``"none"`` (no learnware: a model trained on the user's labelled rows only, the yardstick reuse
+  must beat; see :mod:`modelreuse.reuse.own_rows`);
 * ``preference``: ties between equal scores go to the lowest value (the simpler reuser).
 * ``needs_specs`` (optional, default ``False``): it needs each candidate's RKME (``specs=``).
 
@@ -23,6 +25,13 @@ models in an adapter) and ``task_type`` (``"classification"``, ``"regression"`` 
 taken from the models). A reuser is a classifier or a regressor to scikit-learn according to
 that task type, so ``cross_val_score(reuser, X, y)`` stratifies and scores (accuracy or R^2)
 without extra arguments; ``predict_proba`` exists only for classification.
+
+Input: rows may hold NaN (missing cells of a table, kept by the schema encoding): reusers pass
+them to the learnwares' models, whose adapters fill them their own way
+(:meth:`modelreuse.learnware.Learnware.load_model`); a reuser that uses ``X`` itself fills them
+(see each reuser). Classes: ``classes_`` is the union of the models' classes and, when ``fit``
+gets labels, the user's own (labels are compared as strings, so ``1`` and ``"1"`` are one class);
+a class no model knows can only be predicted by a reuser that learns from labels.
 
 ``import modelreuse.reuse.base`` stays light: scikit-learn is imported here (the base class), but
 neither the dock nor SQLAlchemy.
@@ -42,7 +51,7 @@ from modelreuse.errors import InvalidTaskDataError
 
 REUSERS: Registry[type[ReuserBase]] = Registry("reuser", package="modelreuse.reuse")
 TASK_TYPES = ("classification", "regression")
-POOLS = ("mixture", "ranking", "top1")
+POOLS = ("mixture", "ranking", "top1", "none")
 
 
 def task_score(task_type: str, y_true, y_pred, sample_weight=None) -> float:
@@ -63,13 +72,19 @@ def models_task_type(models) -> str | None:
     return kinds.pop() if len(kinds) == 1 else None
 
 
-def union_classes(models) -> np.ndarray:
-    """Sorted union of the models' class labels (as strings when types differ)."""
-    labels = [np.asarray(m.classes_) for m in models]
+def union_classes(models, y=None) -> np.ndarray:
+    """Sorted union of the models' class labels and the labels ``y`` (as strings when types differ)."""
+    labels = [np.asarray(m.classes_) for m in models] + ([] if y is None else [np.unique(np.asarray(y))])
     try:
         return np.unique(np.concatenate(labels))
     except TypeError:
         return np.unique(np.concatenate([lab.astype(str) for lab in labels]))
+
+
+def class_columns(classes: np.ndarray, labels) -> np.ndarray:
+    """Column of each of ``labels`` in ``classes`` (compared as strings); every label must be there."""
+    where = {str(c): j for j, c in enumerate(classes)}
+    return np.asarray([where[str(label)] for label in labels], dtype=np.intp)
 
 
 def aligned_proba(model, X: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -101,7 +116,10 @@ class ReuserBase(BaseEstimator):
     Subclasses set their extra constructor arguments verbatim and implement ``_fit(X, y)``
     (learned state with a trailing ``_``; ``y`` is ``None`` when not given) and ``_combine(X)``
     (aligned outputs ``(n, C)``: probabilities, or one column of regression outputs).
+    ``uses_models = False`` for a reuser that needs no learnware (pool ``"none"``).
     """
+
+    uses_models = True
 
     def __init__(self, models=None, task_type: str | None = None):
         self.models = models
@@ -112,6 +130,7 @@ class ReuserBase(BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
         task_type = self._task_type()
         if task_type == "classification":
             from sklearn.utils import ClassifierTags
@@ -126,7 +145,7 @@ class ReuserBase(BaseEstimator):
     def fit(self, X, y=None):
         """Check the models, validate ``X`` (and ``y``), then learn what the reuser learns."""
         task_type = self._task_type()
-        if not self.models:
+        if self.uses_models and not self.models:
             raise InvalidTaskDataError("a reuser needs at least one model; pass models=[...] (see Learnware.load_model)")
         if task_type not in TASK_TYPES:
             raise InvalidTaskDataError(f"task_type must be 'classification' or 'regression' (or None with models of "
@@ -134,17 +153,18 @@ class ReuserBase(BaseEstimator):
         X, y = self._validate(X, y, reset=True)
         self.task_type_ = task_type
         if task_type == "classification":
-            self.classes_ = union_classes(self.models)
+            self.classes_ = union_classes(self.models or (), y)
         self._fit(X, y)
         return self
 
     def _validate(self, X, y=None, reset: bool = False):
-        """The one place where reusers check their input: finite 2-D float rows (and 1-D ``y`` of
-        the same length when given); ``reset`` records ``n_features_in_``, otherwise the width
-        must match it."""
+        """The one place where reusers check their input: 2-D float rows, NaN allowed (missing
+        cells; inf is refused), and 1-D finite ``y`` of the same length when given; ``reset``
+        records ``n_features_in_``, otherwise the width must match it."""
         if y is None:
-            return validate_data(self, X, reset=reset, dtype=np.float64), None
-        X, y = validate_data(self, X, y, reset=reset, dtype=np.float64, y_numeric=self._task_type() == "regression")
+            return validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite="allow-nan"), None
+        X, y = validate_data(self, X, y, reset=reset, dtype=np.float64, ensure_all_finite="allow-nan",
+                             y_numeric=self._task_type() == "regression")
         if self._task_type() == "classification":
             from sklearn.utils.multiclass import check_classification_targets
 

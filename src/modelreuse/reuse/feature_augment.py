@@ -5,19 +5,24 @@ Reference: the ``learnware`` package's ``FeatureAugmentReuser``. Features are th
 standardised user features concatenated with every learnware's output (probabilities or
 predictions); the head is ``RidgeCV`` (regression) or L2 logistic regression whose ``C`` is chosen by
 stratified k-fold CV when every class has at least 2 rows (classification), so that a few
-labelled rows do not overfit.
+labelled rows do not overfit. Labelled rows of one class only (a skewed user's fold) get a
+constant head predicting that class. Missing cells of the user's features (``include_features``)
+are filled with the column means of the rows ``fit`` saw (``SimpleImputer``; a column with no
+value there becomes 0); the learnwares' outputs have none (their adapters fill missing cells).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from sklearn.dummy import DummyClassifier
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from modelreuse.errors import InvalidTaskDataError
-from modelreuse.reuse.base import REUSERS, TASK_TYPES, ReuserBase
+from modelreuse.reuse.base import REUSERS, TASK_TYPES, ReuserBase, class_columns
 
 
 @REUSERS.register("feature_augment", task_types=TASK_TYPES, needs_labels=True, pool="ranking", preference=4)
@@ -40,12 +45,17 @@ class FeatureAugmentReuser(ReuserBase):
             raise InvalidTaskDataError("FeatureAugmentReuser needs at least 2 labelled rows, got "
                                        f"n_samples={0 if y is None else len(y)}: fit(X, y)")
         D = self._design(X)
+        prep = (SimpleImputer(keep_empty_features=True), StandardScaler())
         if self.task_type_ == "regression":
-            self.head_ = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13))).fit(D, y)
+            self.head_ = make_pipeline(*prep, RidgeCV(alphas=np.logspace(-3, 3, 13))).fit(D, y)
             return
-        y_str = y.astype(self.classes_.dtype) if self.classes_.dtype.kind in "US" else y
-        head = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-        min_count = np.unique(y_str, return_counts=True)[1].min()
+        y_str = y.astype(str)
+        counts = np.unique(y_str, return_counts=True)[1]
+        if len(counts) == 1:
+            self.head_ = DummyClassifier(strategy="most_frequent").fit(D, y_str)
+            return
+        head = make_pipeline(*prep, LogisticRegression(max_iter=2000))
+        min_count = counts.min()
         if min_count >= 2:
             cv = StratifiedKFold(n_splits=int(min(5, min_count)), shuffle=True, random_state=0)
             head = GridSearchCV(head, {"logisticregression__C": np.logspace(-2, 2, 5)}, cv=cv)
@@ -55,9 +65,6 @@ class FeatureAugmentReuser(ReuserBase):
         D = self._design(X)
         if self.task_type_ == "regression":
             return self.head_.predict(D)[:, None]
-        proba = self.head_.predict_proba(D)
         out = np.zeros((len(X), len(self.classes_)))
-        head_classes = np.asarray(self.head_.classes_)
-        for j, c in enumerate(head_classes):
-            out[:, np.flatnonzero(self.classes_.astype(str) == str(c))] = proba[:, [j]]
+        out[:, class_columns(self.classes_, self.head_.classes_)] = self.head_.predict_proba(D)
         return out

@@ -6,6 +6,11 @@ directly: sample ``x`` goes to ``argmax_i w_i Phi_i(x)`` where
 ``Phi_i(x) = sum_j beta_ij k(z_ij, x)`` is learnware ``i``'s RKME evaluated at ``x`` (a kernel
 density estimate of its data) and ``w_i`` the optional mixture weight, all in the pooled frame
 of the chosen specs (so it is unit invariant like search). Needs no labels.
+
+Missing cells (NaN) of a row are filled, for routing only, with the column means of the rows
+``fit`` saw (a column with no value there: 0): the rule the task's own RKME is built with
+(:func:`modelreuse.models.tabular.impute_means`). The chosen learnware's model still gets the row
+with its missing cells, and fills them its own way.
 """
 
 from __future__ import annotations
@@ -36,12 +41,16 @@ class JobSelectorReuser(ReuserBase):
             raise InvalidTaskDataError(f"the RKME specs describe rows of {sorted(widths)} features but X has "
                                        f"{X.shape[1]}; pass rows in the learnwares' feature space")
         self.index_ = RKMEIndex.build([str(i) for i in range(len(self.specs))], list(self.specs))
+        from sklearn.impute import SimpleImputer
+
+        self.fill_ = SimpleImputer(keep_empty_features=True).fit(X).statistics_
 
     def assign(self, X) -> np.ndarray:
         """Index of the learnware each row is sent to."""
         return self._assign(self._checked(X))
 
     def _assign(self, X: np.ndarray) -> np.ndarray:
+        X = np.where(np.isnan(X), self.fill_[None, :], X)
         dens = self.index_.kernel_means_at(X / self.index_.scale, np.arange(len(self.specs)))
         if self.weights is not None:
             dens = dens * np.asarray(self.weights, np.float64)[None, :]
