@@ -48,12 +48,24 @@ def test_bad_training_data(filled_dock, beijing):
     X, y = user_half(beijing, "Wanliu")
     with pytest.raises(InvalidTaskDataError, match="rows"):
         Client(dock).fit(training_data=(X[:10], y[:11]))
-    X_nan = X.copy()
-    X_nan[0, 0] = np.nan
-    with pytest.raises(InvalidTaskDataError, match="NaN"):
-        Client(dock).fit(training_data=(X_nan, y))
+    X_inf = X.copy()
+    X_inf[0, 0] = np.inf
+    with pytest.raises(InvalidTaskDataError, match="inf"):
+        Client(dock).fit(training_data=(X_inf, y))
     with pytest.raises(InvalidTaskDataError, match="task_type"):
         Client(dock).fit(training_data=X)
+
+
+def test_missing_cells_in_a_matrix_are_accepted(filled_dock, beijing):
+    """NaN cells: the task spec fills them with the rows' own column means, the learnwares' models
+    get them as they are (their adapters fill them with their RKME center)."""
+    dock, ids = filled_dock
+    X, y = user_half(beijing, "Huairou")
+    X_nan = X.copy()
+    X_nan[::3, 0] = np.nan
+    model = Client(dock).fit(training_data=(X_nan[:60], y[:60]), unlabelled_data=X_nan[60:300])
+    assert ids["Huairou"] in model.ranking.ids[:1]
+    assert r2_score(y[300:], model.predict(X_nan[300:])) > 0.6
 
 
 def test_nothing_fits_raises_or_trains_on_own_rows(site_learnwares, beijing, tmp_path):

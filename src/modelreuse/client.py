@@ -1,6 +1,7 @@
 """The one-call API: ``Client().fit(training_data=(X, y), model_zoo_path=...)``.
 
-A thin facade over the parts: ``fit`` builds the task's RKME locally, searches the dock
+A thin facade over the parts: ``fit`` matches a table's columns to the dock's table schemas
+(:func:`table_schemas`, :func:`search_table`), builds the task's RKME locally, searches the dock
 (calibrated statistical ranking, then mixture search), loads the candidates safely (skipping, with
 the reason, any learnware that cannot be loaded or does not predict on the task's rows), and fits
 an :class:`~modelreuse.reuse.auto.AutoReuser`, which picks the reuser (see
@@ -14,7 +15,7 @@ chose and why (``explain()``).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ from modelreuse.selection.ranking import RankedLearnware, Ranking
 
 if TYPE_CHECKING:  # imported when used, so that ``from modelreuse import Client`` stays fast
     from modelreuse.dock import Dock
+    from modelreuse.models.table_schema import TableSchema
     from modelreuse.reuse.auto import Candidate
     from modelreuse.reuse.reused_model import ReusedModel
     from modelreuse.task import Task
@@ -55,11 +57,15 @@ class Client:
     Args:
         dock: a :class:`Dock`, a dock root directory, or ``None`` for ``./modelreuse-dock``.
         trust: allow loading learnware artifacts that can run code (pickle/joblib).
+        create: create an empty dock at ``dock`` when there is none there; by default a path
+            holding no dock is a :class:`DockNotFoundError` (a mistyped path is never silently
+            turned into an empty dock).
     """
 
-    def __init__(self, dock: Dock | str | Path | None = None, trust: bool = False):
+    def __init__(self, dock: Dock | str | Path | None = None, trust: bool = False, create: bool = False):
         self._dock = dock
         self.trust = trust
+        self.create = create
 
     @property
     def dock(self) -> Dock:
@@ -67,7 +73,7 @@ class Client:
         from modelreuse.dock import Dock
 
         if not isinstance(self._dock, Dock):
-            self._dock = Dock("modelreuse-dock" if self._dock is None else self._dock)
+            self._dock = Dock("modelreuse-dock" if self._dock is None else self._dock, create=self.create)
         return self._dock
 
     def fit(self, training_data, model_zoo_path: str | Path | None = None, *, unlabelled_data=None,
@@ -77,8 +83,13 @@ class Client:
         """Find learnwares that fit the task and reuse them.
 
         Args:
-            training_data: ``(X, y)`` labelled rows, or ``X`` alone (unlabelled).
-            model_zoo_path: a dock root directory (default: this client's dock).
+            training_data: ``(X, y)`` labelled rows, or ``X`` alone (unlabelled). ``X`` is a
+                float matrix in the learnwares' feature space, raw texts/images with ``encoder``,
+                or a pandas DataFrame of raw columns (see "Tables" below); with a DataFrame ``y``
+                may name its label column, and rows whose label is missing are then used as
+                unlabelled rows.
+            model_zoo_path: an existing dock's root directory (default: this client's dock);
+                a path without a dock is a :class:`DockNotFoundError`.
             unlabelled_data: extra rows without labels (used for the task spec and job selection).
             reuser: ``"auto"``, ``"single"`` or a name in :data:`modelreuse.reuse.REUSERS`.
             task_type: ``"classification"``/``"regression"``; inferred from ``y`` if omitted.
@@ -92,25 +103,38 @@ class Client:
                 The returned model's ``reuser`` and ``explain()`` say which happened.
             alpha: significance level of "nothing fits" (default
                 :data:`modelreuse.selection.calibration.DEFAULT_ALPHA`, 0.01).
+
+        Tables: the dock's learnwares that declare a table schema (of the task's type) are
+        matched to the DataFrame's columns by name, in any order (:func:`table_schemas`); the
+        task spec is the RKME of ``impute_means(schema.encode(rows))`` in exactly that schema's
+        feature space, and the learnwares are reused on ``schema.encode(rows)`` with missing
+        cells kept (their adapters fill them). The returned model takes DataFrames of the same
+        columns. When learnwares of several schemas match, each feature space is searched and
+        the one whose best learnware has the highest calibrated p-value is used (ties: the
+        first); ``explain()`` lists the others. Texts are encoded once per call.
+
+        Classification: learnwares whose classes share none of your labels (compared as strings)
+        are skipped with the reason; none left is a :class:`SchemaError` saying how to map your
+        labels (:func:`modelreuse.reuse.auto.shared_label_space`).
         """
         from modelreuse.dock import Dock
         from modelreuse.selection.calibration import DEFAULT_ALPHA
-        from modelreuse.task import Task
 
         if on_nothing_fits not in ("raise", "train", "reuse"):
             raise ValueError(f"on_nothing_fits must be 'raise', 'train' or 'reuse', got {on_nothing_fits!r}")
         alpha = DEFAULT_ALPHA if alpha is None else alpha
-        dock = Dock(model_zoo_path) if model_zoo_path is not None else self.dock
-        X_raw, y = _split_training_data(training_data)
-        rows = X_raw if X_raw is not None else unlabelled_data  # what the returned model is fitted on
-        X = _encode(X_raw, encoder)
-        if unlabelled_data is not None:
-            U = _encode(unlabelled_data, encoder)
-            X = U if X is None else np.concatenate([np.asarray(X, np.float64), np.asarray(U, np.float64)])
-        task = Task(X=X, y=y, task_type=task_type, seed=seed)
-        if task.task_type is None:
+        dock = Dock(model_zoo_path, create=False) if model_zoo_path is not None else self.dock
+        X_raw, y, unlabelled_data = _split_training_data(training_data, unlabelled_data)
+        task_type = task_type or (None if y is None else _infer_task_type(y))
+        if task_type is None:
             raise InvalidTaskDataError("pass task_type='classification' or 'regression' when no labels are given")
-        ranking = dock.search(task, method="statistical", k=k, alpha=alpha)
+        rows = X_raw if X_raw is not None else unlabelled_data  # what the returned model is fitted on
+        if _is_table(rows):
+            found = search_table(dock, rows, y, unlabelled_data, task_type=task_type, k=k, alpha=alpha, seed=seed)
+        else:
+            found = _search_rows(dock, rows, y, unlabelled_data, encoder, task_type=task_type, k=k, alpha=alpha,
+                                 seed=seed)
+        task, ranking = found.task, found.ranking
         if ranking.details.get("nothing_fits") and on_nothing_fits != "reuse":
             best = ranking[0]
             if on_nothing_fits == "raise" or task.y is None:
@@ -118,25 +142,136 @@ class Client:
                     f"no learnware fits this task: the closest, {best.name!r}, has p = {best.details['p_value']:.3g} "
                     f"< alpha = {alpha}. Pass on_nothing_fits='train' to fit on your labelled rows, or "
                     "'reuse' to reuse the closest learnwares anyway.", ranking)
-            return train_on_own_rows(task, ranking, seed, encoder=encoder, rows=rows)
+            return train_on_own_rows(task, ranking, seed, rows=rows, model=found.model)
         mixture = dock.search(task, method="mixture", max_learnwares=max_learnwares)
-        return reuse(dock, task, mixture, ranking, reuser=reuser, trust=self.trust, encoder=encoder, rows=rows)
+        return reuse(dock, task, mixture, ranking, reuser=reuser, trust=self.trust, rows=rows, model=found.model,
+                     notes=found.notes)
+
+
+@dataclass
+class Found:
+    """What search found for the user's rows: the ``task`` (spec side), its statistical
+    ``ranking``, the unfitted :class:`ReusedModel` shell that encodes the rows (it holds their
+    encoding, so fitting it does not encode them again), and ``notes`` for ``explain()``."""
+
+    task: Task
+    ranking: Ranking
+    model: ReusedModel
+    notes: tuple[str, ...] = ()
+
+
+def _search_rows(dock: Dock, rows, y, unlabelled, encoder: str | None, *, task_type: str, k: int, alpha: float,
+                 seed: int) -> Found:
+    """Search with rows that are features already (NaN allowed), or raw texts/images with ``encoder``."""
+    from modelreuse.reuse.reused_model import ReusedModel
+    from modelreuse.task import Task
+
+    model = ReusedModel(encoder=encoder)
+    X = model.features(rows)
+    if unlabelled is not None and unlabelled is not rows:
+        X = np.concatenate([np.asarray(X, np.float64), np.asarray(ReusedModel(encoder=encoder).features(unlabelled),
+                                                                  np.float64)])
+    task = Task(X=_spec_rows(X), y=y, task_type=task_type, seed=seed, encoder=encoder)
+    return Found(task, dock.search(task, method="statistical", k=k, alpha=alpha), model)
+
+
+def _spec_rows(X) -> np.ndarray:
+    """The rows the task spec is built on: missing cells (NaN) filled with the rows' own column
+    means, as for tables (:meth:`Task.from_table`); inf is left for :class:`Task` to refuse."""
+    from modelreuse.models.tabular import impute_means
+
+    try:
+        X = np.asarray(X, np.float64)
+    except (TypeError, ValueError):
+        return X  # not numbers: Task says what is wrong
+    return impute_means(X) if np.isnan(X).any() and not np.isinf(X).any() else X
+
+
+def search_table(dock: Dock, table, y=None, unlabelled=None, *, task_type: str | None = None, k: int = 5,
+                 alpha: float | None = None, seed: int = 0) -> Found:
+    """Calibrated statistical search for a table's rows (``table`` labelled by ``y``, plus
+    ``unlabelled`` rows of the same columns): in the feature space of each dock schema the
+    table's columns match (:func:`table_schemas`), the task is the RKME of
+    ``impute_means(schema.encode(rows))``; the space whose best learnware has the highest p-value
+    is kept (ties: the first), the others are noted."""
+    from modelreuse.reuse.reused_model import ReusedModel
+    from modelreuse.selection.calibration import DEFAULT_ALPHA
+    from modelreuse.task import Task
+
+    alpha = DEFAULT_ALPHA if alpha is None else alpha
+    results = []
+    for schema in table_schemas(dock, table, task_type):
+        model = ReusedModel(schema=schema)
+        parts = [model.features(table)] + ([] if unlabelled is None else [schema.encode(unlabelled)])
+        task = Task.from_table(np.vstack(parts), schema, y, task_type=task_type, seed=seed)
+        results.append(Found(task, dock.search(task, method="statistical", k=k, alpha=alpha), model))
+    best = max(results, key=lambda f: f.ranking[0].details.get("p_value", 0.0))  # first of equals
+    notes = tuple(f"also searched the schema {f.model.schema.column_names}: its best learnware {f.ranking[0].name!r} "
+                  f"has p = {f.ranking[0].details.get('p_value', float('nan')):.3g}" for f in results if f is not best)
+    return replace(best, notes=notes)
+
+
+def table_schemas(dock: Dock, table, task_type: str | None = None) -> list[TableSchema]:
+    """The table schemas of the dock's learnwares (of ``task_type``) whose columns the table has,
+    by name and in any order (the schema's ``ignored`` columns may be there too; those of every
+    learnware of one feature space count), one per feature space, in dock order.
+    :class:`SchemaError` when none matches, naming the missing and extra columns against the
+    closest schema(s)."""
+    from modelreuse.models.table_schema import TableSchema
+
+    spaces: dict[str, tuple[TableSchema, set[str], list[str]]] = {}
+    for card in dock.list(**({"task_type": task_type} if task_type else {})):
+        raw = (dock.card(card["id"])["manifest"].get("input_schema") or {}).get("table")
+        if raw is None:
+            continue
+        schema = TableSchema.parse(raw)
+        first, ignored, names = spaces.get(card["feature_space"], (schema, set(), []))
+        spaces[card["feature_space"]] = (first, ignored | set(schema.ignored), [*names, card["name"]])
+    if not spaces:
+        raise SchemaError(f"no {task_type or ''} learnware in the dock at {dock.root} declares a table schema, so a "
+                          "DataFrame cannot be matched to its inputs; pass a float matrix in the learnwares' feature "
+                          "order instead (X = table[feature_names].to_numpy())".replace("  ", " "))
+    have = [str(c) for c in table.columns]
+    mismatches = []
+    for schema, ignored, names in spaces.values():
+        missing = [c for c in schema.column_names if c not in have]
+        extra = [c for c in have if c not in schema.column_names and c not in ignored]
+        mismatches.append((len(missing) + len(extra), schema, missing, extra, names))
+    matched = [m[1] for m in mismatches if m[0] == 0]
+    if matched:
+        return matched
+    closest = sorted(mismatches, key=lambda m: m[0])[:3]
+    raise SchemaError("your table's columns match no learnware's table schema. Closest: " + "; ".join(
+        f"{names[0]!r}{f' and {len(names) - 1} more' if len(names) > 1 else ''}: missing column(s) {missing}, "
+        f"extra column(s) {extra}" for _, _, missing, extra, names in closest)
+        + ". Add or rename the missing columns and drop the extra ones (table.drop(columns=[...])).")
 
 
 def reuse(dock: Dock, task: Task, mixture: Ranking, ranking: Ranking, reuser: str = "auto",
-          trust: bool = False, *, encoder: str | None = None, rows=None) -> ReusedModel:
+          trust: bool = False, *, encoder: str | None = None, rows=None, model: ReusedModel | None = None,
+          notes: tuple[str, ...] = ()) -> ReusedModel:
     """Fit an :class:`~modelreuse.reuse.auto.AutoReuser` over the usable learnwares of ``mixture``
     (label-free reusers) and ``ranking`` (label-using ones).
 
-    A learnware that cannot be loaded safely or does not predict on the task's rows is skipped;
-    the reason is kept in the model's ``explain()``. :class:`EmptyDockError` lists the reasons
-    when no learnware is left. ``rows``: the rows to fit on, in ``encoder``'s input (default: the
-    task's labelled rows, or all its rows when it has no labels).
+    A learnware that cannot be loaded safely, does not predict on the task's rows, or (with
+    labels, classification) shares no class with them is skipped; the reason is kept in the
+    model's ``explain()``. :class:`EmptyDockError` lists the reasons when no learnware is left.
+    ``rows``: the rows to fit on (default: the task's labelled rows, or all its rows when it has no
+    labels), as ``model`` takes them (an unfitted :class:`ReusedModel` whose ``schema`` or
+    ``encoder`` encodes them; default ``ReusedModel(encoder=encoder)``). ``notes``: more lines for
+    ``explain()``.
     """
-    from modelreuse.reuse.auto import AutoReuser
+    from modelreuse.reuse.auto import AutoReuser, shared_label_space
     from modelreuse.reuse.reused_model import ReusedModel
 
-    candidates, skipped = load_candidates(dock, [*mixture, *ranking], task.X, trust)
+    model = ReusedModel(encoder=encoder) if model is None else model
+    if rows is None:
+        rows = task.X if task.y is None else task.X_labelled
+    features = model.features(rows)
+    candidates, skipped = load_candidates(dock, [*mixture, *ranking], features, trust)
+    if task.task_type == "classification" and task.y is not None and candidates:
+        kept, mismatched = shared_label_space(list(candidates.values()), task.y)
+        candidates, skipped = {c.learnware_id: c for c in kept}, [*skipped, *mismatched]
     mixture, ranking = _without(mixture, candidates), _without(ranking, candidates)
     if not ranking.entries:
         raise EmptyDockError("no learnware found for this task could be used:\n" + "\n".join(skipped))
@@ -144,16 +279,14 @@ def reuse(dock: Dock, task: Task, mixture: Ranking, ranking: Ranking, reuser: st
         mixture = replace(mixture, entries=[replace(ranking[0], weight=1.0)])
     auto = AutoReuser(mixture=_as_candidates(mixture, candidates), ranking=_as_candidates(ranking, candidates),
                       task_type=task.task_type, reuser=reuser)
-    model = ReusedModel(auto, encoder=encoder, ranking=ranking, skipped=tuple(skipped))
-    if rows is None:
-        rows = task.X if task.y is None else task.X_labelled
+    model.set_params(estimator=auto, ranking=ranking, skipped=(*skipped, *notes))
     return model.fit(rows, task.y)
 
 
 def load_candidates(dock: Dock, entries: list[RankedLearnware], X, trust: bool) -> tuple[dict[str, Candidate], list[str]]:
-    """Load each learnware once and check it predicts one value per row on a few task rows;
-    return the usable candidates by id and one ``skipped <name> [<id>]: <Type>: <reason>`` line
-    for each of the others."""
+    """Load each learnware once and check it predicts one value per row on a few task rows
+    (missing cells allowed: the learnware's adapter fills them); return the usable candidates by
+    id and one ``skipped <name> [<id>]: <Type>: <reason>`` line for each of the others."""
     from modelreuse.reuse.auto import Candidate
 
     probe = np.asarray(X[:PROBE_ROWS], np.float64)
@@ -187,33 +320,54 @@ def _without(ranking: Ranking, usable: dict) -> Ranking:
 
 
 def train_on_own_rows(task: Task, ranking: Ranking, seed: int = 0, *, encoder: str | None = None,
-                      rows=None) -> ReusedModel:
-    """The fallback when nothing fits: a random forest (200 trees) on the labelled rows
-    (``rows``, in ``encoder``'s input; default: the task's labelled rows)."""
+                      rows=None, model: ReusedModel | None = None) -> ReusedModel:
+    """The fallback when nothing fits: a random forest (200 trees; missing cells allowed) on the
+    labelled rows (``rows`` as ``model`` takes them, default: the task's labelled rows; ``model``:
+    an unfitted :class:`ReusedModel` that encodes them, default ``ReusedModel(encoder=encoder)``)."""
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
     from modelreuse.reuse.reused_model import ReusedModel
 
     cls = RandomForestClassifier if task.task_type == "classification" else RandomForestRegressor
-    model = ReusedModel(cls(n_estimators=200, random_state=seed, n_jobs=-1), encoder=encoder, ranking=ranking)
+    model = ReusedModel(encoder=encoder) if model is None else model
+    model.set_params(estimator=cls(n_estimators=200, random_state=seed, n_jobs=-1), ranking=ranking)
     return model.fit(task.X_labelled if rows is None else rows, task.y)
 
 
-def _split_training_data(training_data) -> tuple[Any, np.ndarray | None]:
-    if isinstance(training_data, tuple):
-        if len(training_data) != 2:
-            raise InvalidTaskDataError("training_data must be (X, y) or X")
-        X, y = training_data
-        y = np.asarray(y)
-        if len(y) != len(X):
-            raise InvalidTaskDataError(f"X has {len(X)} rows but y has {len(y)} labels")
-        return X, y
-    return training_data, None
+def _split_training_data(training_data, unlabelled=None) -> tuple[Any, np.ndarray | None, Any]:
+    """``(X, y, unlabelled)``; ``y`` may name a column of a DataFrame ``X``: it is taken out of
+    ``X``, and the rows where it is missing join the unlabelled rows."""
+    if not isinstance(training_data, tuple):
+        return training_data, None, unlabelled
+    if len(training_data) != 2:
+        raise InvalidTaskDataError("training_data must be (X, y) or X")
+    X, y = training_data
+    if isinstance(y, str) and _is_table(X):
+        if y not in X.columns:
+            raise SchemaError(f"the label column {y!r} is not in your table; its columns are {list(map(str, X.columns))}")
+        X, y, unlabelled = _labelled_part(X.drop(columns=[y]), X[y], unlabelled)
+    y = np.asarray(y)
+    if len(y) != len(X):
+        raise InvalidTaskDataError(f"X has {len(X)} rows but y has {len(y)} labels")
+    return X, y, unlabelled
 
 
-def _encode(X, encoder: str | None):
-    if encoder is None:
-        return X
-    from modelreuse.models.encoders import encode
+def _labelled_part(X, y, unlabelled):
+    """Rows with a label, their labels, and the unlabelled rows (those without, then ``unlabelled``)."""
+    import pandas as pd
 
-    return encode(encoder, X)
+    has = y.notna().to_numpy()
+    if has.all():
+        return X, y, unlabelled
+    rest = [X[~has]] + ([] if unlabelled is None else [unlabelled])
+    return X[has].reset_index(drop=True), y[has].reset_index(drop=True), pd.concat(rest, ignore_index=True)
+
+
+def _is_table(X) -> bool:
+    return hasattr(X, "columns") and hasattr(X, "iloc")
+
+
+def _infer_task_type(y) -> str:
+    from modelreuse.task import infer_task_type
+
+    return infer_task_type(np.asarray(y))

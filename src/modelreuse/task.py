@@ -13,12 +13,16 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from modelreuse._registry import Registry
 from modelreuse.errors import InvalidTaskDataError
 from modelreuse.specs.rkme import RKMESpec, check_finite_matrix
+
+if TYPE_CHECKING:
+    from modelreuse.models.table_schema import TableSchema
 
 #: Task types a manifest (and a :class:`Task`) may name. Each entry checks a manifest's output
 #: declaration, ``check(classes, target)``, raising ``ValueError`` with what to fix. A new type is
@@ -98,6 +102,18 @@ class Task:
         """A task known only by its spec (the user's data stays with the user)."""
         return cls(task_type=task_type, description=description, feature_names=feature_names, encoder=encoder,
                    _rkme=rkme)
+
+    @classmethod
+    def from_table(cls, encoded: np.ndarray, schema: TableSchema, y: np.ndarray | None = None,
+                   task_type: str | None = None, seed: int = 0) -> Task:
+        """The task of rows in ``schema``'s encoding (``schema.encode(table)``, NaN where a cell is
+        missing; labels ``y`` for the first rows), in exactly the schema's feature space. Missing
+        cells are filled with the rows' own column means (:func:`~modelreuse.models.tabular.impute_means`),
+        the rule a learnware's RKME is built with, so both sides sketch their data alike."""
+        from modelreuse.models.tabular import impute_means
+
+        return cls(X=impute_means(encoded), y=y, task_type=task_type, seed=seed, feature_names=schema.feature_names,
+                   encoder=schema.encoder)
 
     @property
     def X_labelled(self) -> np.ndarray:

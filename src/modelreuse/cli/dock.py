@@ -93,14 +93,15 @@ def dock_search(dock: Path = DockOpt,
                 spec: Path | None = typer.Option(None, help="A task RKME spec (.npz) built elsewhere."),
                 method: str | None = typer.Option(None, help="Selector, one of: {selectors}. Default: semantic with "
                                                              "--query alone, else statistical."),
-                drop: list[str] = typer.Option([], help="Columns of --data to ignore (e.g. the label)."),
+                drop: list[str] = typer.Option([], help="Columns of --data to leave out (e.g. a label the learnwares' "
+                                                        "table schemas do not list as ignored)."),
                 task_type: str | None = None, k: int = 10, as_json: bool = JsonOpt) -> None:
     """Search by card text (--query) or by the task's distribution (--data or --spec)."""
     method = method or ("semantic" if query and data is None and spec is None else "statistical")
     compares_rows = registry("selectors").metadata(method)["feature_space"]  # unknown: UnknownNameError
     d = open_dock(dock)
     filters = {"task_type": task_type} if task_type else {}
-    task = _search_task(d, data, spec, drop) if compares_rows else (query or "")
+    task = _search_task(d, data, spec, drop, task_type) if compares_rows else (query or "")
     emit(d.search(task, method=method, k=k, **filters).to_dict(), as_json, _ranking_table)
 
 
@@ -135,27 +136,32 @@ def dock_records(dock: Path = DockOpt, out: Path = typer.Option(..., help="Folde
 
 
 # ---------------------------------------------------------------------- helpers
-def _search_task(dock, data: Path | None, spec: Path | None, drop: list[str]):
+def _search_task(dock, data: Path | None, spec: Path | None, drop: list[str], task_type: str | None = None):
     """What a distribution search compares: a stored spec alone (ranking without p-values), or a
-    Task from the user's rows, which stay local (spec + calibration)."""
+    Task from the user's rows, which stay local (spec + calibration). A table is matched to the
+    dock's table schemas by column name and encoded as ``Client.fit`` does
+    (:func:`modelreuse.client.search_table`)."""
     from modelreuse.specs.rkme import RKMESpec
     from modelreuse.task import Task
 
     if spec is not None:
         return RKMESpec.load(spec)
-    if data is not None:
-        return Task(X=_read_matrix(data, drop, dock))
-    raise typer.BadParameter("give --query, --data or --spec")
+    if data is None:
+        raise typer.BadParameter("give --query, --data or --spec")
+    rows = _read_matrix(data, drop)
+    if hasattr(rows, "columns"):
+        from modelreuse.client import search_table
+
+        return search_table(dock, rows, task_type=task_type).task
+    return Task(X=rows)
 
 
-def _read_matrix(path: Path, drop: list[str], dock) -> Any:
-    """Rows of a .npy file, or of a table encoded into the dock's feature names (first
-    learnware whose schema the table covers; plain numeric columns if none declares names)."""
+def _read_matrix(path: Path, drop: list[str]) -> Any:
+    """Rows of a .npy file (a float matrix), or a csv/tsv/parquet table without the ``drop`` columns."""
     import numpy as np
 
     from modelreuse.errors import InvalidTaskDataError
-    from modelreuse.models.table_schema import TableSchema
-    from modelreuse.models.tabular import impute_means, read_table
+    from modelreuse.models.tabular import read_table
 
     if path.suffix == ".npy":
         return np.load(path, allow_pickle=False)
@@ -164,12 +170,7 @@ def _read_matrix(path: Path, drop: list[str], dock) -> Any:
     if missing:
         raise InvalidTaskDataError(f"--drop names column(s) {missing} that {path} does not have; "
                                    f"its columns: {', '.join(map(str, table.columns))}")
-    table = table.drop(columns=list(drop))
-    for card in dock.list():
-        schema = dock.card(card["id"])["manifest"]["input_schema"].get("table")
-        if schema and {c["name"] for c in schema["columns"]} <= set(map(str, table.columns)):
-            return impute_means(TableSchema.parse(schema).encode(table[[c["name"] for c in schema["columns"]]]))
-    return impute_means(TableSchema.infer(table).encode(table))
+    return table.drop(columns=list(drop))
 
 
 def _cards_table(cards: list[dict]) -> None:
