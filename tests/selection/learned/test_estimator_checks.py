@@ -14,7 +14,7 @@ from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from modelreuse.selection.learned.base import RECOMMENDERS
-from tests.api_checks import DATA_FREE_CHECKS, run_data_free_check
+from tests.sklearn_checks import DATA_FREE_CHECKS, run_data_free_check
 
 RECOMMENDER_INSTANCES = [RECOMMENDERS.get(name)() for name in RECOMMENDERS.names()]
 
