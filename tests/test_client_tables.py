@@ -226,3 +226,13 @@ def test_dock_search_data_takes_a_table(market, stations, tmp_path):
     missing = CliRunner().invoke(app, ["dock", "search", "--dock", str(dock.root), "--data", str(path),
                                        "--drop", "TEMP", "--json"])
     assert missing.exit_code != 0 and "TEMP" in missing.output
+
+
+def test_dock_search_takes_a_dataframe(market, stations):
+    dock, ids = market
+    train, _, _ = _user(stations, "Huairou")
+    ranking = dock.search(train[list(reversed(train.columns))], task_type="regression", k=3)
+    assert ranking[0].learnware_id == ids["Huairou", "regression"]
+    assert ranking.details["table_schema"] == COLUMNS and ranking.details["nothing_fits"] is False
+    with pytest.raises(SchemaError, match="TEMP"):
+        dock.search(train.drop(columns=["TEMP"]), task_type="regression")

@@ -1,7 +1,7 @@
 """The one-call API: ``Client().fit(training_data=(X, y), model_zoo_path=...)``.
 
 A thin facade over the parts: ``fit`` matches a table's columns to the dock's table schemas
-(:func:`table_schemas`, :func:`search_table`), builds the task's RKME locally, searches the dock
+(:func:`modelreuse.dock.tables.table_schemas`, :func:`search_table`), builds the task's RKME locally, searches the dock
 (calibrated statistical ranking, then mixture search), loads the candidates safely (skipping, with
 the reason, any learnware that cannot be loaded or does not predict on the task's rows), and fits
 an :class:`~modelreuse.reuse.auto.AutoReuser`, which picks the reuser (see
@@ -34,7 +34,6 @@ from modelreuse.selection.ranking import RankedLearnware, Ranking
 
 if TYPE_CHECKING:  # imported when used, so that ``from modelreuse import Client`` stays fast
     from modelreuse.dock import Dock
-    from modelreuse.models.table_schema import TableSchema
     from modelreuse.reuse.auto import Candidate
     from modelreuse.reuse.reused_model import ReusedModel
     from modelreuse.task import Task
@@ -105,7 +104,7 @@ class Client:
                 :data:`modelreuse.selection.calibration.DEFAULT_ALPHA`, 0.01).
 
         Tables: the dock's learnwares that declare a table schema (of the task's type) are
-        matched to the DataFrame's columns by name, in any order (:func:`table_schemas`); the
+        matched to the DataFrame's columns by name, in any order (:func:`~modelreuse.dock.tables.table_schemas`); the
         task spec is the RKME of ``impute_means(schema.encode(rows))`` in exactly that schema's
         feature space, and the learnwares are reused on ``schema.encode(rows)`` with missing
         cells kept (their adapters fill them). The returned model takes DataFrames of the same
@@ -118,6 +117,7 @@ class Client:
         labels (:func:`modelreuse.reuse.auto.shared_label_space`).
         """
         from modelreuse.dock import Dock
+        from modelreuse.dock.tables import is_table
         from modelreuse.selection.calibration import DEFAULT_ALPHA
 
         if on_nothing_fits not in ("raise", "train", "reuse"):
@@ -129,7 +129,7 @@ class Client:
         if task_type is None:
             raise InvalidTaskDataError("pass task_type='classification' or 'regression' when no labels are given")
         rows = X_raw if X_raw is not None else unlabelled_data  # what the returned model is fitted on
-        if _is_table(rows):
+        if is_table(rows):
             found = search_table(dock, rows, y, unlabelled_data, task_type=task_type, k=k, alpha=alpha, seed=seed)
         else:
             found = _search_rows(dock, rows, y, unlabelled_data, encoder, task_type=task_type, k=k, alpha=alpha,
@@ -191,60 +191,22 @@ def search_table(dock: Dock, table, y=None, unlabelled=None, *, task_type: str |
                  alpha: float | None = None, seed: int = 0) -> Found:
     """Calibrated statistical search for a table's rows (``table`` labelled by ``y``, plus
     ``unlabelled`` rows of the same columns): in the feature space of each dock schema the
-    table's columns match (:func:`table_schemas`), the task is the RKME of
+    table's columns match (:func:`modelreuse.dock.tables.table_schemas`), the task is the RKME of
     ``impute_means(schema.encode(rows))``; the space whose best learnware has the highest p-value
-    is kept (ties: the first), the others are noted."""
+    is kept (:func:`modelreuse.dock.tables.search_spaces`), the others are noted."""
+    from modelreuse.dock.tables import search_spaces, table_schemas
     from modelreuse.reuse.reused_model import ReusedModel
     from modelreuse.selection.calibration import DEFAULT_ALPHA
     from modelreuse.task import Task
 
-    alpha = DEFAULT_ALPHA if alpha is None else alpha
-    results = []
+    models, tasks = [], []
     for schema in table_schemas(dock, table, task_type):
-        model = ReusedModel(schema=schema)
-        parts = [model.features(table)] + ([] if unlabelled is None else [schema.encode(unlabelled)])
-        task = Task.from_table(np.vstack(parts), schema, y, task_type=task_type, seed=seed)
-        results.append(Found(task, dock.search(task, method="statistical", k=k, alpha=alpha), model))
-    best = max(results, key=lambda f: f.ranking[0].details.get("p_value", 0.0))  # first of equals
-    notes = tuple(f"also searched the schema {f.model.schema.column_names}: its best learnware {f.ranking[0].name!r} "
-                  f"has p = {f.ranking[0].details.get('p_value', float('nan')):.3g}" for f in results if f is not best)
-    return replace(best, notes=notes)
-
-
-def table_schemas(dock: Dock, table, task_type: str | None = None) -> list[TableSchema]:
-    """The table schemas of the dock's learnwares (of ``task_type``) whose columns the table has,
-    by name and in any order (the schema's ``ignored`` columns may be there too; those of every
-    learnware of one feature space count), one per feature space, in dock order.
-    :class:`SchemaError` when none matches, naming the missing and extra columns against the
-    closest schema(s)."""
-    from modelreuse.models.table_schema import TableSchema
-
-    spaces: dict[str, tuple[TableSchema, set[str], list[str]]] = {}
-    for card in dock.list(**({"task_type": task_type} if task_type else {})):
-        raw = (dock.card(card["id"])["manifest"].get("input_schema") or {}).get("table")
-        if raw is None:
-            continue
-        schema = TableSchema.parse(raw)
-        first, ignored, names = spaces.get(card["feature_space"], (schema, set(), []))
-        spaces[card["feature_space"]] = (first, ignored | set(schema.ignored), [*names, card["name"]])
-    if not spaces:
-        raise SchemaError(f"no {task_type or ''} learnware in the dock at {dock.root} declares a table schema, so a "
-                          "DataFrame cannot be matched to its inputs; pass a float matrix in the learnwares' feature "
-                          "order instead (X = table[feature_names].to_numpy())".replace("  ", " "))
-    have = [str(c) for c in table.columns]
-    mismatches = []
-    for schema, ignored, names in spaces.values():
-        missing = [c for c in schema.column_names if c not in have]
-        extra = [c for c in have if c not in schema.column_names and c not in ignored]
-        mismatches.append((len(missing) + len(extra), schema, missing, extra, names))
-    matched = [m[1] for m in mismatches if m[0] == 0]
-    if matched:
-        return matched
-    closest = sorted(mismatches, key=lambda m: m[0])[:3]
-    raise SchemaError("your table's columns match no learnware's table schema. Closest: " + "; ".join(
-        f"{names[0]!r}{f' and {len(names) - 1} more' if len(names) > 1 else ''}: missing column(s) {missing}, "
-        f"extra column(s) {extra}" for _, _, missing, extra, names in closest)
-        + ". Add or rename the missing columns and drop the extra ones (table.drop(columns=[...])).")
+        models.append(ReusedModel(schema=schema))
+        parts = [models[-1].features(table)] + ([] if unlabelled is None else [schema.encode(unlabelled)])
+        tasks.append(Task.from_table(np.vstack(parts), schema, y, task_type=task_type, seed=seed))
+    best, ranking, notes = search_spaces(dock, tasks, method="statistical", k=k,
+                                         alpha=DEFAULT_ALPHA if alpha is None else alpha)
+    return Found(tasks[best], ranking, models[best], notes)
 
 
 def reuse(dock: Dock, task: Task, mixture: Ranking, ranking: Ranking, reuser: str = "auto",
@@ -342,7 +304,9 @@ def _split_training_data(training_data, unlabelled=None) -> tuple[Any, np.ndarra
     if len(training_data) != 2:
         raise InvalidTaskDataError("training_data must be (X, y) or X")
     X, y = training_data
-    if isinstance(y, str) and _is_table(X):
+    from modelreuse.dock.tables import is_table
+
+    if isinstance(y, str) and is_table(X):
         if y not in X.columns:
             raise SchemaError(f"the label column {y!r} is not in your table; its columns are {list(map(str, X.columns))}")
         X, y, unlabelled = _labelled_part(X.drop(columns=[y]), X[y], unlabelled)
@@ -361,10 +325,6 @@ def _labelled_part(X, y, unlabelled):
         return X, y, unlabelled
     rest = [X[~has]] + ([] if unlabelled is None else [unlabelled])
     return X[has].reset_index(drop=True), y[has].reset_index(drop=True), pd.concat(rest, ignore_index=True)
-
-
-def _is_table(X) -> bool:
-    return hasattr(X, "columns") and hasattr(X, "iloc")
 
 
 def _infer_task_type(y) -> str:

@@ -21,6 +21,7 @@ from modelreuse.dock.artifacts import ArtifactStore, sha256_of
 from modelreuse.dock.index import DockIndex
 from modelreuse.dock.locking import DockLock, staging_folder
 from modelreuse.dock.store import LearnwareRecord, bump_revision, current_revision, make_engine
+from modelreuse.dock.tables import is_table
 from modelreuse.dock.validation import ValidationLimits, validate_in_subprocess
 from modelreuse.errors import (
     DockNotFoundError,
@@ -245,7 +246,7 @@ class Dock:
         return check_dock(self, repair=repair)
 
     # ---------------------------------------------------------------- search
-    def search(self, task: Task | RKMESpec | str, *, method: str = "statistical", k: int = 10,
+    def search(self, task: Task | RKMESpec | str | pd.DataFrame, *, method: str = "statistical", k: int = 10,
                exclude: tuple[str, ...] = (), **kwargs: Any) -> Ranking:
         """Search the dock with the selector registered as ``method``
         (:data:`modelreuse.selection.base.SELECTORS`; e.g. ``statistical``, ``mixture``, ``semantic``,
@@ -270,7 +271,15 @@ class Dock:
         feature space only (:meth:`feature_space_of`), and for a :class:`Task` with a
         ``task_type`` only learnwares of that type. The ranking's ``details["feature_space"]``
         names the space searched.
+
+        A pandas DataFrame of raw columns is searched in the feature space of each table schema
+        its columns match, by name (:func:`modelreuse.dock.tables.search_table`; pass
+        ``task_type=`` to compare only learnwares of that type).
         """
+        if is_table(task):
+            from modelreuse.dock.tables import search_table
+
+            return search_table(self, task, method=method, k=k, exclude=exclude, **kwargs)
         entry = SELECTORS.entry(method)
         params = {f.name for f in fields(entry.obj)}
         options = {name: value for name, value in kwargs.items() if name in params}
