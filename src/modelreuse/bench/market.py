@@ -1,18 +1,21 @@
-"""Market benchmark on per-site data: one developer and one user per site.
+"""Market benchmark on per-site data: one developer and one user per site, on the public table path.
 
 Protocol (``modelreuse bench market``). Every site table is shuffled with ``seed`` and split
-50% developer / 30% user / 20% test (capped at ``max_rows`` rows per site).
+50% developer / 30% user / 20% test (capped at ``max_rows`` rows per site). The sites share one
+table schema (:meth:`~modelreuse.models.table_schema.TableSchema.infer` over all tables: the
+developers of one market agree on their columns).
 
-* Developer: a histogram gradient boosting model (scikit-learn, native missing values) on the
-  developer split, plus an RKME of those rows (NaN imputed by the developer's own column
-  means); the learnware is submitted to a fresh dock (sandboxed validation included).
-* User: ``shots`` labelled rows plus the unlabelled rest of the user split (NaN imputed by the
-  user's own means). The task RKME is built locally; the dock is searched (statistical
-  ranking over all learnwares, and mixture search); every registered reuser
-  (:data:`modelreuse.reuse.base.REUSERS`) and ``auto`` (the :class:`~modelreuse.reuse.auto.AutoReuser`'s
-  own choice) is fitted through :func:`modelreuse.client.reuse` and scored on the site's test rows.
+* Developer: a scikit-learn pipeline on the raw columns (numeric columns passed through, the
+  schema's categories one-hot encoded, histogram gradient boosting with native missing values;
+  for ``--text-column``, the same booster on the MiniLM embedding), packaged with
+  ``Learnware.build(table=developer_rows, schema=...)`` (RKME on the schema encoding, missing cells
+  filled by the developer's own means) and submitted to a fresh dock (sandboxed validation).
+* User: ``shots`` labelled rows plus the unlabelled rest of the user split, as a DataFrame with
+  its missing cells, through ``Client.fit`` (search, then reuse) once per registered reuser
+  (:data:`modelreuse.reuse.base.REUSERS`) and once with ``auto``; each model predicts the site's
+  raw test rows.
 * Baselines: ``oracle`` = the best single learnware on that user's test rows; ``scratch`` = a
-  random forest (200 trees) trained on the ``shots`` labelled rows only.
+  random forest (200 trees) trained on the ``shots`` labelled rows only (the ``own_rows`` reuser).
 
 * Abstention (modelreuse.selection.calibration): every user is also searched with its own site in
   the dock and with it left out. ``nothing_fits_rate`` is the out-of-dock rate with
@@ -37,15 +40,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import (
-    HistGradientBoostingClassifier,
-    HistGradientBoostingRegressor,
-    RandomForestClassifier,
-    RandomForestRegressor,
-)
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 from modelreuse.bench.report import Report
-from modelreuse.client import reuse
+from modelreuse.client import Client
 from modelreuse.config import Progress
 from modelreuse.dock import Dock
 from modelreuse.errors import InvalidTaskDataError
@@ -53,7 +51,6 @@ from modelreuse.learnware import Learnware
 from modelreuse.models.table_schema import TableSchema
 from modelreuse.models.tabular import impute_means, list_tables, read_table
 from modelreuse.reuse.base import REUSERS, task_score
-from modelreuse.specs.rkme import RKMESpec
 from modelreuse.task import Task
 
 
@@ -108,11 +105,12 @@ class MarketReport(Report):
 
 def load_sites(sites_dir: str | Path, target: str, task: str, text_column: str | None = None,
                bins: list[float] | None = None, max_rows: int = 10000, seed: int = 0,
-               rescale_seed: int | None = None) -> list[dict]:
-    """Read, encode and split every site table; returns one dict per site.
+               rescale_seed: int | None = None) -> tuple[list[dict], TableSchema]:
+    """Read and split every site table; returns one dict per site (its raw ``table`` without the
+    target, labels ``y``, and ``dev``/``user``/``test`` row indices) and the shared schema.
 
-    ``rescale_seed``: apply one random per-feature affine map ``x -> a x + b`` (``a`` log-uniform
-    in [e^-3, e^3], ``b ~ N(0, 100^2)``), the same for every site, to the encoded features.
+    ``rescale_seed``: apply one random affine map ``x -> a x + b`` per numeric column (``a``
+    log-uniform in [e^-3, e^3], ``b ~ N(0, 100^2)``), the same for every site, to the raw tables.
     """
     paths = list_tables(sites_dir)
     rng = np.random.default_rng(seed)
@@ -122,27 +120,19 @@ def load_sites(sites_dir: str | Path, target: str, task: str, text_column: str |
         if len(t) > max_rows:
             t = t.iloc[np.sort(rng.choice(len(t), max_rows, replace=False))].reset_index(drop=True)
         tables.append(t)
-    encoder = TableSchema.infer(tables, target=target, text_column=text_column)
+    schema = TableSchema.infer(tables, target=target, text_column=text_column)
+    if rescale_seed is not None:
+        tables = _rescaled(tables, schema, rescale_seed)
     sites = []
-    rescale = _random_affine(rescale_seed, 4096) if rescale_seed is not None else None
-    names = short_names([p.name.split(".")[0] for p in paths])
-    for name, table in zip(names, tables):
+    for name, table in zip(short_names([p.name.split(".")[0] for p in paths]), tables):
         y = _target(table[target], task, bins)
         keep = ~pd.isna(y)
         table, y = table[keep].reset_index(drop=True), _labels(np.asarray(y[keep]), task)
-        if text_column:
-            from modelreuse.models.encoders import encode_text
-
-            X = encode_text(table[text_column].astype(str).tolist())
-        else:
-            X = encoder.encode(table)
-        if rescale_seed is not None:
-            X = X * rescale[0][: X.shape[1]] + rescale[1][: X.shape[1]]
         order = rng.permutation(len(table))
         n_dev, n_user = int(0.5 * len(order)), int(0.3 * len(order))
-        sites.append({"name": name, "X": X, "y": y, "feature_names": None if text_column else encoder.feature_names, "dev": order[:n_dev],
+        sites.append({"name": name, "table": table.drop(columns=[target]), "y": y, "dev": order[:n_dev],
                       "user": order[n_dev : n_dev + n_user], "test": order[n_dev + n_user :]})
-    return sites
+    return sites, schema
 
 
 def short_names(names: list[str]) -> list[str]:
@@ -166,16 +156,15 @@ def run_market(sites_dir: str | Path, target: str, task: str = "regression", sho
     """Run the market benchmark (module doc); ``progress`` hears of each site trained and evaluated."""
     if task not in ("classification", "regression"):
         raise InvalidTaskDataError(f"--task must be classification or regression, got {task!r}")
-    sites = load_sites(sites_dir, target, task, text_column, bins, max_rows, seed, rescale_seed)
+    sites, schema = load_sites(sites_dir, target, task, text_column, bins, max_rows, seed, rescale_seed)
     root = Path(dock_root) if dock_root else Path(tempfile.mkdtemp(prefix="market-dock-"))
     try:
         dock = Dock(root)
-        encoder_name = "all-MiniLM-L6-v2" if text_column else None
-        packages = [_build_site_learnware(site, task, seed, root, encoder_name)
+        packages = [_build_site_learnware(site, schema, task, seed, root)
                     for site in _each(sites, "training the learnware of site", progress)]
         ids = dock.submit_many(packages)
         learnware_of = {site["name"]: lid for site, lid in zip(sites, ids)}
-        users = [_evaluate_user(dock, site, task, shots, seed, learnware_of)
+        users = [_evaluate_user(dock, site, schema, task, shots, seed, learnware_of)
                  for site in _each(sites, "searching and reusing as the user of site", progress)]
         return _summary(users, len(dock), task, shots, seed, str(sites_dir), target, exclude_own_site, rescale_seed)
     finally:
@@ -183,28 +172,45 @@ def run_market(sites_dir: str | Path, target: str, task: str = "regression", sho
             shutil.rmtree(root, ignore_errors=True)
 
 
-def _build_site_learnware(site: dict, task: str, seed: int, root: Path, encoder: str | None) -> Learnware:
-    X, y = site["X"][site["dev"]], site["y"][site["dev"]]
+def developer_model(schema: TableSchema, task: str, seed: int):
+    """A histogram gradient booster (native missing values); for a table schema, behind a
+    ColumnTransformer that passes numeric columns through and one-hot encodes the schema's
+    categories, so the model takes raw columns."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
     est = (HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor)(random_state=seed)
-    est.fit(X, y)
+    if schema.encoder is not None:
+        return est
+    numeric = [c.name for c in schema.columns if c.type == "numeric"]
+    categorical = [c for c in schema.columns if c.type == "categorical"]
+    onehot = OneHotEncoder(categories=[c.categories for c in categorical], handle_unknown="ignore")
+    columns = ColumnTransformer([("numeric", "passthrough", numeric),
+                                 ("categorical", onehot, [c.name for c in categorical])])
+    return Pipeline([("columns", columns), ("model", est)])
+
+
+def _build_site_learnware(site: dict, schema: TableSchema, task: str, seed: int, root: Path) -> Learnware:
+    dev, y = site["table"].iloc[site["dev"]], site["y"][site["dev"]]
+    model = developer_model(schema, task, seed)
+    model.fit(schema.encode(dev) if schema.encoder else dev[schema.column_names], y)
     t0 = time.perf_counter()
-    rkme = RKMESpec.fit(impute_means(X), seed=seed)
-    site["spec_build_ms_dev"] = 1000 * (time.perf_counter() - t0)
     lw = Learnware.build(
-        root / "build" / site["name"], est, rkme, name=site["name"], task_type=task,
-        modality="text" if encoder else "tabular", description=f"model trained on site {site['name']}",
-        tags=["market-bench"], classes=list(est.classes_) if task == "classification" else None,
-        target=None if task == "classification" else "target", encoder=encoder, feature_names=site["feature_names"])
+        root / "build" / site["name"], model, table=dev, schema=schema, name=site["name"], task_type=task,
+        description=f"model trained on site {site['name']}", tags=["market-bench"],
+        target=None if task == "classification" else "target")
+    site["spec_build_ms_dev"] = 1000 * (time.perf_counter() - t0)
     return lw
 
 
-def _evaluate_user(dock: Dock, site: dict, task_type: str, shots: int, seed: int, learnware_of: dict) -> dict:
-    X_user = impute_means(site["X"][site["user"]])
-    y_lab = site["y"][site["user"]][:shots]
-    X_test = impute_means(site["X"][site["test"]])
-    y_test = site["y"][site["test"]]
+def _evaluate_user(dock: Dock, site: dict, schema: TableSchema, task_type: str, shots: int, seed: int,
+                   learnware_of: dict) -> dict:
+    user, test = site["table"].iloc[site["user"]], site["table"].iloc[site["test"]]
+    y_lab, y_test = site["y"][site["user"]][:shots], site["y"][site["test"]]
     t0 = time.perf_counter()
-    task = Task(X=X_user, y=y_lab, task_type=task_type, seed=seed)
+    task = Task(X=impute_means(schema.encode(user)), y=y_lab, task_type=task_type, seed=seed,
+                feature_names=schema.feature_names, encoder=schema.encoder)
     _ = task.rkme
     spec_ms = 1000 * (time.perf_counter() - t0)
     t0 = time.perf_counter()
@@ -213,22 +219,23 @@ def _evaluate_user(dock: Dock, site: dict, task_type: str, shots: int, seed: int
     mixture = dock.search(task, method="mixture")
     own_id = learnware_of[site["name"]]
     own_rank = ranking.ids.index(own_id) + 1 if own_id in ranking.ids else len(learnware_of) + 1
-    top5 = type(ranking)(ranking.entries[:5], ranking.method)
     row = {"site": site["name"], "own_rank": own_rank, "top1": ranking[0].name,
            "mixture": {e.name: round(e.weight, 3) for e in mixture}, "search_ms": search_ms,
            "spec_build_ms": spec_ms, "reusers": {}}
+    client = Client(dock)
     for name in reuser_names(task_type):
-        model = reuse(dock, task, mixture, top5, reuser=name)
-        row["reusers"][name] = task_score(task_type, y_test, model.predict(X_test))
+        model = client.fit((user.iloc[:shots], y_lab), unlabelled_data=user.iloc[shots:], reuser=name,
+                           task_type=task_type, seed=seed, on_nothing_fits="reuse")
+        row["reusers"][name] = task_score(task_type, y_test, model.predict(test))
         if name == "auto":
             row["auto_choice"] = model.reuser
-    singles = {}
-    for site_name, lid in learnware_of.items():
-        singles[site_name] = task_score(task_type, y_test, dock.load_model(lid).predict(X_test))
+    X_test = schema.encode(test)
+    singles = {name: task_score(task_type, y_test, dock.load_model(lid).predict(X_test))
+               for name, lid in learnware_of.items()}
     row["oracle"] = max(singles.values())
     row["oracle_site"] = max(singles, key=singles.get)
     row.update(_abstention(dock, task, own_id, singles, row["oracle"]))
-    row["scratch"] = _scratch_score(task_type, X_user[:shots], y_lab, X_test, y_test, seed)
+    row["scratch"] = row["reusers"]["own_rows"]
     return row
 
 
@@ -244,12 +251,6 @@ def _abstention(dock: Dock, task: Task, own_id: str, singles: dict, oracle: floa
         "out_of_dock_top1": top_out.name, "out_of_dock_top1_p_value": top_out.details["p_value"],
         "out_of_dock_top1_gap_to_oracle": oracle - singles[top_out.name],
     }
-
-
-def _scratch_score(task_type, X, y, X_test, y_test, seed) -> float:
-    cls = RandomForestClassifier if task_type == "classification" else RandomForestRegressor
-    est = cls(n_estimators=200, random_state=seed, n_jobs=-1).fit(X, y)
-    return task_score(task_type, y_test, est.predict(X_test))
 
 
 def _summary(users: list[dict], n_learnwares: int, task: str, shots: int, seed: int, sites: str, target: str,
@@ -285,9 +286,17 @@ def _target(values: pd.Series, task: str, bins: list[float] | None) -> np.ndarra
     return values.astype("string").str.strip().to_numpy(dtype=object, na_value=None)
 
 
-def _random_affine(seed: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+def _rescaled(tables: list[pd.DataFrame], schema: TableSchema, seed: int) -> list[pd.DataFrame]:
+    """The tables with one random affine map per numeric schema column (see :func:`load_sites`)."""
     rng = np.random.default_rng(seed)
-    return np.exp(rng.uniform(-3, 3, size=width)), rng.normal(0, 100, size=width)
+    numeric = [c.name for c in schema.columns if c.type == "numeric"]
+    scale, shift = np.exp(rng.uniform(-3, 3, size=len(numeric))), rng.normal(0, 100, size=len(numeric))
+    out = []
+    for t in tables:
+        t = t.copy()
+        t[numeric] = t[numeric].apply(pd.to_numeric, errors="coerce") * scale + shift
+        out.append(t)
+    return out
 
 
 def _labels(y: np.ndarray, task: str) -> np.ndarray:
