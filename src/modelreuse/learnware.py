@@ -51,7 +51,7 @@ from modelreuse._archive import (
 from modelreuse._fields import Description, Label, Line, Short, Title, unique
 from modelreuse._safeio import read_json
 from modelreuse.errors import ManifestError, SchemaError, UnsafeArchiveError
-from modelreuse.models.adapters import ModelAdapter
+from modelreuse.models.adapters import ModelAdapter, as_model
 from modelreuse.models.persistence import ARTIFACT_FORMATS, load_model, save_model
 from modelreuse.models.table_schema import TableSchema
 from modelreuse.specs.base import SPEC_KINDS, Specification, kind_of, load_spec, spec_file
@@ -290,7 +290,7 @@ class Learnware:
         """
         takes = "features"
         if table is not None:
-            schema, X, takes = _from_table(model, table, schema, target, text_column, task_type)
+            schema, X, takes = _from_table(model, table, schema, target, text_column, task_type, classes)
             feature_names, encoder = schema.feature_names, schema.encoder
             classes = classes if classes is not None or task_type != "classification" else getattr(model, "classes_", None)
         modality = modality or ("text" if encoder and schema is not None else "tabular")
@@ -466,9 +466,10 @@ def _building(directory: Path) -> Iterator[Path]:
 
 
 def _from_table(model: Any, table: Any, schema: TableSchema | None, target: str | None, text_column: str | None,
-                task_type: str) -> tuple[TableSchema, Any, str]:
+                task_type: str, classes: list | None) -> tuple[TableSchema, Any, str]:
     """The schema, its encoding of ``table`` and what the model takes (see :meth:`Learnware.build`);
-    checks the model predicts on a few rows as it will be called."""
+    checks the model predicts on a few rows as it will be called (through its
+    :class:`ModelAdapter`, so torch modules are checked too)."""
     raw_columns = getattr(model, "feature_names_in_", None)
     takes = "table" if raw_columns is not None and text_column is None else "features"
     if schema is None:
@@ -480,7 +481,7 @@ def _from_table(model: Any, table: Any, schema: TableSchema | None, target: str 
     # as the model will be called: raw columns, or the encoding with missing cells filled by means
     probe = schema.decode(X[:PROBE_ROWS]) if takes == "table" else impute_means(X)[:PROBE_ROWS]
     try:
-        predicted = len(model.predict(probe))
+        predicted = len(as_model(model, task_type, classes).predict(probe))
     except Exception as exc:  # the developer's own model, in the developer's process
         what = "the table's raw columns" if takes == "table" else f"the {X.shape[1]} encoded features"
         raise SchemaError(f"the model cannot predict on {what} of its table schema: {type(exc).__name__}: {exc}. "

@@ -91,6 +91,39 @@ def test_build_from_onnx_infers_classification_and_its_classes(station, in_tmp):
     np.testing.assert_array_equal(model.predict(Z[:40]), clf.predict(Z[:40]))
 
 
+def test_build_from_safetensors_with_a_registered_architecture(station, in_tmp):
+    import torch
+    from safetensors.torch import save_model
+
+    from modelreuse.models.architectures import build_architecture
+
+    table = station[station[TARGET].notna()]
+    schema = TableSchema.infer(table, target=TARGET)
+    Z = torch.as_tensor(impute_means(schema.encode(table)), dtype=torch.float32)
+    Z = (Z - Z.mean(0)) / (Z.std(0) + 1e-6)
+    kwargs = {"in_features": Z.shape[1], "out_features": 1, "hidden": [16]}
+    net = build_architecture("mlp", kwargs)
+    y = torch.tensor(table[TARGET].to_numpy(dtype=np.float32))[:, None]
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    for _ in range(50):  # a few real steps: the weights are the developer's, not random
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(net(Z), y).backward()
+        opt.step()
+    save_model(net, "weights.safetensors")
+    table.to_csv("dev.csv", index=False)
+
+    without = runner.invoke(app, ["learnware", "build", "--model", "weights.safetensors", "--data", "dev.csv",
+                                  "--target", TARGET, "--name", "x", "--out", "pkg"])
+    assert without.exit_code == 2 and "--architecture" in without.output and not (in_tmp / "pkg").exists()
+    report = _invoke("learnware", "build", "--model", "weights.safetensors", "--data", "dev.csv", "--target", TARGET,
+                     "--name", "Dongsi MLP", "--out", "pkg", "--architecture", "mlp", "--kwargs", json.dumps(kwargs))
+    assert report["format"] == "safetensors" and report["takes"] == "features"
+    rows = Z[:30].numpy()
+    with torch.no_grad():
+        expected = net(Z[:30]).numpy()[:, 0]
+    np.testing.assert_allclose(Learnware.open("pkg").load_model().predict(rows), expected, rtol=1e-5)
+
+
 @pytest.mark.parametrize(("model_file", "error"), [("model.pkl", "UnsupportedModelError"),
                                                    ("missing.skops", "FileNotFoundError")])
 def test_bad_model_files_are_typed_errors_and_build_nothing(station, in_tmp, model_file, error):
