@@ -92,7 +92,7 @@ def test_unknown_search_method_lists_the_methods(dock_root, station_csv, tmp_pat
 
 def test_drop_of_a_missing_column_names_the_columns(dock_root, station_csv, tmp_path):
     message = _rejects(["dock", "search", "--dock", dock_root, "--data", station_csv, "--drop", "nosuchcol"],
-                       "InvalidTaskDataError", tmp_path)
+                       "SchemaError", tmp_path)
     assert "nosuchcol" in message and "PM2.5" in message
 
 

@@ -151,3 +151,17 @@ def open_dock(root: Path, must_exist: bool = True):
     from modelreuse.dock import Dock
 
     return Dock(root, create=not must_exist)
+
+
+def read_table_without(path: Path, drop: list[str]):
+    """The csv/tsv/parquet table at ``path`` without the ``drop`` columns (a :class:`SchemaError`
+    names any it does not have)."""
+    from modelreuse.errors import SchemaError
+    from modelreuse.models.tabular import read_table
+
+    table = read_table(path)
+    missing = [c for c in drop if c not in table.columns]
+    if missing:
+        raise SchemaError(f"--drop names column(s) {missing} that {path} does not have; "
+                          f"its columns: {', '.join(map(str, table.columns))}")
+    return table.drop(columns=list(drop))

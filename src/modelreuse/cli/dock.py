@@ -19,6 +19,7 @@ from modelreuse.cli._common import (
     err_console,
     open_dock,
     plain,
+    read_table_without,
     registry,
 )
 
@@ -160,17 +161,9 @@ def _read_matrix(path: Path, drop: list[str]) -> Any:
     """Rows of a .npy file (a float matrix), or a csv/tsv/parquet table without the ``drop`` columns."""
     import numpy as np
 
-    from modelreuse.errors import InvalidTaskDataError
-    from modelreuse.models.tabular import read_table
-
     if path.suffix == ".npy":
         return np.load(path, allow_pickle=False)
-    table = read_table(path)
-    missing = [c for c in drop if c not in table.columns]
-    if missing:
-        raise InvalidTaskDataError(f"--drop names column(s) {missing} that {path} does not have; "
-                                   f"its columns: {', '.join(map(str, table.columns))}")
-    return table.drop(columns=list(drop))
+    return read_table_without(path, drop)
 
 
 def _cards_table(cards: list[dict]) -> None:

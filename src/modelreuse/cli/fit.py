@@ -16,7 +16,7 @@ from typing import Any
 
 import typer
 
-from modelreuse.cli._common import DockOpt, JsonOpt, console, emit, err_console, plain
+from modelreuse.cli._common import DockOpt, JsonOpt, console, emit, err_console, plain, read_table_without
 
 DropOpt = typer.Option([], "--drop", help="A column of --data to leave out (repeatable), e.g. a row id the "
                                           "learnwares' table schemas do not list.")
@@ -40,7 +40,7 @@ def fit(data: Path = typer.Option(..., help="Your labelled table (csv/tsv/parque
     from modelreuse.reuse.saving import check_target
 
     check_target(out)
-    table = _read(data, drop)
+    table = read_table_without(data, drop)
     training, unlabelled, encoder = _training_data(table, target, text_column)
     with err_console.status("searching the dock and fitting"):
         model = Client(dock=dock, trust=trust).fit(training, unlabelled_data=unlabelled, encoder=encoder,
@@ -63,7 +63,7 @@ def predict(model: Path = typer.Option(..., help="A model folder saved by `model
     from modelreuse.reuse.reused_model import ReusedModel
 
     fitted = ReusedModel.load(model, trust=trust)
-    rows = _rows_for(fitted, _read(data, drop), text_column)
+    rows = _rows_for(fitted, read_table_without(data, drop), text_column)
     predictions = _predictions(fitted, rows)
     if out is not None:
         _write(predictions, out)
@@ -75,18 +75,6 @@ def predict(model: Path = typer.Option(..., help="A model folder saved by `model
 
 
 # ---------------------------------------------------------------------- helpers
-def _read(path: Path, drop: list[str]):
-    from modelreuse.errors import SchemaError
-    from modelreuse.models.tabular import read_table
-
-    table = read_table(path)
-    missing = [c for c in drop if c not in table.columns]
-    if missing:
-        raise SchemaError(f"--drop names column(s) {missing} that {path} does not have; "
-                          f"its columns: {', '.join(map(str, table.columns))}")
-    return table.drop(columns=list(drop))
-
-
 def _training_data(table, target: str, text_column: str | None) -> tuple[tuple, Any, str | None]:
     """``(training_data, unlabelled_data, encoder)`` for ``Client.fit``: the table with its label
     column named, or (texts, labels) of the labelled rows plus the unlabelled rows' texts."""

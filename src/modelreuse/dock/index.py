@@ -26,7 +26,6 @@ beyond these checks: it is the dock's derived data, never part of a package.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -36,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from modelreuse.dock.artifacts import sha256_of
 from modelreuse.dock.locking import DockLock
 from modelreuse.specs.rkme import RKMESpec
 from modelreuse.specs.rkme_index import EMBED_DIM, RKMEIndex
@@ -183,7 +183,7 @@ def _save(folder: Path, index: RKMEIndex, revision: int) -> dict:
         import faiss
 
         faiss.write_index(index.faiss_index, str(target / FAISS_FILE))
-        entry["faiss_sha256"] = _sha256(target / FAISS_FILE)
+        entry["faiss_sha256"] = sha256_of(target / FAISS_FILE)
     return entry
 
 
@@ -219,21 +219,13 @@ def _faiss(path: Path, sha256: str | None):
     if not sha256:
         return None
     try:
-        if _sha256(path) != sha256:
+        if sha256_of(path) != sha256:
             return None
         import faiss
 
         return faiss.read_index(str(path))
     except (OSError, RuntimeError):
         return None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _replace_json(path: Path, data: dict) -> None:
