@@ -102,7 +102,7 @@ def dock_search(dock: Path = DockOpt,
     compares_rows = registry("selectors").metadata(method)["feature_space"]  # unknown: UnknownNameError
     d = open_dock(dock)
     filters = {"task_type": task_type} if task_type else {}
-    task = _search_task(d, data, spec, drop, task_type) if compares_rows else (query or "")
+    task = _search_task(data, spec, drop) if compares_rows else (query or "")
     emit(d.search(task, method=method, k=k, **filters).to_dict(), as_json, _ranking_table)
 
 
@@ -137,11 +137,11 @@ def dock_records(dock: Path = DockOpt, out: Path = typer.Option(..., help="Folde
 
 
 # ---------------------------------------------------------------------- helpers
-def _search_task(dock, data: Path | None, spec: Path | None, drop: list[str], task_type: str | None = None):
-    """What a distribution search compares: a stored spec alone (ranking without p-values), or a
-    Task from the user's rows, which stay local (spec + calibration). A table is matched to the
-    dock's table schemas by column name and encoded as ``Client.fit`` does
-    (:func:`modelreuse.client.search_table`)."""
+def _search_task(data: Path | None, spec: Path | None, drop: list[str]):
+    """What a distribution search compares: a stored spec alone (ranking without p-values), or the
+    user's rows, which stay local (spec + calibration): a table as it is (:meth:`Dock.search`
+    matches it to the dock's table schemas by column name and encodes it as ``Client.fit`` does),
+    or a Task of a float matrix."""
     from modelreuse.specs.rkme import RKMESpec
     from modelreuse.task import Task
 
@@ -150,11 +150,7 @@ def _search_task(dock, data: Path | None, spec: Path | None, drop: list[str], ta
     if data is None:
         raise typer.BadParameter("give --query, --data or --spec")
     rows = _read_matrix(data, drop)
-    if hasattr(rows, "columns"):
-        from modelreuse.client import search_table
-
-        return search_table(dock, rows, task_type=task_type).task
-    return Task(X=rows)
+    return rows if hasattr(rows, "columns") else Task(X=rows)
 
 
 def _read_matrix(path: Path, drop: list[str]) -> Any:

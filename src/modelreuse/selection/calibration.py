@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy.special import gammaincc
 
 from modelreuse.specs.kernels import gaussian_kernel
 from modelreuse.specs.rkme import RKMESpec, weighted_mmd2
@@ -96,5 +96,7 @@ def p_values(observed: np.ndarray, shape: float, mean: np.ndarray | float) -> np
     observed, mean = np.asarray(observed, np.float64), np.broadcast_to(np.asarray(mean, np.float64), np.shape(observed))
     if not np.isfinite(shape) or shape <= 0:
         return np.where(observed <= mean, 1.0, 0.0)
-    p = stats.gamma.sf(observed, shape, scale=np.maximum(mean, 1e-300) / shape)
+    # the Gamma survival function, P(G >= x) = Q(shape, x / scale) (regularised upper incomplete
+    # gamma; scipy.special loads in half the time of scipy.stats, on every CLI search)
+    p = gammaincc(shape, np.maximum(observed, 0.0) * shape / np.maximum(mean, 1e-300))
     return np.where(mean > 0, p, np.where(observed <= 0, 1.0, 0.0))
