@@ -296,9 +296,7 @@ class Learnware:
         modality = modality or ("text" if encoder and schema is not None else "tabular")
         given = _specs_by_kind([s for s in (rkme, records, *specs) if s is not None])
         if X is not None and "rkme" not in given:
-            from modelreuse.models.tabular import impute_means
-
-            given["rkme"] = RKMESpec.fit(impute_means(X) if table is not None else X)
+            given["rkme"] = RKMESpec.fit(X)
         width = _input_width(n_features, given, X, feature_names)
         given["semantic"] = SemanticSpec(name=name, description=description, tags=list(tags or []),
                                          task_type=task_type, modality=modality)
@@ -467,9 +465,10 @@ def _building(directory: Path) -> Iterator[Path]:
 
 def _from_table(model: Any, table: Any, schema: TableSchema | None, target: str | None, text_column: str | None,
                 task_type: str, classes: list | None) -> tuple[TableSchema, Any, str]:
-    """The schema, its encoding of ``table`` and what the model takes (see :meth:`Learnware.build`);
-    checks the model predicts on a few rows as it will be called (through its
-    :class:`ModelAdapter`, so torch modules are checked too)."""
+    """The schema, its encoding of ``table`` with missing cells filled by column means (the rows
+    the RKME sketches) and what the model takes (see :meth:`Learnware.build`); checks the model
+    predicts on a few rows as it will be called (through its :class:`ModelAdapter`, so torch
+    modules are checked too)."""
     raw_columns = getattr(model, "feature_names_in_", None)
     takes = "table" if raw_columns is not None and text_column is None else "features"
     if schema is None:
@@ -477,9 +476,10 @@ def _from_table(model: Any, table: Any, schema: TableSchema | None, target: str 
         schema = TableSchema.infer(table, target=target, text_column=text_column, columns=columns)
     from modelreuse.models.tabular import impute_means
 
-    X = schema.encode(table)
-    # as the model will be called: raw columns, or the encoding with missing cells filled by means
-    probe = schema.decode(X[:PROBE_ROWS]) if takes == "table" else impute_means(X)[:PROBE_ROWS]
+    encoded = schema.encode(table)
+    X = impute_means(encoded)
+    # as the model will be called: raw columns (missing cells kept), or the filled encoding
+    probe = schema.decode(encoded[:PROBE_ROWS]) if takes == "table" else X[:PROBE_ROWS]
     try:
         predicted = len(as_model(model, task_type, classes).predict(probe))
     except Exception as exc:  # the developer's own model, in the developer's process
