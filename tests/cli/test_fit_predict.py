@@ -22,6 +22,7 @@ from modelreuse.dock import Dock
 from modelreuse.learnware import Learnware
 from modelreuse.models.tabular import read_table
 from modelreuse.reuse.reused_model import ReusedModel
+from tests.cli.conftest import cli_json
 from tests.conftest import BEIJING
 
 runner = CliRunner()
@@ -60,24 +61,19 @@ def in_work(workdir, monkeypatch):
     return workdir
 
 
-def _run(*args) -> dict:
-    result = runner.invoke(app, [*map(str, args), "--json"])
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
-
 
 def test_fit_saves_what_client_fit_returns_and_predict_writes_it(in_work, tmp_path):
     train = pd.read_csv("train.csv")
     assert train[TARGET].isna().any() or train.drop(columns=[TARGET]).isna().any().any()  # real missing cells
 
     out = tmp_path.name + "-model"  # relative to the current directory
-    report = _run("fit", "--dock", "dock", "--data", "train.csv", "--target", TARGET, "--out", out)
+    report = cli_json("fit", "--dock", "dock", "--data", "train.csv", "--target", TARGET, "--out", out)
     expected = Client(dock="dock").fit((train, TARGET))
     assert report["reuser"] == expected.reuser and report["explanation"] == expected.explain().splitlines()
     assert report["chosen"] == json.loads(json.dumps(expected.chosen))
 
     test = pd.read_csv("test.csv")
-    preds = _run("predict", "--model", out, "--data", "test.csv", "--out", "preds.csv")
+    preds = cli_json("predict", "--model", out, "--data", "test.csv", "--out", "preds.csv")
     assert preds["n_rows"] == len(test) and preds["out"] == "preds.csv"
     written = pd.read_csv("preds.csv")["prediction"].to_numpy()
     np.testing.assert_allclose(written, expected.predict(test))

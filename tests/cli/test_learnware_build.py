@@ -22,6 +22,7 @@ from modelreuse.dock import Dock
 from modelreuse.learnware import Learnware
 from modelreuse.models.table_schema import TableSchema
 from modelreuse.models.tabular import impute_means, read_table
+from tests.cli.conftest import cli_json
 from tests.conftest import BEIJING
 
 runner = CliRunner()
@@ -40,11 +41,6 @@ def in_tmp(tmp_path, monkeypatch):
     return tmp_path
 
 
-def _invoke(*args) -> dict:
-    result = runner.invoke(app, [*map(str, args), "--json"])
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
-
 
 def test_build_from_a_skops_pipeline_then_submit(station, in_tmp):
     labelled = station[station[TARGET].notna()]
@@ -56,7 +52,7 @@ def test_build_from_a_skops_pipeline_then_submit(station, in_tmp):
     sio.dump(pipeline, "dev/model.skops")
     station.to_csv("dev/station.csv", index=False)
 
-    report = _invoke("learnware", "build", "--model", "dev/model.skops", "--data", "dev/station.csv",
+    report = cli_json("learnware", "build", "--model", "dev/model.skops", "--data", "dev/station.csv",
                      "--target", TARGET, "--name", "Dongsi PM2.5", "--description", "hourly PM2.5", "--out", "pkg/dongsi")
     assert report["task_type"] == "regression" and report["takes"] == "table" and report["format"] == "skops"
     assert report["columns"] == list(X.columns) and "wd" in report["columns"]
@@ -66,8 +62,8 @@ def test_build_from_a_skops_pipeline_then_submit(station, in_tmp):
     np.testing.assert_allclose(lw.load_model().predict(lw.manifest.input_schema.table.encode(rows)),
                                pipeline.predict(rows[X.columns]))
 
-    assert _invoke("dock", "init", "dock")["n_learnwares"] == 0
-    submitted = _invoke("dock", "submit", "pkg/dongsi", "--dock", "dock")
+    assert cli_json("dock", "init", "dock")["n_learnwares"] == 0
+    submitted = cli_json("dock", "submit", "pkg/dongsi", "--dock", "dock")
     assert Dock("dock").get(submitted[0]["id"]).manifest.name == "Dongsi PM2.5"
 
 
@@ -83,7 +79,7 @@ def test_build_from_onnx_infers_classification_and_its_classes(station, in_tmp):
     (in_tmp / "model.onnx").write_bytes(onnx_model.SerializeToString())
     table.to_parquet("dev.parquet")
 
-    report = _invoke("learnware", "build", "--model", "model.onnx", "--data", "dev.parquet", "--target", "level",
+    report = cli_json("learnware", "build", "--model", "model.onnx", "--data", "dev.parquet", "--target", "level",
                      "--name", "Dongsi level", "--out", "pkg")
     assert report["task_type"] == "classification" and report["classes"] == ["high", "low"]
     assert report["format"] == "onnx" and report["takes"] == "features"
@@ -115,7 +111,7 @@ def test_build_from_safetensors_with_a_registered_architecture(station, in_tmp):
     without = runner.invoke(app, ["learnware", "build", "--model", "weights.safetensors", "--data", "dev.csv",
                                   "--target", TARGET, "--name", "x", "--out", "pkg"])
     assert without.exit_code == 2 and "--architecture" in without.output and not (in_tmp / "pkg").exists()
-    report = _invoke("learnware", "build", "--model", "weights.safetensors", "--data", "dev.csv", "--target", TARGET,
+    report = cli_json("learnware", "build", "--model", "weights.safetensors", "--data", "dev.csv", "--target", TARGET,
                      "--name", "Dongsi MLP", "--out", "pkg", "--architecture", "mlp", "--kwargs", json.dumps(kwargs))
     assert report["format"] == "safetensors" and report["takes"] == "features"
     rows = Z[:30].numpy()
