@@ -283,16 +283,16 @@ def _without(ranking: Ranking, usable: dict) -> Ranking:
 
 def train_on_own_rows(task: Task, ranking: Ranking, seed: int = 0, *, encoder: str | None = None,
                       rows=None, model: ReusedModel | None = None) -> ReusedModel:
-    """The fallback when nothing fits: a random forest (200 trees; missing cells allowed) on the
-    labelled rows (``rows`` as ``model`` takes them, default: the task's labelled rows; ``model``:
-    an unfitted :class:`ReusedModel` that encodes them, default ``ReusedModel(encoder=encoder)``)."""
-    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
-
+    """The fallback when nothing fits: the ``own_rows`` reuser (a random forest of 200 trees;
+    missing cells allowed) on the labelled rows (``rows`` as ``model`` takes them, default: the
+    task's labelled rows; ``model``: an unfitted :class:`ReusedModel` that encodes them, default
+    ``ReusedModel(encoder=encoder)``)."""
+    from modelreuse.reuse.own_rows import OwnRowsReuser
     from modelreuse.reuse.reused_model import ReusedModel
 
-    cls = RandomForestClassifier if task.task_type == "classification" else RandomForestRegressor
     model = ReusedModel(encoder=encoder) if model is None else model
-    model.set_params(estimator=cls(n_estimators=200, random_state=seed, n_jobs=-1), ranking=ranking)
+    forest = OwnRowsReuser(task_type=task.task_type, n_estimators=200, random_state=seed)
+    model.set_params(estimator=forest, ranking=ranking)
     return model.fit(task.X_labelled if rows is None else rows, task.y)
 
 
