@@ -92,3 +92,24 @@ def test_a_failing_build_leaves_no_folder(tmp_path, table, pipeline):
     with pytest.raises(ManifestError, match="at least 2 output.classes"):  # found after the model was written
         Learnware.build(tmp_path / "lw", pipeline, table=table, target=TARGET, name="G", task_type="classification")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("bad_table, problem", [
+    ({"columns": [{"name": "TEMP\x1b[2J", "type": "numeric"}]}, "control"),
+    ({"columns": [{"name": "wd", "type": "categorical", "categories": ["N"] * 2}]}, "more than once"),
+    ({"columns": [{"name": "TEMP", "type": "numeric", "loader": "os.system"}]}, "Extra inputs"),
+    ({"columns": [{"name": "TEMP", "type": "numeric"}]}, "table schema's encoding"),  # names disagree
+])
+def test_a_tampered_table_schema_is_refused_and_nothing_stored(tmp_path, table, pipeline, bad_table, problem):
+    import json
+
+    from modelreuse.dock import Dock
+
+    lw = Learnware.build(tmp_path / "lw", pipeline, table=table, target=TARGET, name="G", task_type="regression")
+    manifest = json.loads((lw.root / "manifest.json").read_text())
+    manifest["input_schema"]["table"] = bad_table
+    (lw.root / "manifest.json").write_text(json.dumps(manifest))
+    dock = Dock(tmp_path / "dock")
+    with pytest.raises(ManifestError, match=problem):
+        dock.submit(lw.root)
+    assert len(dock) == 0 and not any((dock.root / "objects").rglob("*.zip"))
