@@ -103,6 +103,30 @@ class RegistryError(ModelReuseError, ValueError):
     """Two entries were registered under one name in a registry (a programming error)."""
 
 
+class AuthenticationError(ModelReuseError, PermissionError):
+    """A dock server request carried no token, or one that is unknown or revoked (HTTP 401)."""
+
+
+class PermissionDeniedError(ModelReuseError, PermissionError):
+    """The token is valid but may not do this: a missing scope, or another user's learnware (HTTP 403)."""
+
+
+class PayloadTooLargeError(ModelReuseError, ValueError):
+    """An upload is larger than the server's limit (HTTP 413)."""
+
+
+class RateLimitError(ModelReuseError):
+    """Too many requests from one token or address in the server's window (HTTP 429); retry later."""
+
+
+class AccountExistsError(ModelReuseError, ValueError):
+    """A dock server user with this name already exists (HTTP 409)."""
+
+
+class RemoteDockError(ModelReuseError):
+    """A dock server answered with an error this client does not know, or could not be reached."""
+
+
 class BelowBaselineWarning(UserWarning):
     """No reuse candidate scored above the trivial baseline (the majority class's accuracy, or
     R^2 = 0 for predicting the mean) on the user's labelled rows: the learnwares found do not help

@@ -1,6 +1,6 @@
 """Command line ``modelreuse``: one thin sub-app per module (``dock``, ``learnware``, ``bench``,
 ``transfer``, ``routing`` with the top-level ``route``, ``records``, ``recommend``; ``fit`` and
-``predict`` at the top level), shared options, output and the one error boundary in
+``predict`` at the top level; ``serve``, ``user`` and ``token`` for the dock server), shared options, output and the one error boundary in
 :mod:`modelreuse.cli._common`.
 
 Every command takes ``--json`` (clean JSON on stdout; progress on stderr). Errors modelreuse raises
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import typer
 
-from modelreuse.cli import bench, dock, fit, learnware, recommend, records, routing, transfer
+from modelreuse.cli import bench, dock, fit, learnware, recommend, records, routing, serve, transfer
 from modelreuse.cli._common import ErrorBoundary, plain
 
 app = typer.Typer(help="modelreuse: find trained models that fit your task and reuse them.", no_args_is_help=True,
@@ -24,6 +24,9 @@ app.add_typer(transfer.app, name="transfer")
 app.add_typer(routing.app, name="routing")
 app.add_typer(records.app, name="records")
 app.add_typer(recommend.app, name="recommend")
+app.add_typer(serve.users, name="user")
+app.add_typer(serve.tokens, name="token")
+app.command("serve")(serve.serve)
 app.command("route")(routing.route)
 app.command("fit")(fit.fit)
 app.command("predict")(fit.predict)

@@ -1,0 +1,124 @@
+"""A real dock server for the server tests: ``modelreuse serve`` in a subprocess (uvicorn on a free
+loopback port), against SQLite and against a throwaway PostgreSQL cluster, with an admin and a
+plain user and their tokens created through the accounts tables of the same database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from modelreuse.bench.postgres import _free_port, postgres_available, throwaway_postgres
+from modelreuse.dock import Dock
+from modelreuse.server.accounts import Accounts
+
+STARTUP_TIMEOUT_S = 90
+
+
+@dataclass
+class LiveServer:
+    """A running server: its base URL, dock root, database URL and tokens of two users
+    (``admin``, an administrator, and ``alice``, a plain user with read and write)."""
+
+    url: str
+    root: Path
+    db_url: str | None
+    admin_token: str
+    alice_token: str
+
+    @property
+    def api(self) -> str:
+        return f"{self.url}/api/v1"
+
+    def accounts(self) -> Accounts:
+        return Accounts(Dock(self.root, url=self.db_url).engine)
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.api, headers=headers, timeout=120)
+
+
+def start_server(root: Path, db_url: str | None, *extra: str) -> Iterator[LiveServer]:
+    """Create the accounts, start ``modelreuse serve`` on a free port, wait for ``/api/v1/health``,
+    yield, then stop it (its log is printed if it fails to start)."""
+    accounts = Accounts(Dock(root, url=db_url).engine)
+    accounts.create_user("admin", admin=True)
+    accounts.create_user("alice")
+    admin, alice = accounts.create_token("admin", ["admin"]), accounts.create_token("alice", ["read", "write"])
+    port = _free_port()
+    command = [sys.executable, "-m", "modelreuse.cli", "serve", "--dock", str(root), "--port", str(port), *extra]
+    if db_url:
+        command += ["--db", db_url]
+    log = root.parent / f"server-{port}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=os.environ.copy())
+    server = LiveServer(f"http://127.0.0.1:{port}", root, db_url, admin, alice)
+    try:
+        _wait_until_up(server, process, log)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_until_up(server: LiveServer, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{server.api}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"the server did not answer within {STARTUP_TIMEOUT_S} s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    if not postgres_available():
+        if os.environ.get("MODELREUSE_REQUIRE_POSTGRES") == "1":
+            pytest.fail("PostgreSQL server binaries not found (apt-get install postgresql)")
+        pytest.skip("PostgreSQL server binaries not installed")
+    with throwaway_postgres() as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def live_server(request, tmp_path_factory) -> Iterator[LiveServer]:
+    """One server per test module and database kind (each on a fresh dock; PostgreSQL in a fresh
+    database of the session's cluster)."""
+    root = tmp_path_factory.mktemp(f"server-{request.param}") / "dock"
+    db_url = None
+    if request.param == "postgresql":
+        db_url = _fresh_database(request.getfixturevalue("postgres_url"), root.parent.name)
+    yield from start_server(root, db_url)
+
+
+@pytest.fixture(scope="module")
+def sqlite_server(tmp_path_factory) -> Iterator[LiveServer]:
+    """One server on SQLite only (for tests where the database kind does not matter)."""
+    yield from start_server(tmp_path_factory.mktemp("server-sqlite") / "dock", None)
+
+
+def _fresh_database(cluster_url: str, name: str) -> str:
+    """A new, empty database on the cluster (so servers in one session never share tables)."""
+    from sqlalchemy import create_engine, text
+
+    database = "".join(ch if ch.isalnum() else "_" for ch in name).lower()
+    engine = create_engine(cluster_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{database}"'))
+    engine.dispose()
+    return cluster_url.replace("/postgres?", f"/{database}?")
