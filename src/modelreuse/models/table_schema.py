@@ -220,8 +220,12 @@ def _infer_column(name: str, tables: list[pd.DataFrame]) -> Column:
 
 
 def _numeric_fraction(values: pd.Series) -> float:
+    """Fraction of the present, non-blank values that parse as numbers (1.0 for a numeric or
+    boolean dtype, without parsing)."""
     import pandas as pd
 
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return 1.0
     present = values.dropna()
     present = present[present.astype(str).str.strip() != ""]
     if present.empty:
