@@ -15,7 +15,7 @@ from modelreuse.dock import Dock
 
 
 def test_dock_scale_keeps_a_searchable_dock(tmp_path, data_root):
-    report = run(data_root, 6, tmp_path / "dock", users=2, repeats=2)
+    report = run(data_root, 6, tmp_path / "dock", users=2, repeats=2, jobs=2)
     assert report.n == 6 and report.users == 2 and 0 <= report.top1_hit_rate <= 1
     assert report.submit_per_s > 0 and report.cold_cli_s > 0 and report.index_bytes > 0
     assert report.warm_rank_p50_ms <= report.warm_rank_p99_ms

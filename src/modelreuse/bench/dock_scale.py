@@ -12,7 +12,7 @@ of one learnware's window: that learnware is the user's own, the one top-1 shoul
 
 Measured (one process unless said otherwise):
 
-* build + submit: packages built, then submitted with ``Dock.submit_many(validate=False)``
+* build + submit: packages built (``jobs`` processes), then submitted with ``Dock.submit_many(validate=False)``
   (batched, no sandbox validation); learnwares per second of each phase;
 * index build: the dock's persisted RKME index rebuilt from the store (the index folder removed
   first); incremental add: submitting one more learnware (index updated by that submit);
@@ -81,7 +81,7 @@ class DockScaleReport(Report):
 
 
 def run(data_root: Path, n: int, out: Path, *, users: int = 10, repeats: int = 20, seed: int = 0,
-        existing: bool = False) -> DockScaleReport:
+        existing: bool = False, jobs: int = 1) -> DockScaleReport:
     """Build (or, with ``existing``, reuse) a dock of ``n`` learnwares at ``out`` and measure it."""
     tables = _station_tables(data_root)
     plans = [_plan(tables, i, seed) for i in range(n + 1)]
@@ -91,7 +91,7 @@ def run(data_root: Path, n: int, out: Path, *, users: int = 10, repeats: int = 2
         build_rate = submit_rate = float("nan")
         notes.append(f"reused the dock at {out}; build and submit were not measured")
     else:
-        build_rate, submit_rate = _build_and_submit(dock, out, tables, plans[:n])
+        build_rate, submit_rate = _build_and_submit(dock, out, tables, plans[:n], jobs)
     user_ids = np.random.default_rng(seed).choice(n, min(users, n), replace=False)
     own = [_id_of(dock, plans[i]) for i in user_ids]
     _user_table(tables, plans[user_ids[0]]).to_csv(out / "user.csv", index=False)
@@ -108,7 +108,7 @@ def run(data_root: Path, n: int, out: Path, *, users: int = 10, repeats: int = 2
         warm_full_p50_ms=_pct(full, 50), warm_full_p99_ms=_pct(full, 99), top1_hit_rate=hits / len(own),
         top1_station_rate=station_hits / len(own), users=len(own),
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        command=f"modelreuse bench dock-scale --n {n} --out {out}", notes=notes)
+        command=f"modelreuse bench dock-scale --n {n} --out {out} --jobs {jobs}", notes=notes)
 
 
 @dataclass(frozen=True)
@@ -161,11 +161,19 @@ def _build(directory: Path, tables: list, plan: _Plan):
                            task_type="regression", description=f"PM2.5 at station {plan.station}")
 
 
-def _build_and_submit(dock: Dock, out: Path, tables: list, plans: list[_Plan]) -> tuple[float, float]:
+def _build_and_submit(dock: Dock, out: Path, tables: list, plans: list[_Plan], jobs: int) -> tuple[float, float]:
+    """Build every package (``jobs`` processes through joblib, each building a contiguous chunk),
+    then submit them in batches of 100; learnwares per second of each phase."""
+    from joblib import Parallel, delayed
+
+    from modelreuse.learnware import Learnware
+
     packages = out / "packages"
     shutil.rmtree(packages, ignore_errors=True)
     start = time.perf_counter()
-    built = [_build(packages, tables, p) for p in plans]
+    chunks = np.array_split(np.arange(len(plans)), max(1, jobs))
+    folders = Parallel(n_jobs=jobs)(delayed(_build_chunk)(packages, tables, [plans[i] for i in c]) for c in chunks)
+    built = [Learnware.open(f) for chunk in folders for f in chunk]
     build_s = time.perf_counter() - start
     start = time.perf_counter()
     for lo in range(0, len(built), 100):
@@ -173,6 +181,10 @@ def _build_and_submit(dock: Dock, out: Path, tables: list, plans: list[_Plan]) -
     submit_s = time.perf_counter() - start
     shutil.rmtree(packages)
     return len(plans) / build_s, len(plans) / submit_s
+
+
+def _build_chunk(packages: Path, tables: list, plans: list[_Plan]) -> list[Path]:
+    return [_build(packages, tables, p).root for p in plans]
 
 
 def _submit_batch(dock: Dock, packages: list) -> list[str]:

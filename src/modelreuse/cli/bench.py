@@ -47,6 +47,7 @@ def bench_dock_scale(n: int = typer.Option(1000, "--n", help="Learnwares in the 
                                                help="Dock folder to build and keep (with user.csv)."),
                      data: Path | None = DataOpt, users: int = 10, repeats: int = 20, seed: int = 0,
                      existing: bool = typer.Option(False, help="Measure the dock already at --out (N learnwares)."),
+                     jobs: int = typer.Option(1, help="Processes that build the learnware packages."),
                      as_json: bool = JsonOpt) -> None:
     """A dock of N learnwares from real Beijing stations: submit throughput, index build and
     incremental add, disk, a new process's CLI search, warm p50/p99, top-1 hit rate."""
@@ -54,7 +55,8 @@ def bench_dock_scale(n: int = typer.Option(1000, "--n", help="Learnwares in the 
 
     if not existing:
         shutil.rmtree(dock, ignore_errors=True)
-    show(run(data_root(data), n, dock, users=users, repeats=repeats, seed=seed, existing=existing), as_json, None)
+    show(run(data_root(data), n, dock, users=users, repeats=repeats, seed=seed, existing=existing, jobs=jobs),
+         as_json, None)
 
 
 @app.command("market")
