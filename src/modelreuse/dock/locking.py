@@ -20,6 +20,7 @@ import fcntl
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,32 +32,48 @@ _STAGING_LOCK = ".owner"
 
 
 class DockLock:
-    """Exclusive inter-process lock on a dock root; use as ``with DockLock(root):``. Re-entrant
-    within one object (nested ``with`` blocks take the lock once)."""
+    """Exclusive lock on a dock root, between processes (``flock``) and between the threads of one
+    process (a :class:`threading.RLock`: a server shares one Dock among its request threads); use
+    as ``with DockLock(root):``. Re-entrant within one thread (nested ``with`` blocks take the file
+    lock once)."""
 
     def __init__(self, root: Path):
         self.path = Path(root).resolve() / LOCK_FILE
         self._fd: int | None = None
         self._depth = 0
+        self._thread_lock = threading.RLock()
 
     def __enter__(self) -> DockLock:
-        if self._depth == 0:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            except BaseException:
-                os.close(fd)
-                raise
-            self._fd = fd
+        self._thread_lock.acquire()
+        try:
+            if self._depth == 0:
+                self._fd = _locked_fd(self.path)
+        except BaseException:
+            self._thread_lock.release()
+            raise
         self._depth += 1
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._depth -= 1
-        if self._depth == 0 and self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        try:
+            if self._depth == 0 and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                os.close(self._fd)
+                self._fd = None
+        finally:
+            self._thread_lock.release()
+
+
+def _locked_fd(path: Path) -> int:
+    """A descriptor of ``path`` holding an exclusive ``flock`` (waits for it)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 @contextmanager
