@@ -1,0 +1,164 @@
+"""Search over HTTP on a live server: by a task's RKME file alone and by text, answered by the
+library's own Dock.search (same ranking as a local search); hostile spec files are refused with a
+typed error; the warm index sees learnwares another process adds or removes."""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from modelreuse.dock import Dock
+from modelreuse.specs.rkme import RKMESpec
+from modelreuse.task import Task
+from tests.conftest import build_site_learnware, user_half
+
+
+@pytest.fixture(scope="module")
+def station_dock(live_server, site_learnwares):
+    """The server's dock holding the four station learnwares (put in directly, as another process)."""
+    dock = Dock(live_server.root, url=live_server.db_url)
+    ids = dock.submit_many(list(site_learnwares.values()), validate=False)
+    return dock, dict(zip(site_learnwares, ids))
+
+
+def spec_bytes(spec: RKMESpec, tmp_path) -> bytes:
+    path = tmp_path / "task.npz"
+    spec.save(path)
+    return path.read_bytes()
+
+
+def post_spec(server, body, **params):
+    with server.client(server.alice_token) as client:
+        return client.post("/search/spec", content=body, params=params,
+                           headers={"Content-Type": "application/octet-stream"})
+
+
+def test_spec_search_ranks_like_the_library(live_server, station_dock, beijing, tmp_path):
+    dock, ids = station_dock
+    X, _ = user_half(beijing, "Huairou")
+    spec = RKMESpec.fit(X, m=50, seed=0)
+    response = post_spec(live_server, spec_bytes(spec, tmp_path), k=4, task_type="regression")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["method"] == "statistical" and body["entries"][0]["learnware_id"] == ids["Huairou"]
+    assert all("p_value" in e["details"] and "MMD^2" in e["reason"] for e in body["entries"])
+    local = dock.search(Task.from_spec(spec, task_type="regression"), k=4).to_dict()
+    assert [e["learnware_id"] for e in body["entries"]] == [e["learnware_id"] for e in local["entries"]]
+    np.testing.assert_allclose([e["score"] for e in body["entries"]], [e["score"] for e in local["entries"]])
+    assert body["details"]["feature_space"] == local["details"]["feature_space"]
+
+
+def test_mixture_and_the_selector_options(sqlite_server, site_learnwares, beijing, tmp_path):
+    ids = Dock(sqlite_server.root).submit_many(list(site_learnwares.values()), validate=False)
+    X, _ = user_half(beijing, "Wanliu")
+    body = spec_bytes(RKMESpec.fit(X, m=50), tmp_path)
+    mixture = post_spec(sqlite_server, body, method="mixture", max_learnwares=2)
+    assert mixture.status_code == 200, mixture.text
+    entries = mixture.json()["entries"]
+    assert 1 <= len(entries) <= 2 and set(e["learnware_id"] for e in entries) <= set(ids)
+    assert sum(e["weight"] for e in entries) == pytest.approx(1.0)
+    strict = post_spec(sqlite_server, body, alpha=0.5, calibrate=True, k=2).json()
+    assert strict["details"]["alpha"] == 0.5 and len(strict["entries"]) == 2
+    excluded = post_spec(sqlite_server, body, exclude=ids[:3]).json()
+    assert [e["learnware_id"] for e in excluded["entries"]] == [ids[3]]
+    for params, kind in (({"method": "semantic"}, "UnknownNameError"), ({"kind": "nope"}, "UnknownNameError"),
+                         ({"max_learnwares": 2}, "UnknownNameError"),   # not a statistical option: as locally
+                         ({"bogus": 1}, "RequestValidationError"), ({"k": 0}, "RequestValidationError")):
+        refused = post_spec(sqlite_server, body, **params)
+        assert (refused.status_code, refused.json()["error"]["type"]) == (422, kind), params
+
+
+def test_text_search_with_filters(sqlite_server, station_dock_sqlite):
+    ids = station_dock_sqlite
+    with sqlite_server.client() as client:
+        found = client.post("/search/text", json={"query": "Changping station", "k": 2,
+                                                  "filters": {"task_type": "regression", "tag": "beijing"}})
+        none = client.post("/search/text", json={"query": "PM2.5", "filters": {"task_type": "classification"}})
+        bad = client.post("/search/text", json={"query": "x", "filters": {"colour": "red"}})
+    assert found.status_code == 200, found.text
+    assert found.json()["method"] == "semantic" and found.json()["entries"][0]["learnware_id"] == ids["Changping"]
+    assert none.status_code == 404 and none.json()["error"]["type"] == "EmptyDockError"
+    assert bad.status_code == 422
+
+
+@pytest.fixture(scope="module")
+def station_dock_sqlite(sqlite_server, site_learnwares):
+    dock = Dock(sqlite_server.root)
+    known = {c["name"]: c["id"] for c in dock.list()}
+    if set(site_learnwares) <= set(known):
+        return known
+    return dict(zip(site_learnwares, dock.submit_many(list(site_learnwares.values()), validate=False)))
+
+
+def _npz(**members) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+class _Marker:
+    def __reduce__(self):
+        return (open, ("/tmp/modelreuse-search-pwned", "w"))
+
+
+def test_hostile_spec_files_are_refused_without_running_anything(sqlite_server, station_dock_sqlite, tmp_path):
+    pickled = io.BytesIO()
+    np.save(pickled, np.array([_Marker()], dtype=object), allow_pickle=True)
+    good = io.BytesIO()
+    np.save(good, np.zeros((3, 2)))
+    hostile = {
+        "not a zip": b"hello, I am not a spec",
+        "object array (pickle)": _npz(**{"Z.npy": pickled.getvalue()}),
+        "unknown member": _npz(**{"Z.npy": good.getvalue(), "evil.py": b"import os"}),
+        "truncated": spec_bytes(RKMESpec.fit(np.random.default_rng(0).normal(size=(50, 3)), m=5), tmp_path)[:200],
+        "empty": b"",
+    }
+    for what, body in hostile.items():
+        response = post_spec(sqlite_server, body)
+        assert response.status_code == 422, what
+        assert response.json()["error"]["type"] == "SpecError", (what, response.text)
+    assert not os.path.exists("/tmp/modelreuse-search-pwned")
+
+
+def test_a_spec_over_the_limit_is_413(sqlite_server, station_dock_sqlite):
+    too_big = b"\0" * (16 * 1024 * 1024 + 1)
+    declared = post_spec(sqlite_server, too_big)
+    assert declared.status_code == 413 and declared.json()["error"]["type"] == "PayloadTooLargeError"
+
+    def chunks():  # no Content-Length: the limit holds while streaming
+        for _ in range(17):
+            yield b"\0" * (1024 * 1024)
+
+    streamed = post_spec(sqlite_server, chunks())
+    assert streamed.status_code == 413 and streamed.json()["error"]["type"] == "PayloadTooLargeError"
+
+
+def test_the_warm_index_follows_other_processes(sqlite_server, station_dock_sqlite, beijing, tmp_path):
+    """A learnware this test process (another process than the server) submits is found by the
+    next search; once removed, it is gone; concurrent searches meanwhile all succeed."""
+    names = beijing["_feature_names"]
+    rows = {"X": beijing["Aotizhongxin"]["X"][::-1][:400], "y": beijing["Aotizhongxin"]["y"][::-1][:400]}
+    extra = build_site_learnware(tmp_path, "Reversed", rows, names)
+    query = spec_bytes(extra.rkme, tmp_path)
+    dock = Dock(sqlite_server.root)
+
+    def top(_=None) -> str:
+        response = post_spec(sqlite_server, query, k=1)
+        assert response.status_code == 200, response.text
+        return response.json()["entries"][0]["learnware_id"]
+
+    before = top()
+    new_id = dock.submit(extra, validate=False)
+    assert top() == new_id
+    with ThreadPoolExecutor(8) as pool:
+        found = pool.map(top, range(24))
+        dock.remove(new_id)
+        assert set(found) <= {new_id, before}
+    assert top() == before
