@@ -59,6 +59,34 @@ def bench_dock_scale(n: int = typer.Option(1000, "--n", help="Learnwares in the 
          as_json, None)
 
 
+@app.command("server-load")
+def bench_server_load(dock: Path | None = typer.Option(
+                          None, "--dock", help="Serve this existing dock (uploads are added to it); or give --n."),
+                      n: int | None = typer.Option(None, "--n", help="Build a dock of N dock-scale learnwares first."),
+                      db: str | None = typer.Option(None, "--db", help="The dock's metadata database URL (PostgreSQL)."),
+                      postgres: bool = typer.Option(False, help="Build the --n dock in a throwaway PostgreSQL."),
+                      clients: int = typer.Option(32, help="Concurrent HTTP clients."),
+                      seconds: float = typer.Option(30, help="Length of the timed phase."),
+                      upload_share: float = typer.Option(0.1, help="Probability that a request is an upload."),
+                      upload_pool: int = typer.Option(100, help="New learnware zips built for uploads (at most "
+                                                                "this many uploads; then clients search)."),
+                      workers: int = typer.Option(1, help="uvicorn worker processes of the server."),
+                      validation_workers: int = typer.Option(2, help="Sandboxed validations at once per worker."),
+                      settle_timeout: float = typer.Option(900, help="Seconds to wait for uploads to be checked."),
+                      work: Path = typer.Option(Path("results/server-load"), help="Folder for the dock and logs."),
+                      jobs: int = typer.Option(1, help="Processes that build learnware packages."),
+                      data: Path | None = DataOpt, seed: int = 0, out: Path | None = OutOpt,
+                      as_json: bool = JsonOpt) -> None:
+    """Concurrent clients against a real `modelreuse serve` on loopback (uploads and spec-only
+    statistical searches): throughput, p50/p99 per kind, errors, and lost or duplicated learnwares."""
+    from modelreuse.bench.server_load import run
+
+    show(run(data_root(data), work, n=n, dock=dock, db_url=db, postgres=postgres, clients=clients, seconds=seconds,
+             upload_share=upload_share, upload_pool=upload_pool, workers=workers,
+             validation_workers=validation_workers, jobs=jobs, seed=seed, settle_timeout=settle_timeout),
+         as_json, out)
+
+
 @app.command("market")
 def bench_market(sites: Path = typer.Option(..., help="Directory with one table per site."),
                  target: str = typer.Option(..., help="Target column."),
