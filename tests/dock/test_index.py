@@ -165,3 +165,42 @@ class _Payload:
 
     def __reduce__(self):
         return pathlib.Path.touch, (self.marker,)
+
+
+def test_a_failed_index_write_never_fails_a_committed_submit(tmp_path, packages, station_rows, monkeypatch):
+    """Disk full while the index is written after a submit committed: the submit returns its id
+    with a warning, and searches (in this process and a new one) equal a dock built normally."""
+    from modelreuse.dock import index as dock_index
+
+    reference = Dock(tmp_path / "ref")
+    reference.submit_many(packages, validate=False)
+    task = _task(station_rows)
+    expected = _results(reference, task)
+    dock = Dock(tmp_path / "d")
+    dock.submit_many(packages[:5], validate=False)
+    _results(dock, task)
+
+    def disk_full(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(dock_index, "_save", disk_full)
+    with pytest.warns(dock_index.IndexWriteWarning, match="No space left"):
+        added = dock.submit(packages[5], validate=False)
+    assert added in {c["id"] for c in dock.list()}
+    _assert_same(_results(dock, task), expected)  # from memory, without another write
+    monkeypatch.undo()
+    _assert_same(_results(Dock(tmp_path / "d"), task), expected)
+
+
+def test_an_index_folder_that_cannot_be_created_only_warns(tmp_path, packages, station_rows):
+    """Something else in the index's place (a file named ``index``): search warns and still answers."""
+    reference = Dock(tmp_path / "ref")
+    reference.submit_many(packages, validate=False)
+    dock = Dock(tmp_path / "d")
+    dock.submit_many(packages, validate=False)
+    shutil.rmtree(dock.index.folder, ignore_errors=True)
+    dock.index.folder.write_text("not a folder")
+    task = _task(station_rows)
+    with pytest.warns(UserWarning, match="could not write the dock's search index"):
+        got = _results(Dock(tmp_path / "d"), task)
+    _assert_same(got, _results(reference, task))

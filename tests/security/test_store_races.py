@@ -67,7 +67,11 @@ def test_check_reports_and_repairs_crash_leftovers(tmp_path, packages):
     abandoned = tmp_path / "dock" / "staging" / "submit-dead"
     abandoned.mkdir(parents=True)
     os.utime(abandoned, (0, 0))  # old, and no live process holds its lock
+    dock.index.rebuild()
     shutil.rmtree(dock.artifacts.unpacked_path(kept))  # a cache that is simply rebuilt
+    stray_index = [dock.index.folder / ("f" * 32), dock.index.folder / ".manifest.json.dead.tmp"]
+    stray_index[0].mkdir()  # arrays written before a crash, never named by the index manifest
+    stray_index[1].write_text("{")
     with staging_folder(dock.root) as live:
         report = dock.check()
         assert report.missing_objects == [lost] and not report.ok
@@ -75,11 +79,14 @@ def test_check_reports_and_repairs_crash_leftovers(tmp_path, packages):
         assert report.orphan_unpacked == [f"unpacked/{lost}"]
         assert len(report.leftovers) == 1 and report.abandoned_staging == ["staging/submit-dead"]
         assert report.missing_unpacked == [kept]
+        assert report.orphan_index == sorted(p.relative_to(dock.root).as_posix() for p in stray_index)
         repaired = dock.check(repair=True)
         assert repaired.repaired and live.is_dir()  # a live submit's staging folder is left alone
     assert dock.check().ok and [c["id"] for c in dock.list()] == [kept]
     assert dock.load_model(kept).predict(Learnware.open(packages[0]).rkme.Z).shape[0] == 10
-    assert not orphan.exists() and not abandoned.exists()
+    assert not orphan.exists() and not abandoned.exists() and not any(p.exists() for p in stray_index)
+    (card,) = dock.list()
+    assert dock.index.unreferenced() == [] and dock.index.get(card["feature_space"]).ids == [kept]
 
 
 def test_cli_check_exit_codes(tmp_path, packages):

@@ -4,7 +4,8 @@ The store's invariants (see :mod:`modelreuse.dock.dock`): every row has its obje
 ``objects/<sha[:2]>/<sha>.zip`` whose SHA-256 is its name, and every object and unpacked folder
 belongs to a row. A crash (``kill -9``, power loss) can only leave *extra* things behind: an object
 or unpacked folder written before its row committed or after its row was deleted, a temporary file
-of an interrupted write, a staging folder of a dead submitter. Those are safe to delete. A row
+of an interrupted write, a staging folder of a dead submitter, a search-index folder (or temporary
+manifest) that the index manifest does not name. Those are safe to delete. A row
 without its object, or with an object whose content does not match its name, means someone changed
 the files by hand; repair removes such a row (it could never be loaded) and reports it.
 
@@ -42,6 +43,7 @@ class CheckReport:
     orphan_unpacked: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
     abandoned_staging: list[str] = field(default_factory=list)
+    orphan_index: list[str] = field(default_factory=list)
     repaired: bool = False
 
     @property
@@ -75,12 +77,14 @@ def check_dock(dock: Dock, repair: bool = False) -> CheckReport:
         report.orphan_unpacked = _relative(dock.root, stray_unpacked)
         report.leftovers = _relative(dock.root, leftovers)
         report.abandoned_staging = _relative(dock.root, staging)
+        stray_index = dock.index.unreferenced()
+        report.orphan_index = _relative(dock.root, stray_index)
         if repair:
             if broken:
                 session.execute(delete(LearnwareRecord).where(LearnwareRecord.id.in_(broken)))
                 bump_revision(session)
                 session.commit()
-            for path in [*stray_objects, *stray_unpacked, *leftovers, *staging]:
+            for path in [*stray_objects, *stray_unpacked, *leftovers, *staging, *stray_index]:
                 _remove(path)
             for learnware_id in report.missing_unpacked:
                 store.unpacked(learnware_id, rows[learnware_id])

@@ -20,7 +20,8 @@ Reads. Arrays are opened with ``np.load(mmap_mode="r", allow_pickle=False)``, so
 objects (a pickle) is refused, never run. A space whose entry names another revision is brought up
 to date by comparing its ids with the dock's (append and compact as above); a missing manifest or
 folder, a truncated file, a wrong dtype or shape, inconsistent segment offsets or a FAISS file whose
-hash differs make that space be rebuilt from the store. Nothing read from the index is trusted
+hash differs make that space be rebuilt from the store. A write that fails (read-only or full
+disk) warns with :class:`IndexWriteWarning` and leaves the in-memory index in use. Nothing read from the index is trusted
 beyond these checks: it is the dock's derived data, never part of a package.
 """
 
@@ -30,6 +31,7 @@ import json
 import os
 import shutil
 import uuid
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,6 +57,10 @@ ARRAYS = {
     "gammas": ("f8", ("n",)),
     "embeddings": ("f4", ("n", EMBED_DIM)),
 }
+
+class IndexWriteWarning(UserWarning):
+    """The persisted index could not be written; searches still work from memory."""
+
 
 Members = Callable[[], tuple[int, dict[str, list[str]]]]
 SpecLoader = Callable[[list[str]], list[RKMESpec]]
@@ -103,6 +109,14 @@ class DockIndex:
         for space, ids in members.items():
             self._current(space, revision, ids)
 
+    def unreferenced(self) -> list[Path]:
+        """Folders and temporary files under the index folder that its manifest does not name (left
+        by a crash between writing a folder and replacing the manifest); call under the dock lock."""
+        if not self.folder.is_dir():
+            return []
+        named = {entry["folder"] for entry in self._manifest().values()} | {MANIFEST}
+        return sorted(p for p in self.folder.iterdir() if p.name not in named)
+
     # ------------------------------------------------------------------ internals
     def _current(self, space: str, revision: int, ids: list[str]) -> RKMEIndex | None:
         memo = self._memory.get(space)
@@ -117,7 +131,7 @@ class DockIndex:
         if updated is None and entry is None:
             return None
         if updated is not index or entry is None or entry["revision"] != revision:
-            self._write(space, updated, revision, same_arrays=updated is index)
+            self._try_write(space, updated, revision, same_arrays=updated is index)
         if updated is not None:
             self._memory[space] = (revision, updated)
         return updated
@@ -136,6 +150,16 @@ class DockIndex:
             new = ids[len(index):]
             return index.extended(new, self._load_specs(new)) if new else index
         return RKMEIndex.build(ids, self._load_specs(ids))
+
+    def _try_write(self, space: str, index: RKMEIndex | None, revision: int, same_arrays: bool) -> None:
+        """:meth:`_write`, but a failed write (read-only or full disk) only warns: the index is
+        derived data, the in-memory copy serves this process, and the next process rebuilds it.
+        A submit or remove that already committed therefore never fails because of its index."""
+        try:
+            self._write(space, index, revision, same_arrays)
+        except OSError as exc:
+            warnings.warn(f"could not write the dock's search index under {self.folder} ({exc}); searches use an "
+                          "in-memory index, rebuilt by each new process", IndexWriteWarning, stacklevel=3)
 
     def _write(self, space: str, index: RKMEIndex | None, revision: int, same_arrays: bool) -> None:
         """Point the manifest at ``index`` for ``space`` (a new folder unless ``same_arrays``), or
