@@ -44,6 +44,39 @@ class LiveServer:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.api, headers=headers, timeout=120)
 
+    def dock(self) -> Dock:
+        """The server's dock, opened in the test process (another process, as the server sees it)."""
+        return Dock(self.root, url=self.db_url)
+
+    def snapshot(self) -> tuple:
+        """What a refused request must leave as it was: the learnware ids, the dock's revision, the
+        upload queue's rows and every file under the dock root (but the database and lock files)."""
+        from sqlalchemy import func, select
+        from sqlalchemy.orm import Session
+
+        from modelreuse.dock.store import current_revision
+        from modelreuse.server.uploads import UploadRecord
+
+        dock = self.dock()
+        with Session(dock.engine) as session:
+            revision = current_revision(session)
+            uploads = session.scalar(select(func.count()).select_from(UploadRecord))
+        ids = sorted(card["id"] for card in dock.list())
+        dock.engine.dispose()
+        files = sorted(p.relative_to(self.root).as_posix() for p in self.root.rglob("*")
+                       if p.is_file() and not p.name.startswith("dock.sqlite") and p.name != ".lock")
+        return ids, revision, uploads, files
+
+    def wait_for_upload(self, client: httpx.Client, upload_id: str, timeout_s: float = 240) -> dict:
+        """Poll ``GET /uploads/{id}`` until it is ``verified`` or ``rejected``; its last status."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            status = client.get(f"/uploads/{upload_id}").json()
+            if status["status"] in ("verified", "rejected"):
+                return status
+            time.sleep(0.2)
+        pytest.fail(f"upload {upload_id} still {status['status']} after {timeout_s} s")
+
 
 def start_server(root: Path, db_url: str | None, *extra: str) -> Iterator[LiveServer]:
     """Create the accounts, start ``modelreuse serve`` on a free port, wait for ``/api/v1/health``,
@@ -98,18 +131,21 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def live_server(request, tmp_path_factory) -> Iterator[LiveServer]:
     """One server per test module and database kind (each on a fresh dock; PostgreSQL in a fresh
-    database of the session's cluster)."""
+    database of the session's cluster). A test module may set ``SERVER_ARGS`` (a list of extra
+    ``modelreuse serve`` options, e.g. ``["--max-upload-mb", "1"]``) for its servers."""
     root = tmp_path_factory.mktemp(f"server-{request.param}") / "dock"
     db_url = None
     if request.param == "postgresql":
         db_url = _fresh_database(request.getfixturevalue("postgres_url"), root.parent.name)
-    yield from start_server(root, db_url)
+    yield from start_server(root, db_url, *getattr(request.module, "SERVER_ARGS", ()))
 
 
 @pytest.fixture(scope="module")
-def sqlite_server(tmp_path_factory) -> Iterator[LiveServer]:
-    """One server on SQLite only (for tests where the database kind does not matter)."""
-    yield from start_server(tmp_path_factory.mktemp("server-sqlite") / "dock", None)
+def sqlite_server(request, tmp_path_factory) -> Iterator[LiveServer]:
+    """One server on SQLite only (for tests where the database kind does not matter; ``SERVER_ARGS``
+    as for :func:`live_server`)."""
+    yield from start_server(tmp_path_factory.mktemp("server-sqlite") / "dock", None,
+                            *getattr(request.module, "SERVER_ARGS", ()))
 
 
 def _fresh_database(cluster_url: str, name: str) -> str:

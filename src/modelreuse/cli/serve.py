@@ -40,10 +40,15 @@ def serve(dock: Path = DockOpt, db: str | None = DbOpt,
 
 
 def _accounts(dock: Path, db: str | None):
+    """The accounts of the dock at ``dock``, with every server table created (once, here, before
+    any worker process starts)."""
     from modelreuse.dock import Dock
     from modelreuse.server.accounts import Accounts
+    from modelreuse.server.uploads import create_tables
 
-    return Accounts(Dock(dock, url=db).engine)
+    engine = Dock(dock, url=db).engine
+    create_tables(engine)
+    return Accounts(engine)
 
 
 @users.command("create")

@@ -13,9 +13,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, String, cast, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from modelreuse.dock.artifacts import ArtifactStore, sha256_of
 from modelreuse.dock.index import DockIndex
@@ -177,22 +178,39 @@ class Dock:
         return learnware_id
 
     # ---------------------------------------------------------------- read
-    def list(self, *, manifests: bool = False, **filters: Any) -> list[dict]:
-        """Cards of all learnwares matching exact-value filters on card fields and ``tag``, in dock
+    def list(self, *, manifests: bool = False, limit: int | None = None, offset: int = 0,
+             where: tuple[ColumnElement[bool], ...] = (), **filters: Any) -> list[dict]:
+        """Cards of the learnwares matching exact-value filters on card fields and ``tag``, in dock
         order (``created_at``, then id), from one SQL statement; with ``manifests=True`` each card
-        also holds its ``manifest`` (as :meth:`card` gives it, without a query per learnware)."""
+        also holds its ``manifest`` (as :meth:`card` gives it, without a query per learnware).
+
+        ``limit`` and ``offset`` page in SQL (:meth:`count` gives the total); ``where`` adds SQL
+        conditions on :class:`~modelreuse.dock.store.LearnwareRecord`, e.g. a subquery over
+        another table of the same database (the server's ownership table).
+        """
+        stmt = self._filtered(select(LearnwareRecord), filters, where)
+        stmt = stmt.order_by(LearnwareRecord.created_at, LearnwareRecord.id).offset(offset).limit(limit)
+        with Session(self.engine) as session:
+            return [{**r.card(), "manifest": r.manifest} if manifests else r.card() for r in session.scalars(stmt)]
+
+    def count(self, *, where: tuple[ColumnElement[bool], ...] = (), **filters: Any) -> int:
+        """How many learnwares :meth:`list` with the same filters gives without a limit (one SQL count)."""
+        stmt = self._filtered(select(func.count()).select_from(LearnwareRecord), filters, where)
+        with Session(self.engine) as session:
+            return int(session.scalar(stmt) or 0)
+
+    @staticmethod
+    def _filtered(stmt: Select, filters: dict[str, Any], where: tuple[ColumnElement[bool], ...]) -> Select:
+        """``stmt`` restricted to the card ``filters`` (see :meth:`list`) and ``where``."""
         tag = filters.pop("tag", None)
         unknown = set(filters) - set(CARD_FILTERS)
         if unknown:
             raise UnknownNameError(f"unknown filter(s) {sorted(unknown)}; use {', '.join(CARD_FILTERS)} or tag "
                                    "(or a parameter of the search method)")
-        stmt = select(LearnwareRecord).order_by(LearnwareRecord.created_at, LearnwareRecord.id)
-        for key, value in filters.items():
-            if value is not None:
-                stmt = stmt.where(getattr(LearnwareRecord, key) == value)
-        with Session(self.engine) as session:
-            cards = [{**r.card(), "manifest": r.manifest} if manifests else r.card() for r in session.scalars(stmt)]
-        return [c for c in cards if tag is None or tag in c["tags"]]
+        conditions = [getattr(LearnwareRecord, key) == value for key, value in filters.items() if value is not None]
+        if tag is not None:
+            conditions.append(_has_tag(tag))
+        return stmt.where(*conditions, *where)
 
     def __len__(self) -> int:
         with Session(self.engine) as session:
@@ -435,6 +453,17 @@ class _Staged:
 def _duplicate(learnware_id: str, manifest: Manifest) -> DuplicateLearnwareError:
     return DuplicateLearnwareError(f"learnware {learnware_id} ({manifest.name!r}) is already in the dock; "
                                    "nothing was changed (equal content gives an equal id)")
+
+
+def _has_tag(tag: str) -> ColumnElement[bool]:
+    """SQL: the ``tags`` JSON array holds ``tag``. The column is the text ``json.dumps`` wrote (on
+    SQLite and PostgreSQL's ``json``), where the element is ``"<escaped tag>"`` between ``[`` or
+    ``, `` and ``,`` or ``]``; an escaped JSON string holds no bare quote, so this matches whole
+    elements only."""
+    element = json.dumps(tag).replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    text = cast(LearnwareRecord.tags, String)
+    return or_(*(text.like(f"%{before}{element}{after}%", escape="!")
+                 for before in ("[", ", ") for after in (",", "]")))
 
 
 def _dock_root(root: Path, *, create: bool, own_database: bool) -> Path:

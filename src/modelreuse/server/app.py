@@ -22,7 +22,10 @@ from modelreuse.dock.dock import Dock
 from modelreuse.server import http_errors
 from modelreuse.server.accounts import Accounts
 from modelreuse.server.deps import ServerState
+from modelreuse.server.metrics import MetricsMiddleware
+from modelreuse.server.ratelimit import RateLimitMiddleware
 from modelreuse.server.settings import ServerSettings, settings_from_env
+from modelreuse.server.uploads import create_tables
 
 API_PREFIX = "/api/v1"
 ROUTER_PACKAGES = {"modelreuse.server.api": API_PREFIX, "modelreuse.server.web": ""}
@@ -40,9 +43,20 @@ def router_modules() -> Iterator[tuple[ModuleType, str]]:
 
 
 def open_state(settings: ServerSettings) -> ServerState:
-    """The dock (created if missing) and the account tables in its database."""
+    """The dock (created if missing) and the account, upload and ownership tables in its database."""
     dock = Dock(settings.dock_root, url=settings.db_url)
-    return ServerState(settings=settings, dock=dock, accounts=Accounts(dock.engine))
+    create_tables(dock.engine)
+    return ServerState(settings=settings, dock=dock, accounts=Accounts(dock.engine), extras={"metrics": {}})
+
+
+def install_middleware(app: FastAPI, state: ServerState, modules: list[tuple[ModuleType, str]]) -> None:
+    """Request metrics (outermost, so they time everything; each route named by its full path,
+    prefix included) and, if set, the rate limit."""
+    if state.settings.rate_limit_per_minute:
+        app.add_middleware(RateLimitMiddleware, per_minute=state.settings.rate_limit_per_minute)
+    paths = {route.endpoint: prefix + route.path for module, prefix in modules for route in module.router.routes
+             if hasattr(route, "endpoint")}
+    app.add_middleware(MetricsMiddleware, routes=state.extras["metrics"], paths=paths)
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
@@ -72,4 +86,5 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     http_errors.install(app)
     for module, prefix in modules:
         app.include_router(module.router, prefix=prefix)
+    install_middleware(app, app.state.modelreuse, modules)
     return app

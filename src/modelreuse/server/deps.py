@@ -66,3 +66,17 @@ def require(scope: str) -> Callable[[Request], Principal]:
         return principal
 
     return dependency
+
+
+def require_account(scope: str = "read") -> Callable[[Request], Principal]:
+    """Like :func:`require`, but anonymous reading does not count: the request is about the
+    caller's own account (uploads, tokens), so it must carry a token (401 otherwise)."""
+    inner = require(scope)
+
+    def dependency(request: Request) -> Principal:
+        principal = inner(request)
+        if principal is ANONYMOUS:
+            raise AuthenticationError("this request is about your account; send your token (Authorization: Bearer ...)")
+        return principal
+
+    return dependency
