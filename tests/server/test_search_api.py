@@ -162,3 +162,45 @@ def test_the_warm_index_follows_other_processes(sqlite_server, station_dock_sqli
         dock.remove(new_id)
         assert set(found) <= {new_id, before}
     assert top() == before
+
+
+def test_recommend_and_route_with_saved_models(sqlite_server, station_dock_sqlite, beijing, tmp_path):
+    """A real recommender (ModelLens trained on a leaderboard of station models) and a real router
+    (kNN on the 16 shortest RouteLLM MT-Bench prompts), saved in their own formats under the server's folders,
+    answer over HTTP as they do locally; unknown names and path characters are refused."""
+    from modelreuse.config import cache_home
+    from modelreuse.datasets.importers.routing import IMPORTERS
+    from modelreuse.records.routing import RoutingRecords
+    from modelreuse.routing.base import ROUTERS
+    from modelreuse.routing.router import Router
+    from modelreuse.selection.learned.modellens import ModelLens
+    from tests.conftest import DATA, SITES
+
+    held_out = {f"{s} held-out": user_half(beijing, s) for s in SITES}
+    board = Dock(tmp_path / "records-dock")
+    board.submit_many([build_site_learnware(tmp_path, s, beijing[s], beijing["_feature_names"], held_out)
+                       for s in SITES], validate=False)
+    lens = ModelLens(steps=100, members=1, seed=0).fit(board.leaderboard())  # texts embedded once per checkout
+    lens.save(sqlite_server.root / "server" / "recommenders" / "stations")
+    table = IMPORTERS.get("routellm_mt_bench")(DATA).table
+    short = table.loc[table["prompt"].str.len().nsmallest(16).index].reset_index(drop=True)  # quick to encode
+    router = Router(ROUTERS.get("knn")(k=3), cache=cache_home("route")).fit(RoutingRecords(short))
+    router.save(sqlite_server.root / "server" / "routers" / "mt-bench")
+
+    description = "hourly PM2.5 at a Beijing monitoring station"
+    queries = ["Write a haiku about autumn.", "What is the derivative of x^3?"]
+    with sqlite_server.client(sqlite_server.alice_token) as client:
+        recommended = client.post("/recommend", json={"description": description, "recommender": "stations", "k": 3,
+                                                      "task": "PM2.5 regression", "metric": "rmse"})
+        routed = client.post("/route", json={"router": "mt-bench", "queries": queries})
+        unknown = client.post("/route", json={"router": "nope", "queries": queries})
+        escaping = client.post("/recommend", json={"description": "x", "recommender": "../../etc"})
+    assert recommended.status_code == 200, recommended.text
+    local = Dock(sqlite_server.root).recommend(description, ModelLens.load(
+        sqlite_server.root / "server" / "recommenders" / "stations", None), task="PM2.5 regression", metric="rmse", k=3)
+    assert [e["learnware_id"] for e in recommended.json()["entries"]] == local.ids
+    assert set(local.ids) <= set(station_dock_sqlite.values())
+    assert routed.status_code == 200, routed.text
+    assert [c["model"] for c in routed.json()] == [c.model for c in router.route(queries)]
+    assert unknown.status_code == 422 and "mt-bench" in unknown.json()["error"]["message"]
+    assert escaping.status_code == 422 and escaping.json()["error"]["type"] == "UnknownNameError"

@@ -8,12 +8,10 @@ space into memory once, and each search first checks the dock's revision, so lea
 removed by any process (an upload worker, ``modelreuse dock submit`` on the same root) are seen by
 the next search. Superseded versions (``modelreuse.server.uploads.hidden_ids``) are left out.
 
-Threads: FastAPI runs these endpoints in a thread pool. Search uses its own :class:`Dock` object
-(:class:`Searcher`), never the one uploads and deletions write through, because a dock object's
-file lock (:class:`~modelreuse.dock.locking.DockLock`) counts nesting per object, not per thread;
-bringing the index up to a new revision (the only step of a search that writes) runs under
-:attr:`Searcher.lock`, so concurrent searches never update it twice at once. Searches on an
-unchanged dock read the in-memory index without the lock.
+Threads: FastAPI runs these endpoints in a thread pool, all on the server's one :class:`Dock`
+(its file lock excludes threads too). Bringing the index up to a new revision, the only step of a
+search that writes, runs under :attr:`Searcher.lock`, so concurrent searches never update it twice
+at once; searches on an unchanged dock read the in-memory index without any lock.
 """
 
 from __future__ import annotations
@@ -36,6 +34,7 @@ from modelreuse.errors import PayloadTooLargeError, UnknownNameError
 from modelreuse.selection.base import SELECTORS
 from modelreuse.server.accounts import Principal
 from modelreuse.server.deps import ServerState, require, server_state
+from modelreuse.server.ownership import hidden_ids
 from modelreuse.specs.base import SPEC_KINDS, load_spec
 from modelreuse.specs.rkme import RKMESpec
 from modelreuse.task import Task
@@ -72,16 +71,10 @@ class Searcher:
 
 
 def start(state: ServerState) -> None:
-    """Open the search dock and load every feature space's index once."""
-    searcher = Searcher(Dock(state.dock.root, url=state.dock.url))
+    """Load every feature space's index once."""
+    searcher = Searcher(state.dock)
     searcher.current()
     state.extras[MODULE] = searcher
-
-
-def stop(state: ServerState) -> None:
-    searcher = state.extras.pop(MODULE, None)
-    if searcher is not None:
-        searcher.dock.engine.dispose()
 
 
 def searcher_of(state: ServerState) -> Searcher:
@@ -92,12 +85,8 @@ def searcher_of(state: ServerState) -> Searcher:
 
 
 def hidden(state: ServerState) -> set[str]:
-    """Learnware ids search leaves out: superseded versions (none before uploads exist)."""
-    try:
-        from modelreuse.server.uploads import hidden_ids
-    except ImportError:
-        return set()
-    return set(hidden_ids(state))
+    """Learnware ids search leaves out: superseded versions."""
+    return hidden_ids(state)
 
 
 def search(state: ServerState, query: Any, exclude: list[str], **kwargs: Any) -> dict:
