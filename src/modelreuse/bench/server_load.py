@@ -193,7 +193,7 @@ def _upload_zips(folder: Path, tables: list, indices: range, seed: int, jobs: in
     built = Parallel(n_jobs=jobs)(delayed(dock_scale._build_chunk)(folder, tables, [plans[i] for i in c])
                                   for c in chunks)
     zips = [Learnware.open(f).to_zip(folder / f"{f.name}.zip").read_bytes() for chunk in built for f in chunk]
-    shutil.rmtree(folder)
+    shutil.rmtree(folder, ignore_errors=True)  # absent when the pool is empty
     return zips
 
 
