@@ -25,6 +25,21 @@ def cache_home(*parts: str) -> Path:
     return Path(os.environ.get("MODELREUSE_CACHE", DEFAULT_CACHE_HOME)).joinpath(*parts)
 
 
+def write_cache_file(path: Path, write: Callable[[Path], None]) -> None:
+    """Create the cache file ``path`` so that concurrent readers (parallel test workers, a second
+    run) see it whole or not at all: ``write(tmp)`` fills a temporary sibling with the same suffix
+    (numpy and safetensors keep it), which then replaces ``path`` atomically."""
+    import uuid
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def default_data_root() -> Path:
     """``$MODELREUSE_DATA`` or ``../shared/data``."""
     return Path(os.environ.get("MODELREUSE_DATA", DEFAULT_DATA_ROOT))

@@ -26,6 +26,7 @@ from functools import lru_cache
 import numpy as np
 
 from modelreuse._registry import Registry
+from modelreuse.config import write_cache_file
 from modelreuse.errors import InvalidTaskDataError, ModelLoadError
 
 TEXT_ENCODER = "all-MiniLM-L6-v2"
@@ -70,8 +71,7 @@ def encode_text_cached(texts: Sequence[str], cache: str | os.PathLike | None, ba
     if path.is_file():
         return np.load(path)
     emb = encode_text(texts, batch_size)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, emb)
+    write_cache_file(path, lambda tmp: np.save(tmp, emb))
     return emb
 
 

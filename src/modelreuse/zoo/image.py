@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from modelreuse._torch import minimise, shuffled_batches
+from modelreuse.config import write_cache_file
 from modelreuse.datasets.images import load_split
 from modelreuse.models.encoders import EFFICIENTNET_LITE, efficientnet_outputs
 from modelreuse.zoo.base import CandidateOutputs, TransferTarget
@@ -93,8 +94,7 @@ def train_source_cnn(source: str, recipe: str, data_root: str | Path, cache: Pat
     model.train()
     minimise(model.parameters(), lambda batch: F.cross_entropy(model(X[batch]), y[batch]),
              shuffled_batches(len(y), 128, epochs, seed), lr=2e-3)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(model.state_dict(), path)
+    write_cache_file(path, lambda tmp: save_file(model.state_dict(), tmp))
     return model.eval()
 
 
@@ -127,8 +127,7 @@ def _cached_efficientnet(name: str, dataset: str, split: str, images: np.ndarray
         with np.load(path) as d:
             return d["features"].astype(np.float64), d["proba"].astype(np.float64)
     feats, probs = efficientnet_outputs(images, name, size=EFFICIENTNET_SIZE)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, features=feats.astype(np.float32), proba=probs.astype(np.float32))
+    write_cache_file(path, lambda tmp: np.savez(tmp, features=feats.astype(np.float32), proba=probs.astype(np.float32)))
     return feats, probs
 
 
