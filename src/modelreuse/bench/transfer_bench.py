@@ -87,13 +87,22 @@ def load_zoo(modality: str, data_root: str | Path, cache: Path, seed: int = 0,
 
 
 def run_transfer_bench(data_root: str | Path, cache: Path, modality: str = "text", max_rows: int = 2000, seed: int = 0,
-                       progress: Callable[[str], None] = lambda _: None) -> dict:
-    """The whole benchmark (module doc); returns the JSON-ready report."""
+                       progress: Callable[[str], None] = lambda _: None, checkpoint: Path | None = None) -> dict:
+    """The whole benchmark (module doc); returns the JSON-ready report. With ``checkpoint``, each
+    target's scores are saved to that JSON file as soon as they are computed, and targets already
+    saved there under the same protocol (modality, ``max_rows``, ``seed``, metrics) are not
+    recomputed, so an interrupted run resumes."""
     models, targets = load_zoo(modality, data_root, cache, seed, progress)
-    results = {}
+    protocol = {"modality": modality, "max_rows": max_rows, "seed": seed, "metrics": list(BENCH_METRICS)}
+    results = _read_checkpoint(checkpoint, protocol)
     for target in targets:
+        if target.name in results:
+            progress(f"target {target.name}: from the checkpoint")
+            continue
         progress(f"target {target.name}")
         results[target.name] = score_target(target, max_rows=max_rows, seed=seed)
+        _write_checkpoint(checkpoint, protocol, results)
+    results = {t.name: results[t.name] for t in targets}
     per_metric = {}
     for metric in BENCH_METRICS:
         rows = [_evaluate(r["scores"][metric], r["truth"]) for r in results.values()]
@@ -112,6 +121,32 @@ def run_transfer_bench(data_root: str | Path, cache: Path, modality: str = "text
               "protocol": {"max_metric_rows": max_rows, "seed": seed, "ground_truth": "linear probe (C=1, tol=1e-6, max_iter=10000), full train split"},
               "metrics": per_metric, "raw": raw}
     return report | ensemble_report(raw, per_metric)
+
+
+def _read_checkpoint(path: Path | None, protocol: dict) -> dict:
+    """Per-target results saved under ``protocol`` (empty when there is no file, or another protocol)."""
+    if path is None or not Path(path).is_file():
+        return {}
+    from modelreuse._safeio import read_json
+    from modelreuse.errors import InvalidTaskDataError
+
+    saved = read_json(path, InvalidTaskDataError, max_bytes=64 * 1024 * 1024)
+    if saved.get("protocol") != protocol:
+        return {}
+    return {t: {**r, "truth": np.asarray(r["truth"]), "scores": {m: np.asarray(v) for m, v in r["scores"].items()}}
+            for t, r in saved["targets"].items()}
+
+
+def _write_checkpoint(path: Path | None, protocol: dict, results: dict) -> None:
+    if path is None:
+        return
+    import json
+
+    from modelreuse.config import write_cache_file
+
+    plain = {t: {**r, "truth": r["truth"].tolist(), "scores": {m: v.tolist() for m, v in r["scores"].items()}}
+             for t, r in results.items()}
+    write_cache_file(Path(path), lambda tmp: tmp.write_text(json.dumps({"protocol": protocol, "targets": plain})))
 
 
 def ensemble_report(raw: dict, per_metric: dict) -> dict:

@@ -127,7 +127,10 @@ def bench_transfer(data: Path | None = DataOpt,
                    zoo: str = typer.Option("text", help="Which zoo: text (28 models, 12 targets) or image (30 models, 15 targets)."),
                    cache: Path | None = cache_option("transfer-zoo", "Cache of MiniLM/EfficientNet outputs and trained CNN weights"),
                    max_rows: int = typer.Option(2000, help="Training rows per target the metrics see."),
-                   seed: int = 0, out: Path | None = OutOpt, as_json: bool = JsonOpt) -> None:
+                   seed: int = 0, out: Path | None = OutOpt,
+                   checkpoint: Path | None = typer.Option(
+                       None, help="JSON file that keeps each finished target's scores; a rerun resumes from it."),
+                   as_json: bool = JsonOpt) -> None:
     """Rank a real model zoo (text or image) on real targets with every metric and a learned ensemble."""
     from modelreuse.bench.report import DictReport
     from modelreuse.bench.transfer_bench import ZOOS, run_transfer_bench
@@ -136,7 +139,7 @@ def bench_transfer(data: Path | None = DataOpt,
     if zoo not in ZOOS:
         raise UnknownNameError(f"unknown zoo {zoo!r}; choose one of {', '.join(ZOOS)}")
     report = run_transfer_bench(data_root(data), cache_dir(cache, "transfer-zoo"), modality=zoo, max_rows=max_rows,
-                                seed=seed, progress=progress)
+                                seed=seed, progress=progress, checkpoint=checkpoint)
     show(DictReport(report, _transfer_view), as_json, out)
 
 
