@@ -257,3 +257,88 @@ def test_metrics_count_requests_and_uploads(live_server, admin_learnware):
     listing = body["routes"]["GET /api/v1/learnwares"]
     assert listing["count"] >= 1 and 0 < listing["p50_ms"] <= listing["p99_ms"]
     assert body["uploads"]["verified"] >= 1
+
+
+# ---------------------------------------------------------------------------- the queue's claims
+@pytest.fixture(params=["sqlite", "postgresql"])
+def queue_state(request, tmp_path):
+    """A server state (no HTTP, no workers) on a fresh dock, to drive the queue's claims by hand."""
+    from modelreuse.server.app import open_state
+    from modelreuse.server.settings import ServerSettings
+    from tests.server.conftest import _fresh_database
+
+    db_url = None
+    if request.param == "postgresql":
+        db_url = _fresh_database(request.getfixturevalue("postgres_url"), f"queue_{tmp_path.name}")
+    state = open_state(ServerSettings(dock_root=tmp_path / "dock", db_url=db_url))
+    yield state
+    state.dock.engine.dispose()
+
+
+
+def _queued(state, package: bytes):
+    from modelreuse.server.accounts import Principal
+    from modelreuse.server.uploads import submit_upload
+
+    return submit_upload(state, Principal("alice", frozenset({"write"})), [package[:100], package[100:]])
+
+
+def _age_claims(state) -> None:
+    """Make every claim look older than any reclaim delay (as if its process died long ago)."""
+    import datetime as dt
+
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from modelreuse.server.uploads import UploadRecord
+
+    with Session(state.dock.engine) as session:
+        session.execute(update(UploadRecord).values(claimed_at=dt.datetime(2000, 1, 1)))
+        session.commit()
+
+
+def test_one_claimer_wins_and_a_lost_claim_changes_nothing(queue_state, packages):
+    from modelreuse.server.uploads import staged_path, upload_status
+    from modelreuse.server.validation_worker import _finish, claim_next
+
+    queued = _queued(queue_state, packages[1.0])
+    first = claim_next(queue_state.dock.engine)
+    assert (first.upload_id, first.attempts) == (queued.upload_id, 1)
+    assert claim_next(queue_state.dock.engine) is None
+    assert upload_status(queue_state, queued.upload_id).status == "validating"
+    _age_claims(queue_state)  # the first claimer's process "died"
+    second = claim_next(queue_state.dock.engine)
+    assert (second.upload_id, second.attempts) == (queued.upload_id, 2)
+    _finish(queue_state, first, error=("ModelPredictError", "late"))  # the first claimer was only slow
+    assert upload_status(queue_state, queued.upload_id).status == "validating"
+    assert staged_path(queue_state, queued.upload_id).is_file()
+
+
+def test_a_reclaimed_upload_adopts_what_its_dead_claimer_stored(queue_state, packages):
+    from modelreuse.server.ownership import uploader_of
+    from modelreuse.server.uploads import staged_path, upload_status
+    from modelreuse.server.validation_worker import claim_next, validate
+
+    queued = _queued(queue_state, packages[1.0])
+    claim_next(queue_state.dock.engine)
+    stored = queue_state.dock.submit(staged_path(queue_state, queued.upload_id), validate=False)  # then it died
+    _age_claims(queue_state)
+    validate(queue_state, claim_next(queue_state.dock.engine))
+    status = upload_status(queue_state, queued.upload_id)
+    assert (status.status, status.learnware_id) == ("verified", stored)
+    assert uploader_of(queue_state, stored) == "alice"
+    assert not staged_path(queue_state, queued.upload_id).exists()
+
+
+def test_an_upload_interrupted_too_often_is_rejected(queue_state, packages):
+    from modelreuse.server.uploads import upload_status
+    from modelreuse.server.validation_worker import MAX_ATTEMPTS, claim_next, validate
+
+    queued = _queued(queue_state, packages[1.0])
+    for _ in range(MAX_ATTEMPTS):
+        assert claim_next(queue_state.dock.engine) is not None
+        _age_claims(queue_state)
+    validate(queue_state, claim_next(queue_state.dock.engine))
+    status = upload_status(queue_state, queued.upload_id)
+    assert status.status == "rejected" and "interrupted" in status.reason
+    assert len(queue_state.dock) == 0
