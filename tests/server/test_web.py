@@ -15,6 +15,7 @@ import httpx
 import pytest
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import alert_is_present, staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 from sklearn.linear_model import Ridge
 
@@ -76,10 +77,20 @@ def text(chrome, css: str) -> str:
     return chrome.find_element(By.CSS_SELECTOR, css).text
 
 
+def follow(chrome, css: str, accept_alert: bool = False) -> None:
+    """Click the link or button at ``css`` and wait until the page it leads to has loaded."""
+    old_page = chrome.find_element(By.TAG_NAME, "html")
+    chrome.find_element(By.CSS_SELECTOR, css).click()
+    if accept_alert:
+        WebDriverWait(chrome, 10).until(alert_is_present()).accept()
+    WebDriverWait(chrome, 60).until(staleness_of(old_page))
+    WebDriverWait(chrome, 60).until(lambda c: c.execute_script("return document.readyState") == "complete")
+
+
 def log_in(chrome, site, token: str) -> None:
     visit(chrome, site, "/login")
     chrome.find_element(By.ID, "token").send_keys(token)
-    chrome.find_element(By.ID, "login").click()
+    follow(chrome, "#login")
 
 
 def as_alice(chrome, site) -> None:
@@ -109,7 +120,7 @@ def test_text_search_with_filters(chrome, site):
     chrome.find_element(By.ID, "q").send_keys("Huairou station")
     chrome.find_element(By.CSS_SELECTOR, "#task_type option[value=regression]").click()
     chrome.find_element(By.ID, "tag").send_keys("air")
-    chrome.find_element(By.ID, "search-text").click()
+    follow(chrome, "#search-text")
     names = [a.text for a in chrome.find_elements(By.CSS_SELECTOR, "#ranking .result-name")]
     assert names[0] == "Huairou"
     assert "card matches" in text(chrome, "#ranking .reason")
@@ -121,7 +132,7 @@ def test_text_search_with_filters(chrome, site):
 def test_spec_search_ranks_with_p_values(chrome, site):
     as_alice(chrome, site)
     chrome.find_element(By.ID, "spec").send_keys(str(site.spec))
-    chrome.find_element(By.ID, "search-spec").click()
+    follow(chrome, "#search-spec")
     names = [a.text for a in chrome.find_elements(By.CSS_SELECTOR, "#ranking .result-name")]
     p_values = [float(td.text) for td in chrome.find_elements(By.CSS_SELECTOR, "#ranking .p-value")]
     assert names[0] == "Huairou" and set(names) >= set(STORED)
@@ -133,7 +144,7 @@ def test_spec_search_ranks_with_p_values(chrome, site):
 def test_detail_page_shows_card_specs_versions_and_download(chrome, site):
     as_alice(chrome, site)
     visit(chrome, site, "/?q=Huairou")
-    chrome.find_element(By.CSS_SELECTOR, "#ranking .result-name").click()
+    follow(chrome, "#ranking .result-name")
     assert text(chrome, "#learnware-name") == "Huairou"
     assert text(chrome, "#learnware-id") == site.ids["Huairou"]
     assert "PM2.5 model for the Huairou station" in text(chrome, "#description")
@@ -167,18 +178,30 @@ def _final_status(chrome) -> str | bool:
     return status if status in ("verified", "rejected") else False
 
 
+def test_a_file_that_is_no_learnware_is_refused_with_a_readable_page(chrome, site):
+    as_alice(chrome, site)
+    visit(chrome, site, "/submit")
+    chrome.find_element(By.ID, "package").send_keys(str(site.spec))  # an .npz: a zip, but no manifest
+    follow(chrome, "#upload")
+    assert text(chrome, "h1") == "Error 422"
+    assert text(chrome, ".error-type").endswith("Error") and "manifest" in text(chrome, ".error-message").lower()
+    shot(chrome, site, "07-submit-refused")
+    visit(chrome, site, "/mine")
+    assert chrome.find_elements(By.ID, "no-learnwares")
+
+
 def test_submit_a_zip_see_it_verified_then_delete_it(chrome, site):
     as_alice(chrome, site)
     visit(chrome, site, "/submit")
     shot(chrome, site, "07-submit")
     chrome.find_element(By.ID, "package").send_keys(str(site.zip))
-    chrome.find_element(By.ID, "upload").click()
+    follow(chrome, "#upload")
     assert "/uploads/" in chrome.current_url
     shot(chrome, site, "08-upload-pending")
     status = WebDriverWait(chrome, VALIDATION_TIMEOUT_S, poll_frequency=0.5).until(_final_status)
     shot(chrome, site, "09-upload-decided")
     assert status == "verified", chrome.find_element(By.TAG_NAME, "main").text
-    chrome.find_element(By.ID, "learnware-link").click()
+    follow(chrome, "#learnware-link")
     learnware_id = text(chrome, "#learnware-id")
     assert text(chrome, "#learnware-name") == UPLOADED
     visit(chrome, site, "/mine")
@@ -186,9 +209,7 @@ def test_submit_a_zip_see_it_verified_then_delete_it(chrome, site):
     shot(chrome, site, "10-mine")
     visit(chrome, site, f"/learnwares/{learnware_id}")
     shot(chrome, site, "11-detail-own")
-    chrome.find_element(By.ID, "delete").click()
-    chrome.switch_to.alert.accept()
-    WebDriverWait(chrome, 10).until(lambda c: c.find_elements(By.ID, "deleted"))
+    follow(chrome, "#delete", accept_alert=True)
     assert learnware_id in text(chrome, "#deleted")
     assert not chrome.find_elements(By.ID, "my-learnwares")
     with site.server.client(site.server.alice_token) as api:
@@ -200,7 +221,7 @@ def test_tokens_page_makes_a_token_shown_once(chrome, site):
     visit(chrome, site, "/tokens")
     assert not chrome.find_elements(By.ID, "scope-admin")  # alice cannot grant what she lacks
     chrome.find_element(By.ID, "label").send_keys("laptop")
-    chrome.find_element(By.ID, "create-token").click()
+    follow(chrome, "#create-token")
     token = text(chrome, "#new-token")
     shot(chrome, site, "12-tokens")
     with site.server.client(token) as api:
@@ -236,7 +257,7 @@ def test_errors_are_readable_pages_with_their_status(chrome, site):
 
 def test_log_out(chrome, site):
     as_alice(chrome, site)
-    chrome.find_element(By.ID, "logout").click()
+    follow(chrome, "#logout")
     assert chrome.find_elements(By.ID, "login-link") and chrome.get_cookie("modelreuse_token") is None
     visit(chrome, site, "/mine")
     assert text(chrome, "h1") == "Error 401"
