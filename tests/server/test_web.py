@@ -7,6 +7,7 @@ module's tmp folder)."""
 
 from __future__ import annotations
 
+import http.client
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -242,6 +243,20 @@ def test_posts_without_the_csrf_token_are_refused(site):
         assert browser_like.post("/login", data={"token": site.server.alice_token}).status_code == 403
     with site.server.client(site.server.admin_token) as api:
         assert api.get(f"/learnwares/{target}").status_code == 200
+
+
+def test_a_form_over_the_upload_limit_is_refused_before_it_is_read(site):
+    """Only the headers are sent: the page answers 413 from ``Content-Length`` without waiting for a body."""
+    server = httpx.URL(site.server.url)
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    connection.putrequest("POST", "/submit")
+    connection.putheader("Cookie", f"modelreuse_token={site.server.alice_token}")
+    connection.putheader("Content-Type", "multipart/form-data; boundary=x")
+    connection.putheader("Content-Length", str(10**12))
+    connection.endheaders()
+    answer = connection.getresponse()
+    assert answer.status == 413 and b"PayloadTooLargeError" in answer.read()
+    connection.close()
 
 
 def test_errors_are_readable_pages_with_their_status(chrome, site):
