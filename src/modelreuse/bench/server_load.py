@@ -466,7 +466,14 @@ def _report(log: _Log, statuses: dict[str, dict], elapsed: float, settle_s: floa
         uploads_rejected=sum(rejected.values()), rejected_reasons=dict(rejected),
         uploads_unsettled=len(log.uploads) - len(final), settle_s=round(settle_s, 3), lost=lost,
         duplicated=sorted(i for i, count in Counter(listed).items() if count > 1), server_rss_mb=log.peak_rss_mb,
-        **fields)
+        notes=_notes(log), **fields)
+
+
+def _notes(log: _Log) -> list[str]:
+    if not log.pool_empty:
+        return []
+    return [f"the upload pool ran out: {log.pool_empty} requests drawn as uploads were searches instead "
+            "(raise --upload-pool to keep the mix)"]
 
 
 def _percentiles(seconds: list[float]) -> dict[str, float]:
