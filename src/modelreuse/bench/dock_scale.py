@@ -83,18 +83,18 @@ class DockScaleReport(Report):
 def run(data_root: Path, n: int, out: Path, *, users: int = 10, repeats: int = 20, seed: int = 0,
         existing: bool = False, jobs: int = 1) -> DockScaleReport:
     """Build (or, with ``existing``, reuse) a dock of ``n`` learnwares at ``out`` and measure it."""
-    tables = _station_tables(data_root)
-    plans = [_plan(tables, i, seed) for i in range(n + 1)]
+    tables = station_tables(data_root)
+    plans = [plan_learnware(tables, i, seed) for i in range(n + 1)]
     dock = Dock(out)
     notes = []
     if existing and len(dock) >= n:
         build_rate = submit_rate = float("nan")
         notes.append(f"reused the dock at {out}; build and submit were not measured")
     else:
-        build_rate, submit_rate = _build_and_submit(dock, out, tables, plans[:n], jobs)
+        build_rate, submit_rate = build_and_submit(dock, out, tables, plans[:n], jobs)
     user_ids = np.random.default_rng(seed).choice(n, min(users, n), replace=False)
     own = [_id_of(dock, plans[i]) for i in user_ids]
-    _user_table(tables, plans[user_ids[0]]).to_csv(out / "user.csv", index=False)
+    user_table(tables, plans[user_ids[0]]).to_csv(out / "user.csv", index=False)
     index_s = _index_build_s(dock)
     if index_s is None:
         notes.append("this dock has no persisted index; the first search built it in memory")
@@ -112,7 +112,7 @@ def run(data_root: Path, n: int, out: Path, *, users: int = 10, repeats: int = 2
 
 
 @dataclass(frozen=True)
-class _Plan:
+class LearnwarePlan:
     """Learnware ``i`` of the market: its station, window, held-out rows and Ridge alpha."""
 
     i: int
@@ -121,7 +121,7 @@ class _Plan:
     alpha: float
 
 
-def _station_tables(data_root: Path) -> list:
+def station_tables(data_root: Path) -> list:
     """The 12 stations' complete rows of :data:`COLUMNS` and the target, in time order."""
     from modelreuse.models.tabular import list_tables, read_table
 
@@ -132,23 +132,23 @@ def _station_tables(data_root: Path) -> list:
     return [read_table(p)[COLUMNS + [TARGET]].dropna().reset_index(drop=True) for p in paths]
 
 
-def _plan(tables: list, i: int, seed: int) -> _Plan:
+def plan_learnware(tables: list, i: int, seed: int) -> LearnwarePlan:
     rng = np.random.default_rng(seed + i)
     station = i % len(tables)
-    return _Plan(i, station, int(rng.integers(0, len(tables[station]) - WINDOW)), float(10 ** rng.uniform(-2, 2)))
+    return LearnwarePlan(i, station, int(rng.integers(0, len(tables[station]) - WINDOW)), float(10 ** rng.uniform(-2, 2)))
 
 
-def _window(tables: list, plan: _Plan, held_out: bool):
+def _window(tables: list, plan: LearnwarePlan, held_out: bool):
     rows = tables[plan.station].iloc[plan.start:plan.start + WINDOW]
     mask = (np.arange(len(rows)) % 5 == 0) == held_out
     return rows[mask].reset_index(drop=True)
 
 
-def _user_table(tables: list, plan: _Plan):
+def user_table(tables: list, plan: LearnwarePlan):
     return _window(tables, plan, held_out=True)[COLUMNS]
 
 
-def _build(directory: Path, tables: list, plan: _Plan):
+def _build(directory: Path, tables: list, plan: LearnwarePlan):
     from sklearn.linear_model import Ridge
 
     from modelreuse.learnware import Learnware
@@ -161,7 +161,7 @@ def _build(directory: Path, tables: list, plan: _Plan):
                            task_type="regression", description=f"PM2.5 at station {plan.station}")
 
 
-def _build_and_submit(dock: Dock, out: Path, tables: list, plans: list[_Plan], jobs: int) -> tuple[float, float]:
+def build_and_submit(dock: Dock, out: Path, tables: list, plans: list[LearnwarePlan], jobs: int) -> tuple[float, float]:
     """Build every package (``jobs`` processes through joblib, each building a contiguous chunk),
     then submit them in batches of 100; learnwares per second of each phase."""
     from joblib import Parallel, delayed
@@ -172,7 +172,7 @@ def _build_and_submit(dock: Dock, out: Path, tables: list, plans: list[_Plan], j
     shutil.rmtree(packages, ignore_errors=True)
     start = time.perf_counter()
     chunks = np.array_split(np.arange(len(plans)), max(1, jobs))
-    folders = Parallel(n_jobs=jobs)(delayed(_build_chunk)(packages, tables, [plans[i] for i in c]) for c in chunks)
+    folders = Parallel(n_jobs=jobs)(delayed(build_chunk)(packages, tables, [plans[i] for i in c]) for c in chunks)
     built = [Learnware.open(f) for chunk in folders for f in chunk]
     build_s = time.perf_counter() - start
     start = time.perf_counter()
@@ -183,7 +183,7 @@ def _build_and_submit(dock: Dock, out: Path, tables: list, plans: list[_Plan], j
     return len(plans) / build_s, len(plans) / submit_s
 
 
-def _build_chunk(packages: Path, tables: list, plans: list[_Plan]) -> list[Path]:
+def build_chunk(packages: Path, tables: list, plans: list[LearnwarePlan]) -> list[Path]:
     return [_build(packages, tables, p).root for p in plans]
 
 
@@ -194,7 +194,7 @@ def _submit_batch(dock: Dock, packages: list) -> list[str]:
         return [dock.submit(p, validate=False) for p in packages]
 
 
-def _id_of(dock: Dock, plan: _Plan) -> str:
+def _id_of(dock: Dock, plan: LearnwarePlan) -> str:
     (card,) = [c for c in dock.list() if c["name"] == f"lw{plan.i}"]
     return card["id"]
 
@@ -209,7 +209,7 @@ def _index_build_s(dock: Dock) -> float | None:
     return time.perf_counter() - start
 
 
-def _incremental_add(dock: Dock, out: Path, tables: list, plan: _Plan) -> float:
+def _incremental_add(dock: Dock, out: Path, tables: list, plan: LearnwarePlan) -> float:
     packages = out / "packages"
     lw = _build(packages, tables, plan)
     start = time.perf_counter()
@@ -239,14 +239,14 @@ def _cold_cli(out: Path) -> tuple[float, float | None, str]:
             float(fields["Maximum resident set size (kbytes)"]) / 1024, "/usr/bin/time -v")
 
 
-def _warm(dock: Dock, tables: list, plans: list[_Plan], own: list[str], repeats: int):
+def _warm(dock: Dock, tables: list, plans: list[LearnwarePlan], own: list[str], repeats: int):
     """Per-search milliseconds (ranking only; ranking + calibration + mixture) and top-1 hits."""
     from modelreuse.task import Task
 
     rank, full, hits, station_hits = [], [], 0, 0
     station_of = {c["id"]: c["description"] for c in dock.list()}
     for plan, own_id in zip(plans, own):
-        task = Task(X=_user_table(tables, plan).to_numpy(float), feature_names=COLUMNS, task_type="regression")
+        task = Task(X=user_table(tables, plan).to_numpy(float), feature_names=COLUMNS, task_type="regression")
         task.rkme  # fitted once, outside the timings  # noqa: B018
         top = dock.search(task, k=5, calibrate=False)[0].learnware_id
         hits += top == own_id

@@ -132,7 +132,7 @@ def run(data_root: Path, work: Path, *, n: int | None = None, dock: Path | None 
     """Serve a dock (``dock``, or one of ``n`` learnwares built under ``work``) and load it (module doc)."""
     _check(n, dock, db_url, postgres, clients, seconds, upload_share)
     work.mkdir(parents=True, exist_ok=True)
-    tables = dock_scale._station_tables(data_root)
+    tables = dock_scale.station_tables(data_root)
     with ExitStack() as stack:
         if postgres:
             db_url = stack.enter_context(throwaway_postgres())
@@ -169,7 +169,7 @@ def _build_dock(root: Path, db_url: str | None, tables: list, n: int, seed: int,
     """A new dock of the dock-scale market's learnwares ``0 .. n-1`` (metadata at ``db_url`` if given)."""
     shutil.rmtree(root, ignore_errors=True)
     dock = Dock(root, url=db_url)
-    dock_scale._build_and_submit(dock, root, tables, [dock_scale._plan(tables, i, seed) for i in range(n)], jobs)
+    dock_scale.build_and_submit(dock, root, tables, [dock_scale.plan_learnware(tables, i, seed) for i in range(n)], jobs)
     dock.engine.dispose()
     return root
 
@@ -188,9 +188,9 @@ def _upload_zips(folder: Path, tables: list, indices: range, seed: int, jobs: in
     from modelreuse.learnware import Learnware
 
     shutil.rmtree(folder, ignore_errors=True)
-    plans = [dock_scale._plan(tables, i, seed) for i in indices]
+    plans = [dock_scale.plan_learnware(tables, i, seed) for i in indices]
     chunks = [c for c in np.array_split(np.arange(len(plans)), max(1, jobs)) if len(c)]
-    built = Parallel(n_jobs=jobs)(delayed(dock_scale._build_chunk)(folder, tables, [plans[i] for i in c])
+    built = Parallel(n_jobs=jobs)(delayed(dock_scale.build_chunk)(folder, tables, [plans[i] for i in c])
                                   for c in chunks)
     zips = [Learnware.open(f).to_zip(folder / f"{f.name}.zip").read_bytes() for chunk in built for f in chunk]
     shutil.rmtree(folder, ignore_errors=True)  # absent when the pool is empty
@@ -205,7 +205,7 @@ def _user_specs(folder: Path, tables: list, market: int, seed: int) -> list[byte
     rng = np.random.default_rng(seed)
     specs = []
     for i in rng.choice(max(market, 1), min(USERS, max(market, 1)), replace=False):
-        rows = dock_scale._user_table(tables, dock_scale._plan(tables, int(i), seed))
+        rows = dock_scale.user_table(tables, dock_scale.plan_learnware(tables, int(i), seed))
         task = Task(X=rows.to_numpy(float), feature_names=dock_scale.COLUMNS, task_type="regression")
         task.rkme.save(folder / f"user{i}.npz")
         specs.append((folder / f"user{i}.npz").read_bytes())
