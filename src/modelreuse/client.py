@@ -33,7 +33,7 @@ from modelreuse.errors import (
 from modelreuse.selection.ranking import RankedLearnware, Ranking
 
 if TYPE_CHECKING:  # imported when used, so that ``from modelreuse import Client`` stays fast
-    from modelreuse.dock import Dock
+    from modelreuse.dock import Dock, RemoteDock
     from modelreuse.reuse.auto import Candidate
     from modelreuse.reuse.reused_model import ReusedModel
     from modelreuse.task import Task
@@ -54,28 +54,34 @@ class Client:
     """Entry point for users.
 
     Args:
-        dock: a :class:`Dock`, a dock root directory, or ``None`` for ``./modelreuse-dock``.
+        dock: a :class:`Dock` or :class:`RemoteDock`, a dock root directory, a dock server's URL
+            (``http://host:8000``), or ``None`` for ``./modelreuse-dock``.
         trust: allow loading learnware artifacts that can run code (pickle/joblib).
         create: create an empty dock at ``dock`` when there is none there; by default a path
             holding no dock is a :class:`DockNotFoundError` (a mistyped path is never silently
             turned into an empty dock).
+        token: API token for a dock server (default ``$MODELREUSE_TOKEN``).
+
+    With a dock server, the task's spec is computed here and only it is sent to search; the
+    chosen learnwares are downloaded and run here (:class:`~modelreuse.dock.remote.RemoteDock`).
     """
 
-    def __init__(self, dock: Dock | str | Path | None = None, trust: bool = False, create: bool = False):
+    def __init__(self, dock: Dock | RemoteDock | str | Path | None = None, trust: bool = False, create: bool = False,
+                 token: str | None = None):
         self._dock = dock
         self.trust = trust
         self.create = create
+        self.token = token
 
     @property
-    def dock(self) -> Dock:
+    def dock(self) -> Dock | RemoteDock:
         """The client's dock, opened on first use (default ``./modelreuse-dock``)."""
-        from modelreuse.dock import Dock
+        from modelreuse.dock import open_dock
 
-        if not isinstance(self._dock, Dock):
-            self._dock = Dock("modelreuse-dock" if self._dock is None else self._dock, create=self.create)
+        self._dock = open_dock("modelreuse-dock" if self._dock is None else self._dock, self.token, create=self.create)
         return self._dock
 
-    def fit(self, training_data, model_zoo_path: str | Path | None = None, *, unlabelled_data=None,
+    def fit(self, training_data, model_zoo_path: str | Path | Dock | RemoteDock | None = None, *, unlabelled_data=None,
             reuser: str = "auto", task_type: str | None = None, encoder: str | None = None,
             max_learnwares: int = 5, k: int = 5, seed: int = 0, on_nothing_fits: str = "raise",
             alpha: float | None = None) -> ReusedModel:
@@ -87,8 +93,9 @@ class Client:
                 or a pandas DataFrame of raw columns (see "Tables" below); with a DataFrame ``y``
                 may name its label column, and rows whose label is missing are then used as
                 unlabelled rows.
-            model_zoo_path: an existing dock's root directory (default: this client's dock);
-                a path without a dock is a :class:`DockNotFoundError`.
+            model_zoo_path: an existing dock's root directory, a dock server's URL or a dock
+                object (default: this client's dock); a path without a dock is a
+                :class:`DockNotFoundError`.
             unlabelled_data: extra rows without labels (used for the task spec and job selection).
             reuser: ``"auto"``, ``"single"`` or a name in :data:`modelreuse.reuse.REUSERS`.
             task_type: ``"classification"``/``"regression"``; inferred from ``y`` if omitted.
@@ -116,14 +123,14 @@ class Client:
         are skipped with the reason; none left is a :class:`SchemaError` saying how to map your
         labels (:func:`modelreuse.reuse.auto.shared_label_space`).
         """
-        from modelreuse.dock import Dock
+        from modelreuse.dock import open_dock
         from modelreuse.dock.tables import is_table
         from modelreuse.selection.calibration import DEFAULT_ALPHA
 
         if on_nothing_fits not in ("raise", "train", "reuse"):
             raise ValueError(f"on_nothing_fits must be 'raise', 'train' or 'reuse', got {on_nothing_fits!r}")
         alpha = DEFAULT_ALPHA if alpha is None else alpha
-        dock = Dock(model_zoo_path, create=False) if model_zoo_path is not None else self.dock
+        dock = open_dock(model_zoo_path, self.token, create=False) if model_zoo_path is not None else self.dock
         X_raw, y, unlabelled_data = _split_training_data(training_data, unlabelled_data)
         task_type = task_type or (None if y is None else _infer_task_type(y))
         if task_type is None:

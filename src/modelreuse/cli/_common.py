@@ -99,7 +99,10 @@ class RegistryHelp(TyperCommand):
 
 # ---------------------------------------------------------------------- shared options
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON on stdout (progress goes to stderr).")
-DockOpt = typer.Option(Path("modelreuse-dock"), "--dock", "-d", help="Dock root directory.")
+DockOpt = typer.Option("modelreuse-dock", "--dock", "-d", help="Dock root directory, or a dock server's URL "
+                                                                 "(http://host:8000).")
+TokenOpt = typer.Option(None, "--token", envvar="MODELREUSE_TOKEN", show_envvar=True,
+                        help="API token for a dock server URL in --dock.")
 DataOpt = typer.Option(None, help="Data root (default $MODELREUSE_DATA or ../shared/data).")
 OutOpt = typer.Option(None, help="Also write the JSON report here.")
 
@@ -145,12 +148,13 @@ def show(report: Any, as_json: bool, out: Path | None = None) -> None:
             console.print(renderable)
 
 
-def open_dock(root: Path, must_exist: bool = True):
-    """The dock at ``root``; unless ``must_exist`` is False a missing dock is a
-    :class:`~modelreuse.errors.DockNotFoundError` (nothing is created)."""
-    from modelreuse.dock import Dock
+def open_dock(location: str | Path, must_exist: bool = True, token: str | None = None):
+    """The dock at ``location``: a folder (unless ``must_exist`` is False a missing dock is a
+    :class:`~modelreuse.errors.DockNotFoundError`; nothing is created) or a dock server's
+    ``http(s)://`` URL (a :class:`~modelreuse.dock.RemoteDock` with ``token``)."""
+    from modelreuse.dock import open_dock as open_location
 
-    return Dock(root, create=not must_exist)
+    return open_location(str(location), token, create=not must_exist)
 
 
 def read_table_without(path: Path, drop: list[str]):
