@@ -84,3 +84,24 @@ def test_cli_dock_search_and_list_with_a_url(sqlite_server, market, stations, tm
     assert local_only.exit_code == 2 and "RemoteDockError" in local_only.output
     bad_token = runner.invoke(app, ["dock", "list", "--dock", sqlite_server.url, "--token", "mrt_nope"])
     assert bad_token.exit_code == 2 and "AuthenticationError" in bad_token.output
+
+
+def test_cli_fit_with_a_dock_url(sqlite_server, market, stations, tmp_path, monkeypatch):
+    _, ids = market
+    path = tmp_path / "train.csv"
+    held_out(stations, "Huairou").iloc[:150].to_csv(path, index=False)
+    monkeypatch.setenv("MODELREUSE_CACHE", str(tmp_path / "cache"))
+    done = CliRunner().invoke(app, ["fit", "--dock", sqlite_server.url, "--token", sqlite_server.alice_token,
+                                    "--data", str(path), "--target", TARGET, "--out", str(tmp_path / "model"),
+                                    "--json"])
+    assert done.exit_code == 0, done.output
+    assert ids["Huairou"] in [c["learnware_id"] for c in json.loads(done.stdout)["chosen"]]
+
+
+def test_a_local_dock_refuses_a_url(tmp_path, monkeypatch):
+    from modelreuse.errors import DockNotFoundError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DockNotFoundError, match="open_dock"):
+        Dock("http://127.0.0.1:9/")
+    assert list(tmp_path.iterdir()) == []  # no folder named 'http:' was made

@@ -16,7 +16,7 @@ from typing import Any
 
 import typer
 
-from modelreuse.cli._common import DockOpt, JsonOpt, console, emit, err_console, plain, read_table_without
+from modelreuse.cli._common import DockOpt, JsonOpt, TokenOpt, console, emit, err_console, plain, read_table_without
 
 DropOpt = typer.Option([], "--drop", help="A column of --data to leave out (repeatable), e.g. a row id the "
                                           "learnwares' table schemas do not list.")
@@ -28,7 +28,8 @@ def fit(data: Path = typer.Option(..., help="Your labelled table (csv/tsv/parque
                                             "used as unlabelled rows."),
         target: str = typer.Option(..., help="The label column of --data."),
         out: Path = typer.Option(..., help="Folder to save the fitted model in (new or empty)."),
-        dock: Path = DockOpt, text_column: str | None = TextColumnOpt, drop: list[str] = DropOpt,
+        dock: str = DockOpt, token: str | None = TokenOpt, text_column: str | None = TextColumnOpt,
+        drop: list[str] = DropOpt,
         reuser: str = typer.Option("auto", help="auto, or a reuser's name (see `modelreuse.reuse.REUSERS`)."),
         task: str | None = typer.Option(None, help="classification | regression (default: inferred from --target)."),
         on_nothing_fits: str = typer.Option("raise", help="When no learnware fits: raise, train (a model on your "
@@ -43,7 +44,7 @@ def fit(data: Path = typer.Option(..., help="Your labelled table (csv/tsv/parque
     table = read_table_without(data, drop)
     training, unlabelled, encoder = _training_data(table, target, text_column)
     with err_console.status("searching the dock and fitting"):
-        model = Client(dock=dock, trust=trust).fit(training, unlabelled_data=unlabelled, encoder=encoder,
+        model = Client(dock=dock, trust=trust, token=token).fit(training, unlabelled_data=unlabelled, encoder=encoder,
                                                    reuser=reuser, task_type=task, on_nothing_fits=on_nothing_fits)
     model.save(out)
     report = {"model": str(out), "reuser": model.reuser, "task_type": model.task_type,

@@ -69,6 +69,9 @@ class Dock:
     """
 
     def __init__(self, root: str | Path, url: str | None = None, *, create: bool = True):
+        if str(root).lower().startswith(("http://", "https://")):
+            raise DockNotFoundError(f"{root} is a dock server's URL, not a folder: use "
+                                    "modelreuse.dock.open_dock(url, token) or RemoteDock(url, token)")
         self.root = _dock_root(Path(root), create=create, own_database=url is None)
         self.url = url or f"sqlite:///{self.root / DOCK_FILE}"
         self._lock = DockLock(self.root)
