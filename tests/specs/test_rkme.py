@@ -111,3 +111,15 @@ def test_validate_names_the_field(X):
     spec.n = 0
     with pytest.raises(SpecError, match="n must be an integer"):
         spec.validate()
+
+
+@pytest.mark.parametrize("n_rows", [3, 40, 400, 1000])
+def test_no_reduced_point_is_a_row_of_the_data(beijing, n_rows):
+    """A spec leaves the owner's machine: each point is the mean of >= MIN_ROWS_PER_POINT rows, never
+    a row itself (with 400 rows and m = 100, one-row k-means clusters used to hand out rows verbatim)."""
+    X = impute_means(beijing["Wanliu"]["X"][:n_rows])
+    spec = RKMESpec.fit(X, m=100)
+    assert len(spec.Z) <= max(1, n_rows // rkme.MIN_ROWS_PER_POINT)
+    distances = np.abs(spec.Z[:, None, :] - X[None, :, :]).max(axis=2)
+    assert distances.min() > 1e-9
+    spec.validate()

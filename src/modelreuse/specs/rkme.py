@@ -23,6 +23,9 @@ change of units applied to everyone leaves every MMD unchanged.
 Optimisation (deterministic given ``seed``):
 1. ``z`` initialised by k-means (scikit-learn, random seeded initialisation, ``n_init=1``) on
    at most ``init_sample`` (default 2,000) standardised rows;
+   clusters of fewer than :data:`MIN_ROWS_PER_POINT` (5) rows are dropped, and ``m`` is at most
+   ``n // 5``: every reduced-set point is then the mean of at least 5 rows, never a row itself (a
+   spec of a small table must not hand out the user's or developer's rows);
 2. ``beta`` = non-negative least squares of the quadratic above (scipy ``nnls`` on the
    Cholesky factor of ``K_zz``), against all ``n`` rows;
 3. optional (``max_iter > 0``): ``(z, beta)`` jointly refined by L-BFGS-B on the exact MMD^2
@@ -73,6 +76,7 @@ DEFAULT_GAMMA0 = 0.5
 
 MAX_ROWS = 10**9
 MAX_REDUCED_POINTS = 2000
+MIN_ROWS_PER_POINT = 5  # every reduced-set point is the mean of at least this many rows
 MAX_FEATURES = 65_536
 MAX_SPEC_VALUES = 500_000
 MIN_GAMMA, MAX_GAMMA = 1e-9, 1e3
@@ -163,7 +167,7 @@ class RKMESpec:
         """Fit an RKME with ``m`` reduced-set points to the rows of ``X`` (see module doc)."""
         X = _check_fit_input(X, m)
         n, d = X.shape
-        m = int(min(m, n))
+        m = int(min(m, max(1, n // MIN_ROWS_PER_POINT)))
         center = X.mean(axis=0)
         scale = X.std(axis=0)
         scale[scale <= 1e-12 * np.maximum(1.0, np.abs(center))] = 1.0
@@ -313,12 +317,18 @@ def _value_problems(spec: RKMESpec) -> list[str]:
 
 # ---------------------------------------------------------------------- optimisation helpers
 def _kmeans_init(S: np.ndarray, m: int, seed: int, init_sample: int) -> np.ndarray:
+    """Centres of the k-means clusters (``m`` requested) that hold at least
+    :data:`MIN_ROWS_PER_POINT` rows, so no reduced-set point is a row verbatim (a one-row cluster's
+    centre is that row); the mean of all rows when no cluster is that large."""
     from sklearn.cluster import KMeans  # scikit-learn loads only when a spec is fitted
 
     rng = np.random.default_rng(seed)
     rows = S if len(S) <= init_sample else S[rng.choice(len(S), init_sample, replace=False)]
     km = KMeans(n_clusters=m, init="random", n_init=1, random_state=seed, max_iter=100).fit(rows)
-    return km.cluster_centers_.astype(np.float64)
+    sizes = np.bincount(km.labels_, minlength=m)
+    if not np.any(sizes >= MIN_ROWS_PER_POINT):
+        return rows.mean(axis=0, keepdims=True)
+    return km.cluster_centers_[sizes >= MIN_ROWS_PER_POINT].astype(np.float64)
 
 
 def _nnls_weights(Z: np.ndarray, S: np.ndarray, alpha: np.ndarray, gamma: float) -> np.ndarray:
