@@ -1,5 +1,6 @@
 import numpy as np
 
+from modelreuse.models.tabular import impute_means
 from modelreuse.specs import rkme_index as index_module
 from modelreuse.specs.kernels import gaussian_kernel
 from modelreuse.specs.rkme import RKMESpec
@@ -44,7 +45,34 @@ def test_small_kernel_blocks_give_the_same_scores_and_embeddings(monkeypatch):
     specs, ids = _specs(9), [str(i) for i in range(9)]
     index = RKMEIndex.build(ids, specs)
     q = specs[2]
-    whole = index.mmd2(q, np.arange(9))
+    whole, gram = index.mmd2(q, np.arange(9)), index.gram(q, np.arange(9))
     monkeypatch.setattr(index_module, "BLOCK_VALUES", 12 * 30)  # two learnwares' points per block
     np.testing.assert_allclose(index.mmd2(q, np.arange(9)), whole, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(index.gram(q, np.arange(9)), gram, rtol=0, atol=1e-12)
     np.testing.assert_allclose(RKMEIndex.build(ids, specs).embeddings, index.embeddings, rtol=0, atol=1e-6)
+
+
+def test_vectorised_scores_equal_the_per_segment_formula_on_real_stations(beijing):
+    """The batched cross terms, padded self-terms and the Gram matrix against one kernel block
+    per learnware (pair), on real Beijing rows with reduced sets of different sizes, every
+    learnware scored in the frame of one real user."""
+    sites = ["Aotizhongxin", "Changping", "Huairou", "Wanliu"]
+    rows = {s: impute_means(beijing[s]["X"]) for s in sites}
+    specs = [RKMESpec.fit(rows[s][lo:lo + 300], m=m, max_iter=3, seed=i)
+             for i, (s, lo, m) in enumerate((s, lo, m) for s in sites for lo, m in ((0, 8), (300, 20), (600, 40)))]
+    index = RKMEIndex.build([str(i) for i in range(len(specs))], specs)
+    user = RKMESpec.fit(rows["Wanliu"][900:1000], m=15, seed=7)
+    a, g = user.Z / user.scale, user.gamma
+    everyone = np.arange(len(specs))
+    points = [s.Z / user.scale for s in specs]
+    qq = user.beta @ gaussian_kernel(a, a, g) @ user.beta
+    cross = np.array([user.beta @ gaussian_kernel(a, p, g) @ s.beta for p, s in zip(points, specs)])
+    own = np.array([s.beta @ gaussian_kernel(p, p, g) @ s.beta for p, s in zip(points, specs)])
+    gram = np.array([[s.beta @ gaussian_kernel(p, q, g) @ t.beta for q, t in zip(points, specs)]
+                     for p, s in zip(points, specs)])
+    np.testing.assert_allclose(index.inner_products(user, everyone), cross, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(index.self_terms(user, everyone), own, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(index.mmd2(user, everyone), np.maximum(qq - 2 * cross + own, 0), rtol=0, atol=1e-9)
+    picked = np.array([11, 0, 5, 7])
+    np.testing.assert_allclose(index.gram(user, picked), gram[np.ix_(picked, picked)], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(index.mmd2(user, picked), index.mmd2(user, everyone)[picked], rtol=0, atol=1e-12)

@@ -167,11 +167,19 @@ class RKMEIndex:
         return out
 
     def self_terms(self, spec: RKMESpec, candidates: np.ndarray) -> np.ndarray:
-        """``||Phi_i||^2`` per candidate in the query's frame (one ``m_i x m_i`` block each)."""
+        """``||Phi_i||^2`` per candidate in the query's frame: the candidates' reduced sets,
+        zero-padded to the longest (weight 0 in the padding), as one batch of ``m x m`` kernel
+        blocks per slice of at most ``BLOCK_VALUES`` values."""
+        candidates = np.asarray(candidates, dtype=np.int64)
+        lengths = self.starts[candidates + 1] - self.starts[candidates]
+        longest = int(lengths.max(initial=1))
+        per_slice = max(1, BLOCK_VALUES // (longest * max(longest, self.points.shape[1])))
         out = np.empty(len(candidates))
-        for j, i in enumerate(np.asarray(candidates, dtype=np.int64)):
-            P, w = self._segment(i, spec.scale)
-            out[j] = w @ gaussian_kernel(P, P, spec.gamma) @ w
+        for lo in range(0, len(candidates), per_slice):
+            P, w = self._padded(candidates[lo:lo + per_slice], spec.scale, longest)
+            sq = np.einsum("cij,cij->ci", P, P)
+            d2 = np.maximum(sq[:, :, None] + sq[:, None, :] - 2.0 * (P @ P.transpose(0, 2, 1)), 0.0)
+            out[lo:lo + per_slice] = np.einsum("ci,cij,cj->c", w, np.exp(-spec.gamma * d2), w)
         return out
 
     def query_self_term(self, spec: RKMESpec) -> float:
@@ -186,15 +194,18 @@ class RKMEIndex:
         return np.maximum(self.query_self_term(spec) - 2.0 * cross + self.self_terms(spec, candidates), 0.0)
 
     def gram(self, spec: RKMESpec, candidates: np.ndarray) -> np.ndarray:
-        """``(c, c)`` RKHS inner products between candidate RKMEs in the query's frame, one
-        ``m_i x m_j`` kernel block per pair."""
-        segments = [self._segment(i, spec.scale) for i in np.asarray(candidates, dtype=np.int64)]
-        G = np.empty((len(segments), len(segments)))
-        for a, (Pa, wa) in enumerate(segments):
-            for b in range(a, len(segments)):
-                Pb, wb = segments[b]
-                G[a, b] = G[b, a] = wa @ gaussian_kernel(Pa, Pb, spec.gamma) @ wb
-        return G
+        """``(c, c)`` RKHS inner products between candidate RKMEs in the query's frame: the kernel
+        between all their points, weighted and summed per pair of segments (rows in slices of
+        at most ``BLOCK_VALUES`` values)."""
+        idx, seg_starts = self.segment_rows(candidates)
+        P, w = self.points[idx] / spec.scale, self.weights[idx]
+        lengths = np.diff(np.append(seg_starts, len(idx)))
+        G = np.empty((len(seg_starts), len(seg_starts)))
+        for chunk in _chunks(lengths, max(1, BLOCK_VALUES // max(1, len(idx)))):
+            lo, hi = seg_starts[chunk.start], seg_starts[chunk.start] + lengths[chunk].sum()
+            K = gaussian_kernel(P[lo:hi], P, spec.gamma) * w[lo:hi, None] * w[None, :]
+            G[chunk] = np.add.reduceat(np.add.reduceat(K, seg_starts[chunk] - lo, axis=0), seg_starts, axis=1)
+        return (G + G.T) / 2
 
     def kernel_means_at(self, X_frame: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """``(n, c)`` values of each candidate's RKME function ``sum_j beta_j k(z_j, x)`` at rows
@@ -211,10 +222,17 @@ class RKMEIndex:
         idx = np.arange(lengths.sum()) - np.repeat(seg_starts, lengths) + np.repeat(self.starts[candidates], lengths)
         return idx, seg_starts
 
-    def _segment(self, i: int, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Learnware ``i``'s reduced set divided by ``scale``, and its weights."""
-        lo, hi = self.starts[i], self.starts[i + 1]
-        return self.points[lo:hi] / scale, self.weights[lo:hi]
+    def _padded(self, candidates: np.ndarray, scale: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+        """The candidates' reduced sets divided by ``scale`` as a ``(c, length, d)`` batch and
+        their weights as ``(c, length)``, zero after each set's own points."""
+        idx, seg_starts = self.segment_rows(candidates)
+        lengths = np.diff(np.append(seg_starts, len(idx)))
+        segment, slot = np.repeat(np.arange(len(candidates)), lengths), np.arange(len(idx)) - np.repeat(seg_starts, lengths)
+        P = np.zeros((len(candidates), length, self.points.shape[1]))
+        w = np.zeros((len(candidates), length))
+        P[segment, slot] = self.points[idx] / scale
+        w[segment, slot] = self.weights[idx]
+        return P, w
 
 
 def _chunks(lengths: np.ndarray, max_points: int) -> Iterator[slice]:
