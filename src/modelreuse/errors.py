@@ -119,6 +119,13 @@ class RateLimitError(ModelReuseError):
     """Too many requests from one token or address in the server's window (HTTP 429); retry later."""
 
 
+class UploadNotFoundError(ModelReuseError, KeyError):
+    """A dock server has no upload with this id (HTTP 404)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 class AccountExistsError(ModelReuseError, ValueError):
     """A dock server user with this name already exists (HTTP 409)."""
 

@@ -75,7 +75,7 @@ def test_upload_status_is_the_uploaders(live_server, admin_learnware):
         refused = alice.get(f"/uploads/{mine['upload_id']}")
         missing = alice.get("/uploads/0123456789abcdef")
     assert refused.status_code == 403 and refused.json()["error"]["type"] == "PermissionDeniedError"
-    assert missing.status_code == 404
+    assert missing.status_code == 404 and missing.json()["error"]["type"] == "UploadNotFoundError"
 
 
 def test_writes_without_a_token_are_401_and_change_nothing(live_server, admin_learnware, packages):
@@ -180,6 +180,7 @@ def test_a_malformed_package_is_422_runs_nothing_and_changes_nothing(case, live_
         answer = upload(alice, make(packages[2.0], marker))
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"]["type"] == error_type
+    assert str(live_server.root) not in answer.text  # the server's folders are never shown
     assert live_server.snapshot() == before
     assert not marker.exists() and not (live_server.root.parent / "escaped.txt").exists()
 
@@ -213,6 +214,7 @@ def test_a_hostile_model_passes_the_cheap_checks_and_is_rejected_in_the_sandbox(
         assert accepted.status_code == 202 and accepted.json()["status"] == "pending", accepted.text
         status = live_server.wait_for_upload(alice, accepted.json()["upload_id"])
     assert (status["status"], status["error_type"]) == ("rejected", "UntrustedArtifactError"), status
+    assert str(live_server.root) not in status["reason"]
     assert "os.system" in status["reason"] and status["learnware_id"] is None
     ids, revision, uploads, files = live_server.snapshot()
     assert (ids, revision, uploads - 1, files) == before  # one more (rejected) row in the queue, nothing else

@@ -24,7 +24,9 @@ def serve(dock: Path = DockOpt, db: str | None = DbOpt,
           anonymous_read: bool = typer.Option(True, help="Allow listing, download and search without a token."),
           max_upload_mb: int = typer.Option(64, help="Largest accepted learnware zip (MiB)."),
           validation_workers: int = typer.Option(1, help="Sandboxed validations run at once per worker."),
-          rate_limit: int = typer.Option(0, help="Requests per token (or address) per minute; 0 is no limit.")) -> None:
+          rate_limit: int = typer.Option(0, help="Requests per token (or address) per minute; 0 is no limit."),
+          as_json: bool = typer.Option(False, "--json", help="Print where the server listens as JSON on "
+                                                             "stdout before serving (logs go to stderr).")) -> None:
     """Serve the dock at DOCK: REST API under /api/v1 (docs at /api/v1/docs) and web pages at /."""
     import uvicorn
 
@@ -35,6 +37,11 @@ def serve(dock: Path = DockOpt, db: str | None = DbOpt,
                               rate_limit_per_minute=rate_limit)
     _accounts(dock, db)  # create the dock and tables once, before the workers race to
     os.environ[SETTINGS_ENV] = settings.to_env()
+    url = f"http://{host}:{port}"
+    where = {"url": url, "api": f"{url}/api/v1", "docs": f"{url}/api/v1/docs", "dock": str(settings.dock_root),
+             "database": "sqlite" if db is None else db.split(":", 1)[0]}
+    emit(where, as_json, lambda d: console.print(plain(f"serving the dock at {d['dock']} on {d['url']} "
+                                                       f"(API docs: {d['docs']})")))
     uvicorn.run("modelreuse.server.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="info")
 

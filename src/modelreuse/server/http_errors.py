@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -15,6 +17,7 @@ STATUS: dict[type[errors.ModelReuseError], int] = {
     errors.AuthenticationError: 401,
     errors.PermissionDeniedError: 403,
     errors.LearnwareNotFoundError: 404,
+    errors.UploadNotFoundError: 404,
     errors.DockNotFoundError: 404,
     errors.EmptyDockError: 404,
     errors.NothingFitsError: 404,
@@ -25,6 +28,12 @@ STATUS: dict[type[errors.ModelReuseError], int] = {
 }
 """Status of each error class (the first match along the class's MRO); every other
 :class:`~modelreuse.errors.ModelReuseError` is bad input, 422."""
+
+
+def public_message(exc: BaseException | str, dock_root: Path) -> str:
+    """An error's message as clients see it: the server's own folders (the dock root, and the
+    staging and check folders under it) are shown as ``<dock>``, never as absolute paths."""
+    return str(exc).replace(str(dock_root), "<dock>")
 
 
 def status_of(exc: errors.ModelReuseError) -> int:
@@ -44,8 +53,9 @@ def install(app: FastAPI) -> None:
     raised by routing (404 for an unknown path, 405) all answer in the one JSON shape."""
 
     @app.exception_handler(errors.ModelReuseError)
-    async def _library(_: Request, exc: errors.ModelReuseError) -> JSONResponse:
-        return error_response(status_of(exc), type(exc).__name__, str(exc))
+    async def _library(request: Request, exc: errors.ModelReuseError) -> JSONResponse:
+        message = public_message(exc, request.app.state.modelreuse.dock.root)
+        return error_response(status_of(exc), type(exc).__name__, message)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

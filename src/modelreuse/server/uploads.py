@@ -35,10 +35,10 @@ from modelreuse.dock.artifacts import sha256_of
 from modelreuse.dock.store import LearnwareRecord
 from modelreuse.errors import (
     DuplicateLearnwareError,
-    LearnwareNotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
     UntrustedArtifactError,
+    UploadNotFoundError,
 )
 from modelreuse.learnware import Learnware
 from modelreuse.server import ownership
@@ -208,11 +208,11 @@ def _cheap_check(path: Path) -> str:
 
 # ---------------------------------------------------------------------------- reading
 def upload_status(state: ServerState, upload_id: str) -> UploadStatus:
-    """The status of one upload; :class:`LearnwareNotFoundError` (404) for an unknown id."""
+    """The status of one upload; :class:`UploadNotFoundError` (404) for an unknown id."""
     with Session(state.dock.engine) as session:
         record = session.get(UploadRecord, upload_id)
         if record is None:
-            raise LearnwareNotFoundError(f"no upload with id {upload_id!r}")
+            raise UploadNotFoundError(f"no upload with id {upload_id!r}")
         return record.status_model()
 
 

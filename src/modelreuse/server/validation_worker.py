@@ -26,6 +26,7 @@ from modelreuse.dock.validation import DEFAULT_LIMITS
 from modelreuse.errors import DuplicateLearnwareError, ModelReuseError
 from modelreuse.server import ownership
 from modelreuse.server.deps import ServerState
+from modelreuse.server.http_errors import public_message
 from modelreuse.server.ownership import OwnershipRecord, utcnow
 from modelreuse.server.uploads import UploadRecord, remove_staged, staged_path
 
@@ -103,6 +104,7 @@ def _finish(state: ServerState, job: Job, learnware_id: str | None = None,
         if learnware_id is not None:
             ownership.record_upload(session, learnware_id, job.user, job.replaces)
         error_type, reason = error or (None, None)
+        reason = None if reason is None else public_message(reason, state.dock.root)
         won = session.execute(update(UploadRecord)
                               .where(UploadRecord.id == job.upload_id, UploadRecord.attempts == job.attempts)
                               .values(status="rejected" if error else "verified", learnware_id=learnware_id,

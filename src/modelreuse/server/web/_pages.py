@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException
 from modelreuse.errors import AuthenticationError, ModelReuseError, PayloadTooLargeError, PermissionDeniedError
 from modelreuse.server.accounts import Principal
 from modelreuse.server.deps import current_principal, server_state
-from modelreuse.server.http_errors import status_of
+from modelreuse.server.http_errors import public_message, status_of
 
 SESSION_COOKIE = "modelreuse_token"
 PRESESSION_COOKIE = "modelreuse_presession"
@@ -127,7 +127,8 @@ class PageRoute(APIRoute):
                 _check_length(request)
                 return await handler(request)
             except ModelReuseError as exc:
-                return error_page(request, status_of(exc), type(exc).__name__, str(exc))
+                return error_page(request, status_of(exc), type(exc).__name__,
+                                  public_message(exc, request.app.state.modelreuse.dock.root))
             except RequestValidationError as exc:
                 message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
                 return error_page(request, 422, "RequestValidationError", message)
