@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from contextlib import ExitStack
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,7 +78,7 @@ class Dock:
         self._lock = DockLock(self.root)
         self.engine = make_engine(self.url, self._lock)
         self.artifacts = ArtifactStore(self.root)
-        self._listings: dict[str, tuple[int, list[dict]]] = {}
+        self._listings: dict[str, _Listing] = {}
         self._shared: dict = {}
         self._models: dict[tuple[str, bool], ModelAdapter] = {}
         self.index = DockIndex(self.root, self._lock, self._rkme_members, self._load_rkme_specs)
@@ -324,31 +325,22 @@ class Dock:
         task is taken to be in that one; if several are, :class:`SchemaError` asks for the task's
         ``feature_names`` or ``encoder`` instead of comparing across them.
         """
-        task = task if isinstance(task, Task) else Task.from_spec(task) if isinstance(task, RKMESpec) else None
-        if task is None or task.n_features is None:
-            raise InvalidTaskDataError("searching by the task's rows needs a Task with data or an RKMESpec")
+        task = _searched_task(task)
         if task.feature_names is not None or task.encoder is not None:
-            return task.feature_space
-        cards = self.list() if cards is None else cards
-        spaces = {c["feature_space"]: c for c in cards if c["n_features"] == task.n_features}
-        if task.feature_space in spaces or len(spaces) != 1:
-            if len(spaces) > 1 and task.feature_space not in spaces:
-                shown = "; ".join(f"{key} (encoder {c['encoder']}, e.g. {c['name']!r})" for key, c in spaces.items())
-                raise SchemaError(f"the dock holds {len(spaces)} feature spaces of width {task.n_features} ({shown}); "
-                                  "say which one your rows are in: Task(..., feature_names=[...], encoder=...)")
-            return task.feature_space
-        return next(iter(spaces))
+            return task.feature_space  # no listing needed
+        return _space_in(task, _CardView.of(self.list() if cards is None else cards))
 
     def _candidate_cards(self, task: Any, method: str, needs: dict, filters: dict) -> tuple[list[dict], str | None]:
-        """The cards a selector may rank, and the feature space searched (None if it ranks across)."""
+        """The cards a selector may rank, and the feature space searched (None if it ranks across);
+        from the listing's views, derived once per dock revision (:class:`_Listing`)."""
         if needs["feature_space"] and isinstance(task, Task) and task.task_type and "task_type" not in filters:
             filters = {**filters, "task_type": task.task_type}
-        kinds = set(needs["spec_kinds"])
-        cards = [c for c in self._listing(filters) if kinds <= set(c["spec_kinds"])]
-        space = None
+        kinds = frozenset(needs["spec_kinds"])
+        view = self._revision_and_listing(filters).having(kinds)
+        cards, space = view.cards, None
         if needs["feature_space"]:
-            space = self.feature_space_of(task, cards)
-            cards = [c for c in cards if c["feature_space"] == space]
+            space = _space_in(_searched_task(task), view)
+            cards = view.by_space.get(space, [])
         if not cards:
             where = f" in feature space {space}" if space else ""
             raise EmptyDockError(
@@ -356,30 +348,22 @@ class Dock:
                 + (f" and the filters {filters}" if filters else "") + "; submit some or relax the filters")
         return cards, space
 
-    def _listing(self, filters: dict) -> list[dict]:
-        """:meth:`list` with ``filters``, cached per dock object until the dock's revision changes
-        (a search on an unchanged dock costs one tiny query)."""
-        return self._revision_and_listing(filters)[1]
-
-    def _revision_and_listing(self, filters: dict) -> tuple[int, list[dict]]:
-        """The dock revision (read first) and :meth:`list` with ``filters`` (cached per revision)."""
-        with Session(self.engine) as session:
-            revision = current_revision(session)
+    def _revision_and_listing(self, filters: dict) -> _Listing:
+        """:meth:`list` with ``filters`` at the dock's current revision (read first, in one light
+        query), cached per dock object until the revision changes."""
+        with self.engine.connect() as conn:
+            revision = current_revision(conn)
         key = json.dumps(sorted(filters.items()), default=str)
         cached = self._listings.get(key)
-        if cached is None or cached[0] != revision:
-            cached = self._listings[key] = (revision, self.list(**filters))
+        if cached is None or cached.revision != revision:
+            cached = self._listings[key] = _Listing(revision, self.list(**filters))
         return cached
 
     def _rkme_members(self) -> tuple[int, dict[str, list[str]]]:
         """The revision and, per feature space, the ids of the learnwares with an RKME spec in
-        dock order: what :class:`DockIndex` indexes."""
-        revision, cards = self._revision_and_listing({})
-        spaces: dict[str, list[str]] = {}
-        for card in cards:
-            if "rkme" in card["spec_kinds"]:
-                spaces.setdefault(card["feature_space"], []).append(card["id"])
-        return revision, spaces
+        dock order: what :class:`DockIndex` indexes (derived once per revision)."""
+        listing = self._revision_and_listing({})
+        return listing.revision, listing.having(frozenset({"rkme"})).ids_by_space
 
     def _load_rkme_specs(self, learnware_ids: list[str]) -> list[RKMESpec]:
         """The RKME specs of ``learnware_ids`` (their package digests in one query per 500 ids)."""
@@ -441,6 +425,69 @@ class Dock:
         if rec is None:
             raise LearnwareNotFoundError(f"no learnware with id {learnware_id!r} in the dock at {self.root}")
         return rec
+
+
+@dataclass
+class _CardView:
+    """Cards (in dock order) grouped by feature space; every card of a space has its width."""
+
+    cards: list[dict]
+    by_space: dict[str, list[dict]]
+
+    @classmethod
+    def of(cls, cards: list[dict]) -> _CardView:
+        by_space: dict[str, list[dict]] = {}
+        for card in cards:
+            by_space.setdefault(card["feature_space"], []).append(card)
+        return cls(cards, by_space)
+
+    def spaces_of_width(self, n_features: int) -> dict[str, dict]:
+        """The spaces of ``n_features`` features, each with its last card (for messages)."""
+        return {space: cards[-1] for space, cards in self.by_space.items() if cards[-1]["n_features"] == n_features}
+
+    @cached_property
+    def ids_by_space(self) -> dict[str, list[str]]:
+        return {space: [card["id"] for card in cards] for space, cards in self.by_space.items()}
+
+
+@dataclass
+class _Listing:
+    """One :meth:`Dock.list` result at a dock revision, and its views per set of spec kinds, each
+    derived once (a search on an unchanged dock then costs one query and no pass over the cards)."""
+
+    revision: int
+    cards: list[dict]
+    views: dict[frozenset[str], _CardView] = field(default_factory=dict)
+
+    def having(self, kinds: frozenset[str]) -> _CardView:
+        """The view of the cards that have every spec kind in ``kinds``."""
+        view = self.views.get(kinds)
+        if view is None:
+            view = self.views[kinds] = _CardView.of([c for c in self.cards if kinds <= set(c["spec_kinds"])])
+        return view
+
+
+def _searched_task(task: Task | RKMESpec) -> Task:
+    """The task whose rows are compared (an RKME stands for a task); :class:`InvalidTaskDataError` else."""
+    task = task if isinstance(task, Task) else Task.from_spec(task) if isinstance(task, RKMESpec) else None
+    if task is None or task.n_features is None:
+        raise InvalidTaskDataError("searching by the task's rows needs a Task with data or an RKMESpec")
+    return task
+
+
+def _space_in(task: Task, view: _CardView) -> str:
+    """The feature space ``task`` is compared in, among the cards of ``view`` (the rules of
+    :meth:`Dock.feature_space_of`)."""
+    if task.feature_names is not None or task.encoder is not None:
+        return task.feature_space
+    spaces = view.spaces_of_width(task.n_features)
+    if task.feature_space in spaces or len(spaces) != 1:
+        if len(spaces) > 1 and task.feature_space not in spaces:
+            shown = "; ".join(f"{key} (encoder {c['encoder']}, e.g. {c['name']!r})" for key, c in spaces.items())
+            raise SchemaError(f"the dock holds {len(spaces)} feature spaces of width {task.n_features} ({shown}); "
+                              "say which one your rows are in: Task(..., feature_names=[...], encoder=...)")
+        return task.feature_space
+    return next(iter(spaces))
 
 
 @dataclass(frozen=True)
