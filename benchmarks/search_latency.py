@@ -15,8 +15,10 @@ searches per user of each case, ``Dock.search(query, k=5, ...)``:
 * ``mixture``: ``method="mixture"`` on the Task, with its p-value.
 
 Prints JSON: per case p50/p99/mean in milliseconds, ``n``, the machine's load average before and
-after (other work shares the cores) and the command. ``--rankings FILE`` also writes every case's
-ranking per user (ids, scores, p-values) so two versions of the code can be compared exactly.
+after (other work shares the cores) and the command. To compare two versions of the code on the same
+queries, ``--specs DIR`` keeps each user's task RKME in ``DIR`` (fitted and saved by the first run,
+loaded by the next), and ``--rankings FILE`` writes every case's ranking per user (ids, scores,
+p-values).
 
     python benchmarks/search_latency.py --n 1000 --dock /tmp/dock1000
 """
@@ -35,6 +37,7 @@ import numpy as np
 
 from modelreuse.bench.dock_scale import COLUMNS, build_and_submit, plan_learnware, station_tables, user_table
 from modelreuse.dock import Dock
+from modelreuse.specs.rkme import RKMESpec
 from modelreuse.task import Task
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -55,6 +58,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=1, help="processes building packages")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--specs", type=Path, help="keep (or reuse) the users' task RKMEs in this folder")
     parser.add_argument("--rankings", type=Path, help="also write every ranking here (JSON)")
     args = parser.parse_args(argv)
     out = args.dock or Path(tempfile.mkdtemp(prefix="search-latency-"))
@@ -65,8 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
         build_and_submit(dock, out, tables, [plan_learnware(tables, i, args.seed) for i in range(args.n)], args.jobs)
     n = len(dock)
     users = np.random.default_rng(args.seed).choice(n, min(args.users, n), replace=False)
-    tasks = [Task(X=user_table(tables, plan_learnware(tables, int(i), args.seed)).to_numpy(float),
-                  feature_names=COLUMNS, task_type="regression") for i in users]
+    tasks = [user_task(tables, int(i), args.seed, args.specs) for i in users]
     times, rankings = time_cases(Dock(out), tasks, args.repeats)
     report = {"n": n, "dock": str(out), "users": len(tasks), "repeats": args.repeats,
               **{f"{case}_{q}_ms": v for case, ms in times.items() for q, v in _summary(ms).items()},
@@ -76,6 +79,20 @@ def main(argv: list[str] | None = None) -> dict:
         args.rankings.write_text(json.dumps(rankings, indent=1))
     print(json.dumps(report, indent=1))
     return report
+
+
+def user_task(tables: list, i: int, seed: int, specs: Path | None) -> Task:
+    """The task of user ``i`` (the held-out rows of learnware ``i``'s window); with ``specs``, its
+    RKME is the one saved there (saved on first use)."""
+    X = user_table(tables, plan_learnware(tables, i, seed)).to_numpy(float)
+    task = Task(X=X, feature_names=COLUMNS, task_type="regression")
+    if specs is None:
+        return task
+    path = specs / f"user{i}.npz"
+    if not path.exists():
+        specs.mkdir(parents=True, exist_ok=True)
+        task.rkme.save(path)
+    return Task(X=X, feature_names=COLUMNS, task_type="regression", _rkme=RKMESpec.load(path))
 
 
 def time_cases(dock: Dock, tasks: list[Task], repeats: int) -> tuple[dict[str, list[float]], dict[str, list]]:
