@@ -63,9 +63,9 @@ def test_submit_list_get_load_and_remove(remote, uploaded, station_rows, sqlite_
 
 
 def test_search_sends_the_spec_never_the_rows(sqlite_server, station_rows, tmp_path):  # noqa: F811
-    """The only body a search sends is the task's RKME file (100 weighted points for 400 rows),
-    byte for byte the one computed here; the rows themselves are never sent. (The RKME of few rows
-    can hold a row verbatim, as the centre of a one-row k-means cluster: docs/server.md.)"""
+    """The only body a search sends is the task's RKME file (at most 80 weighted points for 400 rows),
+    byte for byte the one computed here; the rows themselves are never sent, not even as a
+    reduced-set point (each is the mean of at least 5 rows)."""
     from modelreuse.dock.remote import _spec_bytes
 
     lw = build_ridge(tmp_path / "ridge", station_rows, alpha=5.0)
@@ -82,7 +82,8 @@ def test_search_sends_the_spec_never_the_rows(sqlite_server, station_rows, tmp_p
     spec_request, text_request = sent
     assert spec_request.url.path.endswith("/search/spec") and spec_request.content == _spec_bytes(task.rkme)
     Z = np.load(io.BytesIO(spec_request.content))["Z"]
-    assert Z.shape == (100, X.shape[1]) and len(X) == 400
+    assert len(X) == 400 and Z.shape[1] == X.shape[1] and len(Z) <= 400 // 5
+    assert np.abs(Z[:, None, :] - X[None, :, :]).max(axis=2).min() > 1e-9
     assert text_request.content == b'{"query":"Wanliu ridge","k":10,"filters":{},"exclude":[]}'
 
 
