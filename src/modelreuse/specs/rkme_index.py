@@ -27,7 +27,7 @@ must not move anybody else's MMD or their order. Hence:
 Trade-off: the stored moments no longer give a pooled frame (the union's standard deviation)
 in which self-terms ``beta_i' K_ii beta_i`` are computed once at build; they are recomputed in
 each query's frame for the scored candidates, O(c m^2 d) for ``c`` candidates of ``m`` points,
-independent of ``N``. Reduced sets are stored in original units. Kernel blocks are bounded
+independent of ``N``, as one zero-padded batch (no Python loop per learnware). Reduced sets are stored in original units. Kernel blocks are bounded
 (``BLOCK_VALUES`` doubles), so a reduced set at the size limit cannot exhaust memory.
 """
 
