@@ -25,16 +25,26 @@ def query_rkme(query: Task | RKMESpec) -> RKMESpec:
     raise InvalidTaskDataError(f"statistical search needs a Task with data or an RKMESpec, got {type(query).__name__}")
 
 
+_ROWS_MEMO = "statistical: persisted rows"
+"""Memo of the last :func:`rkme_index` answer from a persisted index, valid while the dock hands
+over the same card list and index objects (both are rebuilt when the dock's revision changes), so a
+search does not pass over all N cards and index ids again."""
+
+
 def rkme_index(candidates: Candidates) -> tuple[RKMEIndex, dict[str, str]]:
     """The candidates' RKME index without the excluded ids, and their names: the rows of the
     dock's persisted index when it gives one (no spec is read), else one built from the specs and
     shared per dock."""
     persisted = candidates.rkme_index() if candidates.rkme_index is not None else None
     if persisted is not None:
+        memo = candidates.cache.get(_ROWS_MEMO)
+        if memo is not None and memo[0] is candidates.cards and memo[1] is persisted and memo[2] == candidates.exclude:
+            return memo[3]
         kept = {c["id"]: c["name"] for c in candidates.kept()}
         index = persisted if len(kept) == len(persisted) and set(persisted.ids) == set(kept) else persisted.subset(set(kept))
         if len(index) == 0:
             raise EmptyDockError("every matching learnware was removed while the search ran; try again")
+        candidates.cache[_ROWS_MEMO] = (candidates.cards, persisted, candidates.exclude, (index, kept))
         return index, kept
 
     def build(cards: list[dict]) -> tuple[RKMEIndex, dict[str, str]]:
