@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -87,3 +88,17 @@ def user_half(beijing: dict, site: str) -> tuple[np.ndarray, np.ndarray]:
     X, y = beijing[site]["X"], beijing[site]["y"]
     half = len(X) // 2
     return impute_means(X[half:]), y[half:]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster for the session (Debian ``postgresql``; skipped when its
+    binaries are missing, unless MODELREUSE_REQUIRE_POSTGRES=1, as in CI)."""
+    from modelreuse.bench.postgres import postgres_available, throwaway_postgres
+
+    if not postgres_available():
+        if os.environ.get("MODELREUSE_REQUIRE_POSTGRES") == "1":
+            pytest.fail("PostgreSQL server binaries not found (apt-get install postgresql)")
+        pytest.skip("PostgreSQL server binaries not installed")
+    with throwaway_postgres() as url:
+        yield url

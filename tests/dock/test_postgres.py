@@ -4,25 +4,13 @@ Needs PostgreSQL's server binaries (Debian package ``postgresql``; `.ci/run` ins
 the test is skipped when they are missing, unless MODELREUSE_REQUIRE_POSTGRES=1 (set by CI).
 """
 
-import os
 
 import pytest
 
-from modelreuse.bench.postgres import postgres_available, throwaway_postgres
 from modelreuse.dock import Dock
 from modelreuse.errors import DuplicateLearnwareError
 from modelreuse.task import Task
 from tests.conftest import user_half
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    if not postgres_available():
-        if os.environ.get("MODELREUSE_REQUIRE_POSTGRES") == "1":
-            pytest.fail("PostgreSQL server binaries not found (apt-get install postgresql)")
-        pytest.skip("PostgreSQL server binaries not installed")
-    with throwaway_postgres() as url:
-        yield url
 
 
 def test_dock_on_postgresql(postgres_url, site_learnwares, beijing, tmp_path):
@@ -42,7 +30,8 @@ def test_dock_on_postgresql(postgres_url, site_learnwares, beijing, tmp_path):
 def test_concurrent_submits_on_postgresql(postgres_url, data_root, tmp_path):
     """4 processes submit the same package, then 4 submit one each, on a database none has opened
     before: one row per package, the rest typed duplicates, nothing lost (see bench dock-races)."""
-    from modelreuse.bench.dock_races import build_packages, fresh_database, submit_storm
+    from modelreuse.bench.dock_races import build_packages, submit_storm
+    from modelreuse.bench.postgres import fresh_database
 
     packages = build_packages(tmp_path / "packages", data_root, 4)
     same = submit_storm(tmp_path / "same", fresh_database(postgres_url, "same"), packages, submitters=4, searchers=0, same_package=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from modelreuse.bench.postgres import _free_port, postgres_available, throwaway_postgres
+from modelreuse.bench.postgres import _free_port, fresh_database
 from modelreuse.dock import Dock
 from modelreuse.server.accounts import Accounts
 
@@ -118,16 +118,6 @@ def _wait_until_up(server: LiveServer, process: subprocess.Popen, log: Path) -> 
     pytest.fail(f"the server did not answer within {STARTUP_TIMEOUT_S} s:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    if not postgres_available():
-        if os.environ.get("MODELREUSE_REQUIRE_POSTGRES") == "1":
-            pytest.fail("PostgreSQL server binaries not found (apt-get install postgresql)")
-        pytest.skip("PostgreSQL server binaries not installed")
-    with throwaway_postgres() as url:
-        yield url
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def live_server(request, tmp_path_factory) -> Iterator[LiveServer]:
     """One server per test module and database kind (each on a fresh dock; PostgreSQL in a fresh
@@ -136,7 +126,7 @@ def live_server(request, tmp_path_factory) -> Iterator[LiveServer]:
     root = tmp_path_factory.mktemp(f"server-{request.param}") / "dock"
     db_url = None
     if request.param == "postgresql":
-        db_url = _fresh_database(request.getfixturevalue("postgres_url"), root.parent.name)
+        db_url = fresh_database(request.getfixturevalue("postgres_url"), root.parent.name)
     yield from start_server(root, db_url, *getattr(request.module, "SERVER_ARGS", ()))
 
 
@@ -147,14 +137,3 @@ def sqlite_server(request, tmp_path_factory) -> Iterator[LiveServer]:
     yield from start_server(tmp_path_factory.mktemp("server-sqlite") / "dock", None,
                             *getattr(request.module, "SERVER_ARGS", ()))
 
-
-def _fresh_database(cluster_url: str, name: str) -> str:
-    """A new, empty database on the cluster (so servers in one session never share tables)."""
-    from sqlalchemy import create_engine, text
-
-    database = "".join(ch if ch.isalnum() else "_" for ch in name).lower()
-    engine = create_engine(cluster_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{database}"'))
-    engine.dispose()
-    return cluster_url.replace("/postgres?", f"/{database}?")

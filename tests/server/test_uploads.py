@@ -265,13 +265,13 @@ def test_metrics_count_requests_and_uploads(live_server, admin_learnware):
 @pytest.fixture(params=["sqlite", "postgresql"])
 def queue_state(request, tmp_path):
     """A server state (no HTTP, no workers) on a fresh dock, to drive the queue's claims by hand."""
+    from modelreuse.bench.postgres import fresh_database
     from modelreuse.server.app import open_state
     from modelreuse.server.settings import ServerSettings
-    from tests.server.conftest import _fresh_database
 
     db_url = None
     if request.param == "postgresql":
-        db_url = _fresh_database(request.getfixturevalue("postgres_url"), f"queue_{tmp_path.name}")
+        db_url = fresh_database(request.getfixturevalue("postgres_url"), f"queue_{tmp_path.name}")
     state = open_state(ServerSettings(dock_root=tmp_path / "dock", db_url=db_url))
     yield state
     state.dock.engine.dispose()

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from modelreuse.bench.postgres import fresh_database
 from modelreuse.bench.report import Report
 from modelreuse.errors import ModelReuseError
 
@@ -340,15 +341,3 @@ def _submit_in_process(root: Path, url: str | None, package: Path) -> None:
 def _totals(scenarios: list[dict]) -> dict:
     return {key: sum(s[key] for s in scenarios) for key in ("lost", "duplicated", "corrupt", "untyped")}
 
-
-def fresh_database(server_url: str | None, name: str) -> str | None:
-    """A new, empty database on the server (None for SQLite: the dock root's own file)."""
-    if server_url is None:
-        return None
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return server_url.replace("/postgres?", f"/{name}?")

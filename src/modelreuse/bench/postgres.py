@@ -55,6 +55,22 @@ def throwaway_postgres(max_connections: int = 100) -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+def fresh_database(server_url: str | None, name: str) -> str | None:
+    """A new, empty database named after ``name`` (letters and digits kept, the rest ``_``) on the
+    server of ``server_url``, so docks in one cluster never share tables; its URL. None for SQLite
+    (``server_url`` None: the dock root's own file)."""
+    if server_url is None:
+        return None
+    from sqlalchemy import create_engine, text
+
+    database = "".join(ch if ch.isalnum() else "_" for ch in name).lower()
+    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{database}"'))
+    engine.dispose()
+    return server_url.replace("/postgres?", f"/{database}?")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
