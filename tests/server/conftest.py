@@ -4,9 +4,6 @@ plain user and their tokens created through the accounts tables of the same data
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from modelreuse.bench.postgres import _free_port, fresh_database
+from modelreuse.bench.postgres import fresh_database
+from modelreuse.bench.server_load import running_server
 from modelreuse.dock import Dock
 from modelreuse.server.accounts import Accounts
 
@@ -80,42 +78,14 @@ class LiveServer:
 
 def start_server(root: Path, db_url: str | None, *extra: str) -> Iterator[LiveServer]:
     """Create the accounts, start ``modelreuse serve`` on a free port, wait for ``/api/v1/health``,
-    yield, then stop it (its log is printed if it fails to start)."""
+    yield, then stop it (a RemoteDockError with the end of its log if it fails to start)."""
     accounts = Accounts(Dock(root, url=db_url).engine)
     accounts.create_user("admin", admin=True)
     accounts.create_user("alice")
     admin, alice = accounts.create_token("admin", ["admin"]), accounts.create_token("alice", ["read", "write"])
-    port = _free_port()
-    command = [sys.executable, "-m", "modelreuse.cli", "serve", "--dock", str(root), "--port", str(port), *extra]
-    if db_url:
-        command += ["--db", db_url]
-    log = root.parent / f"server-{port}.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=os.environ.copy())
-    server = LiveServer(f"http://127.0.0.1:{port}", root, db_url, admin, alice)
-    try:
-        _wait_until_up(server, process, log)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def _wait_until_up(server: LiveServer, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{server.api}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"the server did not answer within {STARTUP_TIMEOUT_S} s:\n{log.read_text()}")
+    log = root.parent / f"server-{root.parent.name}.log"
+    with running_server(root, db_url, log, *extra, startup_timeout_s=STARTUP_TIMEOUT_S) as running:
+        yield LiveServer(running.url, root, db_url, admin, alice)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

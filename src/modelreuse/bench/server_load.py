@@ -141,7 +141,8 @@ def run(data_root: Path, work: Path, *, n: int | None = None, dock: Path | None 
         load = _Load(_upload_zips(work / "uploads", tables, range(first, first + upload_pool), seed, jobs),
                      _user_specs(work / "specs", tables, first, seed), upload_share, seed)
         token = _write_token(root, db_url)
-        server = stack.enter_context(_server(root, db_url, workers, validation_workers, work / "server.log"))
+        server = stack.enter_context(running_server(root, db_url, work / "server.log", "--workers", str(workers),
+                                                    "--validation-workers", str(validation_workers)))
         with _http(server.url, token) as http:
             n_before = _total(http)
         log, elapsed = asyncio.run(_drive(server, token, load, clients, seconds))
@@ -233,23 +234,27 @@ def _write_token(root: Path, db_url: str | None) -> str:
 
 
 @dataclass
-class _Server:
+class RunningServer:
     url: str
     process: subprocess.Popen
 
 
 @contextmanager
-def _server(root: Path, db_url: str | None, workers: int, validation_workers: int, log: Path) -> Iterator[_Server]:
-    """``modelreuse serve`` on a free loopback port until ``/api/v1/health`` answers; stopped after."""
+def running_server(root: Path, db_url: str | None, log: Path, *args: str,
+                   startup_timeout_s: float = STARTUP_TIMEOUT_S) -> Iterator[RunningServer]:
+    """``modelreuse serve --dock root [--db db_url] *args`` on a free loopback port, its output in
+    ``log``, until ``/api/v1/health`` answers (:class:`RemoteDockError` with the log's end if it exits
+    or does not answer within ``startup_timeout_s``); stopped after. The load benchmark and the
+    server tests both start servers this way."""
     port = _free_port()
     command = [str(Path(sys.executable).parent / "modelreuse"), "serve", "--dock", str(root), "--port", str(port),
-               "--workers", str(workers), "--validation-workers", str(validation_workers)]
+               *args]
     command += ["--db", db_url] if db_url else []
     with log.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=os.environ.copy())
-    server = _Server(f"http://127.0.0.1:{port}", process)
+    server = RunningServer(f"http://127.0.0.1:{port}", process)
     try:
-        _wait_until_up(server, log)
+        _wait_until_up(server, log, startup_timeout_s)
         yield server
     finally:
         process.terminate()
@@ -260,8 +265,8 @@ def _server(root: Path, db_url: str | None, workers: int, validation_workers: in
             process.wait()
 
 
-def _wait_until_up(server: _Server, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+def _wait_until_up(server: RunningServer, log: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise RemoteDockError(f"the server exited with {server.process.returncode}:\n{log.read_text()[-4000:]}")
@@ -271,7 +276,7 @@ def _wait_until_up(server: _Server, log: Path) -> None:
         except httpx.TransportError:
             pass
         time.sleep(0.25)
-    raise RemoteDockError(f"the server did not answer within {STARTUP_TIMEOUT_S} s:\n{log.read_text()[-4000:]}")
+    raise RemoteDockError(f"the server did not answer within {timeout_s} s:\n{log.read_text()[-4000:]}")
 
 
 def _http(url: str, token: str) -> httpx.Client:
@@ -280,7 +285,7 @@ def _http(url: str, token: str) -> httpx.Client:
 
 
 # ---------------------------------------------------------------------- the timed phase
-async def _drive(server: _Server, token: str, load: _Load, clients: int, seconds: float) -> tuple[_Log, float]:
+async def _drive(server: RunningServer, token: str, load: _Load, clients: int, seconds: float) -> tuple[_Log, float]:
     """Run the clients until ``seconds`` have passed (each finishes its request in flight); the log
     and the phase's wall time."""
     log = _Log()
