@@ -18,8 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from modelreuse.errors import UnknownNameError
 from modelreuse.server.accounts import Principal
-from modelreuse.server.api.search import CardFilters, RankingOut, hidden, searcher_of
+from modelreuse.server.api.search import CardFilters, RankingOut, searcher_of
 from modelreuse.server.deps import ServerState, require, server_state
+from modelreuse.server.ownership import hidden_ids
 
 router = APIRouter(tags=["search"])
 MODULE = "routing"
@@ -63,7 +64,7 @@ def recommend(body: RecommendRequest, principal: Principal = Depends(require("re
     lens = saved(state, "recommenders", body.recommender, lambda folder: ModelLens.load(folder, cache))
     dock = searcher_of(state).current()
     return dock.recommend(body.description, lens, task=body.task, metric=body.metric, k=body.k,
-                          exclude=tuple(hidden(state)), **body.filters.given()).to_dict()
+                          exclude=tuple(hidden_ids(state)), **body.filters.given()).to_dict()
 
 
 @router.post("/route", response_model=list[RouteChoiceOut])

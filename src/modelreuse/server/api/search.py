@@ -84,15 +84,10 @@ def searcher_of(state: ServerState) -> Searcher:
     return state.extras[MODULE]
 
 
-def hidden(state: ServerState) -> set[str]:
-    """Learnware ids search leaves out: superseded versions."""
-    return hidden_ids(state)
-
-
 def search(state: ServerState, query: Any, exclude: list[str], **kwargs: Any) -> dict:
     """:meth:`Dock.search` on the warm dock without hidden learnwares, as a JSON-ready dict."""
     dock = searcher_of(state).current()
-    return dock.search(query, exclude=tuple(hidden(state) | set(exclude)), **kwargs).to_dict()
+    return dock.search(query, exclude=tuple(hidden_ids(state) | set(exclude)), **kwargs).to_dict()
 
 
 # ---------------------------------------------------------------------- request and response models
