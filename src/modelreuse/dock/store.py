@@ -102,6 +102,7 @@ def bump_revision(session: Session) -> None:
     session.execute(update(DockMeta).where(DockMeta.key == "revision").values(value=DockMeta.value + 1))
 
 
-def current_revision(session: Session) -> int:
+def current_revision(session: Session | Connection) -> int:
+    """The dock's revision, read with an ORM session or a plain (lighter) core connection."""
     value = session.scalar(select(DockMeta.value).where(DockMeta.key == "revision"))
     return int(value or 0)

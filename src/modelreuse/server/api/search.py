@@ -25,7 +25,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from modelreuse.dock.dock import Dock
@@ -66,8 +65,8 @@ class Searcher:
         return self.dock
 
     def _revision(self) -> int:
-        with Session(self.dock.engine) as session:
-            return current_revision(session)
+        with self.dock.engine.connect() as conn:  # a light core query, as Dock.search reads it
+            return current_revision(conn)
 
 
 def start(state: ServerState) -> None:
