@@ -14,6 +14,8 @@ import pytest
 
 from modelreuse.errors import SpecError, UnknownNameError
 from modelreuse.specs.base import SPEC_KINDS, kind_of, load_spec, spec_file
+from modelreuse.specs.pave import PAVESpec
+from modelreuse.specs.pave_base import PAVEBase
 from modelreuse.specs.records import RecordsSpec
 from modelreuse.specs.rkme import RKMESpec
 from modelreuse.specs.semantic import SemanticSpec
@@ -37,7 +39,15 @@ def _records(beijing: dict, site: str) -> RecordsSpec:
     return RecordsSpec(rows, family="constant")
 
 
-EXAMPLES = {"rkme": _rkme, "semantic": _semantic, "records": _records}
+def _pave(beijing: dict, site: str) -> PAVESpec:
+    """The station's standardised rows laid out as B entries on a real image base (interim example)."""
+    base = PAVEBase.create("image", rank=2, seed=0)
+    X = np.nan_to_num(beijing[site]["X"])
+    rows = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-9)
+    return PAVESpec.from_vector(np.resize(rows.ravel(), base.vector_length), base, steps=1, role="model", n_classes=2)
+
+
+EXAMPLES = {"rkme": _rkme, "semantic": _semantic, "records": _records, "pave": _pave}
 
 
 class _WritesCanary:

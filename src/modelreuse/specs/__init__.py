@@ -10,6 +10,7 @@ import importlib
 _WHERE = {
     "SPEC_KINDS": "base", "Specification": "base", "load_spec": "base", "kind_of": "base", "spec_file": "base",
     "RKMESpec": "rkme", "RecordsSpec": "records", "SemanticSpec": "semantic",
+    "PAVESpec": "pave", "PAVEBase": "pave_base",
 }
 
 __all__ = sorted(_WHERE)
