@@ -23,6 +23,7 @@ from modelreuse.specs.rkme import RKMESpec, check_finite_matrix
 
 if TYPE_CHECKING:
     from modelreuse.models.table_schema import TableSchema
+    from modelreuse.specs.pave import PAVESpec
 
 #: Task types a manifest (and a :class:`Task`) may name. Each entry checks a manifest's output
 #: declaration, ``check(classes, target)``, raising ``ValueError`` with what to fix. A new type is
@@ -65,6 +66,8 @@ class Task:
         feature_names, encoder: the input schema of ``X`` (as in a learnware's manifest): with
             them, statistical search compares only learnwares of exactly this feature space
             (:attr:`feature_space`); without, see :meth:`modelreuse.dock.Dock.search`.
+        pave: the task's PAVE task vector (:meth:`PAVESpec.fit_task` on the dock's base), read by
+            ``Dock.search(task, method="parameter")``.
     """
 
     X: np.ndarray | None = None
@@ -75,6 +78,7 @@ class Task:
     seed: int = 0
     feature_names: list[str] | None = None
     encoder: str | None = None
+    pave: PAVESpec | None = field(default=None, repr=False)
     _rkme: RKMESpec | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:

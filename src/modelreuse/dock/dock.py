@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from contextlib import ExitStack
 from dataclasses import dataclass, field, fields
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from modelreuse.dock.artifacts import ArtifactStore, sha256_of
 from modelreuse.dock.index import DockIndex
 from modelreuse.dock.locking import DockLock, staging_folder
+from modelreuse.dock.pave_index import PAVEDockIndex, check_package, published_base
 from modelreuse.dock.store import LearnwareRecord, bump_revision, current_revision, make_engine
 from modelreuse.dock.tables import is_table
 from modelreuse.dock.validation import ValidationLimits, validate_in_subprocess
@@ -37,6 +38,7 @@ from modelreuse.errors import (
 from modelreuse.learnware import Learnware, Manifest
 from modelreuse.models.adapters import ModelAdapter
 from modelreuse.selection.base import SELECTORS, Candidates
+from modelreuse.selection.methods.parameter import ParameterCandidates
 from modelreuse.selection.ranking import Ranking
 from modelreuse.specs.base import Specification
 from modelreuse.specs.rkme import RKMESpec
@@ -48,6 +50,8 @@ if TYPE_CHECKING:  # pandas and the recommender load only when used
     from modelreuse.dock.check import CheckReport
     from modelreuse.records.leaderboard import LeaderboardRecords
     from modelreuse.selection.learned.modellens import ModelLens
+    from modelreuse.specs.pave import PAVESpec
+    from modelreuse.specs.pave_base import PAVEBase
 
 CARD_FILTERS = ("task_type", "modality", "owner", "licence", "n_features", "feature_space")
 
@@ -81,7 +85,9 @@ class Dock:
         self._listings: dict[str, _Listing] = {}
         self._shared: dict = {}
         self._models: dict[tuple[str, bool], ModelAdapter] = {}
-        self.index = DockIndex(self.root, self._lock, self._rkme_members, self._load_rkme_specs)
+        self.index = DockIndex(self.root, self._lock, self._rkme_members, partial(self._load_specs, "rkme"))
+        self.pave_index = PAVEDockIndex(self.root, self._lock, self._pave_members, partial(self._load_specs, "pave"))
+        self._pave_bases: dict[str, PAVEBase] = {}
 
     # ---------------------------------------------------------------- submit
     def submit(self, package: str | Path | Learnware, *, trust: bool = False, validate: bool = True,
@@ -107,7 +113,7 @@ class Dock:
                 validate_in_subprocess(staged.lw.root, trust=trust, timeout_s=timeout_s, memory_bytes=memory_bytes,
                                        limits=limits)
             learnware_id = self._store(staged)
-        self.index.refresh({staged.lw.manifest.feature_space})
+        self._refresh_indexes([staged.lw.manifest])
         return learnware_id
 
     def submit_many(self, packages: list[str | Path | Learnware], *, trust: bool = False, n_jobs: int = 2,
@@ -128,7 +134,7 @@ class Dock:
                     list(pool.map(lambda s: validate_in_subprocess(s.lw.root, trust=trust, timeout_s=timeout_s,
                                                                    limits=limits), staged))
             ids = [self._store(s) for s in staged]
-        self.index.refresh({s.lw.manifest.feature_space for s in staged})
+        self._refresh_indexes([s.lw.manifest for s in staged])
         return ids
 
     def _stage(self, package: str | Path | Learnware, staging: Path) -> _Staged:
@@ -140,6 +146,7 @@ class Dock:
             given.to_zip(staging / "package.zip")
         lw = Learnware.open(staging / "package.zip", extract_to=staging / "pkg")
         lw.load_specs()
+        check_package(lw, self.pave_base)
         sha = sha256_of(staging / "package.zip")
         return _Staged(lw, staging / "package.zip", sha, sha[:16])
 
@@ -250,7 +257,7 @@ class Dock:
         with self._lock:
             with Session(self.engine) as session:
                 record = self._record(session, learnware_id)
-                sha, space = record.package_sha256, record.feature_space
+                sha, space, modality = record.package_sha256, record.feature_space, record.modality
                 session.execute(delete(LearnwareRecord).where(LearnwareRecord.id == learnware_id))
                 bump_revision(session)
                 session.commit()
@@ -259,6 +266,12 @@ class Dock:
                 self.artifacts.delete(learnware_id, sha)
         self._models = {k: v for k, v in self._models.items() if k[0] != learnware_id}
         self.index.refresh({space})
+        self.pave_index.refresh({modality})
+
+    def _refresh_indexes(self, manifests: list[Manifest]) -> None:
+        """Bring the persisted indexes up to date after storing learnwares of ``manifests``."""
+        self.index.refresh({m.feature_space for m in manifests})
+        self.pave_index.refresh({m.modality for m in manifests if any(s.kind == "pave" for s in m.specs)})
 
     def check(self, repair: bool = False) -> CheckReport:
         """Compare rows with files and report what a crash left (see :mod:`modelreuse.dock.check`);
@@ -268,7 +281,7 @@ class Dock:
         return check_dock(self, repair=repair)
 
     # ---------------------------------------------------------------- search
-    def search(self, task: Task | RKMESpec | str | pd.DataFrame, *, method: str = "statistical", k: int = 10,
+    def search(self, task: Task | RKMESpec | PAVESpec | str | pd.DataFrame, *, method: str = "statistical", k: int = 10,
                exclude: tuple[str, ...] = (), **kwargs: Any) -> Ranking:
         """Search the dock with the selector registered as ``method``
         (:data:`modelreuse.selection.base.SELECTORS`; e.g. ``statistical``, ``mixture``, ``semantic``,
@@ -276,8 +289,10 @@ class Dock:
 
         Args:
             task: what the selector reads: a :class:`Task` (only its RKME leaves the task) or an
-                :class:`RKMESpec` for the statistical selectors, query text (or a task's
-                ``description``) for ``semantic`` and ``records``.
+                :class:`RKMESpec` for the statistical selectors, a PAVE task vector
+                (:class:`~modelreuse.specs.pave.PAVESpec` or a Task carrying one as ``pave``) for
+                ``parameter``, query text (or a task's ``description``) for ``semantic`` and
+                ``records``.
             method: the selector's name; unknown names raise :class:`UnknownNameError` listing them.
             k: at most this many results.
             exclude: learnware ids left out of the search.
@@ -287,7 +302,8 @@ class Dock:
 
         Selectors of RKME specs in one feature space read the dock's persisted index of that space
         (:mod:`modelreuse.dock.index`; built or brought up to date on first use), so no package is
-        opened for them. Candidates: the learnwares that pass the filters and have every spec kind the selector
+        opened for them; ``parameter`` reads the persisted PAVE index of the query's modality
+        (:mod:`modelreuse.dock.pave_index`) the same way. Candidates: the learnwares that pass the filters and have every spec kind the selector
         declares (a learnware with only a card is found by ``semantic``, never by
         ``statistical``). Selectors that compare the task's rows (``feature_space=True``) see one
         feature space only (:meth:`feature_space_of`), and for a :class:`Task` with a
@@ -308,8 +324,10 @@ class Dock:
         filters = {name: value for name, value in kwargs.items() if name not in params}
         cards, space = self._candidate_cards(task, entry.name, entry.metadata, filters)
         persisted = space is not None and "rkme" in entry.metadata["spec_kinds"]
-        candidates = Candidates(cards, frozenset(exclude), self._load_spec, self._shared,
-                                rkme_index=(lambda: self.index.get(space)) if persisted else None)
+        pave = {"pave_index": self.pave_index.get} if "pave" in entry.metadata["spec_kinds"] else {}
+        candidates = (ParameterCandidates if pave else Candidates)(
+            cards, frozenset(exclude), self._load_spec, self._shared,
+            rkme_index=(lambda: self.index.get(space)) if persisted else None, **pave)
         ranking = entry.obj(**options).select(task, candidates, k)
         if space is not None:
             ranking.details["feature_space"] = space
@@ -365,8 +383,26 @@ class Dock:
         listing = self._revision_and_listing({})
         return listing.revision, listing.having(frozenset({"rkme"})).ids_by_space
 
-    def _load_rkme_specs(self, learnware_ids: list[str]) -> list[RKMESpec]:
-        """The RKME specs of ``learnware_ids`` (their package digests in one query per 500 ids)."""
+    def _pave_members(self) -> tuple[int, dict[str, list[str]]]:
+        """The revision and, per modality, the ids of the learnwares with a PAVE spec in dock
+        order: what :class:`PAVEDockIndex` indexes (derived once per revision)."""
+        listing = self._revision_and_listing({})
+        return listing.revision, listing.having(frozenset({"pave"})).ids_by_modality
+
+    def pave_base(self, modality: str) -> PAVEBase:
+        """The shared PAVE base adapter of this dock for ``modality`` (``"text"`` or ``"image"``):
+        fit every PAVE spec meant for this dock on it (:mod:`modelreuse.dock.pave_index`; made on
+        first use, the same for every party of the dock)."""
+        if modality not in self._pave_bases:
+            def fitted_on() -> str | None:
+                index = self.pave_index.get(modality)
+                return None if index is None else index.base_id
+
+            self._pave_bases[modality] = published_base(self.root, self._lock, modality, fitted_on)
+        return self._pave_bases[modality]
+
+    def _load_specs(self, kind: str, learnware_ids: list[str]) -> list[Specification]:
+        """The ``kind`` specs of ``learnware_ids`` (their package digests in one query per 500 ids)."""
         shas: dict[str, str] = {}
         with Session(self.engine) as session:
             for lo in range(0, len(learnware_ids), 500):
@@ -377,7 +413,7 @@ class Dock:
         if missing:
             raise LearnwareNotFoundError(f"learnware(s) {missing[:5]} were removed from the dock at {self.root} "
                                          "while its index was updated; search again")
-        return [Learnware.open(self.artifacts.unpacked(i, shas[i])).spec("rkme") for i in learnware_ids]
+        return [Learnware.open(self.artifacts.unpacked(i, shas[i])).spec(kind) for i in learnware_ids]
 
     def _load_spec(self, learnware_id: str, kind: str) -> Specification:
         return self.get(learnware_id).spec(kind)
@@ -448,6 +484,13 @@ class _CardView:
     @cached_property
     def ids_by_space(self) -> dict[str, list[str]]:
         return {space: [card["id"] for card in cards] for space, cards in self.by_space.items()}
+
+    @cached_property
+    def ids_by_modality(self) -> dict[str, list[str]]:
+        by_modality: dict[str, list[str]] = {}
+        for card in self.cards:
+            by_modality.setdefault(card["modality"], []).append(card["id"])
+        return by_modality
 
 
 @dataclass
