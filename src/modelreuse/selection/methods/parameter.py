@@ -212,7 +212,7 @@ def _index_for(candidates: Candidates, spec: PAVESpec) -> PAVEIndex:
     if isinstance(candidates, ParameterCandidates) and candidates.pave_index is not None:
         index = candidates.pave_index(spec.modality)
     else:
-        index = candidates.shared(f"pave_index:{spec.base_id}", lambda cards: _built(candidates, cards, spec.base_id))
+        index = candidates.shared(f"pave_index:{spec.base_id}", lambda cards: _built(candidates, cards, spec))
     if index is None:
         raise EmptyDockError(f"no {spec.modality} learnware in the dock has a PAVE spec; submit some (their specs "
                              "fitted on dock.pave_base(modality)) or search by another method")
@@ -223,12 +223,17 @@ def _index_for(candidates: Candidates, spec: PAVESpec) -> PAVEIndex:
     return index
 
 
-def _built(candidates: Candidates, cards: list[dict], base_id: str) -> PAVEIndex | None:
-    """The index of the PAVE specs on ``base_id`` among ``cards`` (None when there is none)."""
+def _built(candidates: Candidates, cards: list[dict], spec: PAVESpec) -> PAVEIndex | None:
+    """The index of the PAVE specs among ``cards`` on the query's base (None when no card of its
+    modality has one); :class:`SpecError` when those of its modality are all on other bases."""
     kept, specs = candidates.specs("pave", cards)
-    ids = [c["id"] for c, s in zip(kept, specs) if s.base_id == base_id]
-    on_base = [s for s in specs if s.base_id == base_id]
-    return PAVEIndex.build(ids, on_base) if on_base else None
+    same = [(c["id"], s) for c, s in zip(kept, specs) if s.modality == spec.modality]
+    on_base = [(lid, s) for lid, s in same if s.base_id == spec.base_id]
+    if same and not on_base:
+        others = sorted({s.base_id[:12] for _, s in same})
+        raise SpecError(f"your task vector was fitted on PAVE base adapter {spec.base_id[:12]}; the learnwares are "
+                        f"on {others}: refit it with PAVESpec.fit_task(..., base=dock.pave_base({spec.modality!r}))")
+    return PAVEIndex.build([lid for lid, _ in on_base], [s for _, s in on_base]) if on_base else None
 
 
 @SELECTORS.register("parameter", spec_kinds=("pave",), feature_space=False,
