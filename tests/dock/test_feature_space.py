@@ -69,16 +69,21 @@ def test_plain_rows_use_the_only_space_of_their_width(filled_dock, beijing):
     assert named.ids == ranking.ids
 
 
-def test_a_dock_without_the_feature_space_column_opens_and_is_filled(site_learnwares, beijing, tmp_path):
+def test_a_dock_without_the_derived_columns_opens_and_is_filled(site_learnwares, beijing, tmp_path):
+    """A dock made before the columns derived from manifests (feature space, encoder, spec kinds,
+    table schema) gets them filled on open: its cards are the same as a new dock's."""
     dock = Dock(tmp_path / "old")
     ids = {site: dock.submit(lw, validate=False) for site, lw in site_learnwares.items()}
-    expected = {i: site_learnwares[s].manifest.feature_space for s, i in ids.items()}
+    cards = dock.list()
+    assert {c["id"]: c["feature_space"] for c in cards} == {
+        i: site_learnwares[s].manifest.feature_space for s, i in ids.items()}
     dock.engine.dispose()
-    with sqlite3.connect(tmp_path / "old" / "dock.sqlite") as db:  # the schema of a dock made before the column
+    with sqlite3.connect(tmp_path / "old" / "dock.sqlite") as db:  # the schema of a dock made before the columns
         db.execute("DROP INDEX ix_learnwares_feature_space")
-        db.execute("ALTER TABLE learnwares DROP COLUMN feature_space")
-        assert "feature_space" not in {row[1] for row in db.execute("PRAGMA table_info(learnwares)")}
+        for column in ("feature_space", "encoder", "spec_kinds", "table_schema"):
+            db.execute(f"ALTER TABLE learnwares DROP COLUMN {column}")
+        assert "spec_kinds" not in {row[1] for row in db.execute("PRAGMA table_info(learnwares)")}
     reopened = Dock(tmp_path / "old")
-    assert {c["id"]: c["feature_space"] for c in reopened.list()} == expected
+    assert reopened.list() == cards
     ranking = reopened.search(Task(X=user_half(beijing, "Huairou")[0], task_type="regression"), k=2)
     assert ranking[0].learnware_id == ids["Huairou"]

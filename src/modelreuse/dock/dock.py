@@ -23,7 +23,15 @@ from modelreuse.dock.artifacts import ArtifactStore, sha256_of
 from modelreuse.dock.index import DockIndex
 from modelreuse.dock.locking import DockLock, staging_folder
 from modelreuse.dock.pave_index import PAVEDockIndex, check_package, published_base
-from modelreuse.dock.store import LearnwareRecord, bump_revision, current_revision, make_engine
+from modelreuse.dock.store import (
+    CARD_COLUMNS,
+    LearnwareRecord,
+    bump_revision,
+    card_of,
+    current_revision,
+    derived_columns,
+    make_engine,
+)
 from modelreuse.dock.tables import is_table
 from modelreuse.dock.validation import ValidationLimits, validate_in_subprocess
 from modelreuse.errors import (
@@ -199,10 +207,11 @@ class Dock:
         conditions on :class:`~modelreuse.dock.store.LearnwareRecord`, e.g. a subquery over
         another table of the same database (the server's ownership table).
         """
-        stmt = self._filtered(select(LearnwareRecord), filters, where)
+        columns = (*CARD_COLUMNS, LearnwareRecord.manifest) if manifests else CARD_COLUMNS
+        stmt = self._filtered(select(*columns), filters, where)
         stmt = stmt.order_by(LearnwareRecord.created_at, LearnwareRecord.id).offset(offset).limit(limit)
-        with Session(self.engine) as session:
-            return [{**r.card(), "manifest": r.manifest} if manifests else r.card() for r in session.scalars(stmt)]
+        with self.engine.connect() as conn:
+            return [{**card_of(r), "manifest": r.manifest} if manifests else card_of(r) for r in conn.execute(stmt)]
 
     def count(self, *, where: tuple[ColumnElement[bool], ...] = (), **filters: Any) -> int:
         """How many learnwares :meth:`list` with the same filters gives without a limit (one SQL count)."""
@@ -576,8 +585,9 @@ def _dock_root(root: Path, *, create: bool, own_database: bool) -> Path:
 
 
 def _record(learnware_id: str, sha: str, m: Manifest) -> LearnwareRecord:
+    manifest = json.loads(m.model_dump_json())
     return LearnwareRecord(
         id=learnware_id, name=m.name, description=m.description, tags=list(m.tags), task_type=m.task_type,
-        modality=m.modality, owner=m.owner, licence=m.licence, feature_space=m.feature_space,
-        n_features=m.input_schema.n_features, package_sha256=sha, manifest=json.loads(m.model_dump_json()),
+        modality=m.modality, owner=m.owner, licence=m.licence, n_features=m.input_schema.n_features,
+        package_sha256=sha, manifest=manifest, **derived_columns(manifest),
     )

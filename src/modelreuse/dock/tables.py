@@ -4,8 +4,10 @@ schema encoding both sides compute)."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
+from modelreuse.dock.store import table_schema_rows
 from modelreuse.errors import SchemaError
 from modelreuse.models.table_schema import TableSchema
 
@@ -23,17 +25,15 @@ def is_table(rows: Any) -> bool:
 def table_schemas(dock: Dock, table: Any, task_type: str | None = None) -> list[TableSchema]:
     """The table schemas of the dock's learnwares (of ``task_type``) whose columns the table has,
     by name and in any order (the schema's ``ignored`` columns may be there too; those of every
-    learnware of one feature space count), one per feature space, in dock order; one SQL query.
+    learnware of one feature space count), one per feature space, in dock order; one grouped SQL
+    query (:func:`~modelreuse.dock.store.table_schema_rows`), no manifest decoded.
     :class:`SchemaError` when none matches, naming the missing and extra columns against the
     closest schema(s)."""
-    spaces: dict[str, tuple[TableSchema, set[str], list[str]]] = {}
-    for card in dock.list(manifests=True, **({"task_type": task_type} if task_type else {})):
-        raw = (card["manifest"].get("input_schema") or {}).get("table")
-        if raw is None:
-            continue
-        schema = TableSchema.parse(raw)
-        first, ignored, names = spaces.get(card["feature_space"], (schema, set(), []))
-        spaces[card["feature_space"]] = (first, ignored | set(schema.ignored), [*names, card["name"]])
+    spaces: dict[str, tuple[TableSchema, set[str], str, int]] = {}
+    for space, raw, count, name in table_schema_rows(dock.engine, task_type):
+        schema = TableSchema.parse(json.loads(raw))
+        first, ignored, example, total = spaces.get(space, (schema, set(), name, 0))
+        spaces[space] = (first, ignored | set(schema.ignored), example, total + count)
     if not spaces:
         kind = f"{task_type} " if task_type else ""
         raise SchemaError(f"no {kind}learnware in the dock at {dock.root} declares a table schema, so a DataFrame "
@@ -41,17 +41,17 @@ def table_schemas(dock: Dock, table: Any, task_type: str | None = None) -> list[
                           "instead (X = table[feature_names].to_numpy())")
     have = [str(c) for c in table.columns]
     mismatches = []
-    for schema, ignored, names in spaces.values():
+    for schema, ignored, example, total in spaces.values():
         missing = [c for c in schema.column_names if c not in have]
         extra = [c for c in have if c not in schema.column_names and c not in ignored]
-        mismatches.append((len(missing) + len(extra), schema, missing, extra, names))
+        mismatches.append((len(missing) + len(extra), schema, missing, extra, (example, total)))
     matched = [m[1] for m in mismatches if m[0] == 0]
     if matched:
         return matched
     closest = sorted(mismatches, key=lambda m: m[0])[:3]
     raise SchemaError("your table's columns match no learnware's table schema. Closest: " + "; ".join(
-        f"{names[0]!r}{f' and {len(names) - 1} more' if len(names) > 1 else ''}: missing column(s) {missing}, "
-        f"extra column(s) {extra}" for _, _, missing, extra, names in closest)
+        f"{example!r}{f' and {total - 1} more' if total > 1 else ''}: missing column(s) {missing}, "
+        f"extra column(s) {extra}" for _, _, missing, extra, (example, total) in closest)
         + ". Add or rename the missing columns and drop the extra ones (table.drop(columns=[...])).")
 
 
