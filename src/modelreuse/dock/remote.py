@@ -8,7 +8,9 @@ for a pandas DataFrame, the RKME of its encoding in each matching table schema, 
 server's listing as :mod:`modelreuse.dock.tables` does locally) and sends only the spec file: the
 user's rows never leave. p-values are then calibrated from the spec alone (the server never sees
 the rows), which is conservative next to a local search with the rows
-(:func:`modelreuse.selection.calibration.null_model`).
+(:func:`modelreuse.selection.calibration.null_model`). Parameter search sends the PAVE task vector
+only, fitted here on the server's base adapter (:meth:`RemoteDock.pave_base`, downloaded and
+validated like a package).
 
 Errors. A server error answers ``{"error": {"type", "message"}}``; the same library error class is
 raised here (by its name in :mod:`modelreuse.errors`), an unknown one as
@@ -34,14 +36,18 @@ from urllib.parse import urlsplit
 import httpx
 
 from modelreuse import errors
+from modelreuse._archive import PackageLimits, extract_zip
 from modelreuse.config import cache_home
 from modelreuse.dock.tables import is_table
 from modelreuse.errors import InvalidTaskDataError, LearnwareNotFoundError, RemoteDockError, UnknownNameError
 from modelreuse.learnware import Learnware
 from modelreuse.selection.ranking import RankedLearnware, Ranking
+from modelreuse.specs.pave_base import MAX_BASE_BYTES
 
 if TYPE_CHECKING:
     from modelreuse.models.adapters import ModelAdapter
+    from modelreuse.specs.pave import PAVESpec
+    from modelreuse.specs.pave_base import PAVEBase
     from modelreuse.specs.rkme import RKMESpec
     from modelreuse.task import Task
 
@@ -52,6 +58,9 @@ LEARNWARE_ID = re.compile(r"^[0-9a-f]{16}$")
 LIST_FILTERS = ("task_type", "modality", "owner", "licence", "n_features", "feature_space", "tag", "uploaded_by",
                 "include_superseded")
 MAX_PACKAGE_BYTES = 2 * 1024**3
+PAVE_MODALITIES = ("text", "image")
+#: A PAVE base adapter's zip: its two files, each within :data:`modelreuse.specs.pave_base.MAX_BASE_BYTES`.
+BASE_LIMITS = PackageLimits(max_entries=2, max_total_bytes=2 * MAX_BASE_BYTES)
 
 
 def is_url(location: object) -> bool:
@@ -83,6 +92,7 @@ class RemoteDock:
         self.http = httpx.Client(base_url=self.url, timeout=timeout_s,
                                  headers={"Authorization": f"Bearer {token}"} if token else {})
         self._models: dict[tuple[str, bool], ModelAdapter] = {}
+        self._pave_bases: dict[str, PAVEBase] = {}
 
     def __repr__(self) -> str:
         return f"RemoteDock({self.url!r})"
@@ -179,23 +189,11 @@ class RemoteDock:
         move it into place (a concurrent download of the same id leaves one copy)."""
         folder.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".download-", dir=folder.parent) as tmp:
-            zip_path, digest, size = Path(tmp) / "package.zip", hashlib.sha256(), 0
-            try:
-                with self.http.stream("GET", f"/learnwares/{learnware_id}/package") as response:
-                    if response.status_code >= 400:
-                        response.read()
-                        raise error_of(response, self.url)
-                    with zip_path.open("wb") as sink:
-                        for chunk in response.iter_bytes():
-                            size += len(chunk)
-                            if size > MAX_PACKAGE_BYTES:
-                                raise RemoteDockError(f"package {learnware_id} from {self.url} exceeds {MAX_PACKAGE_BYTES} bytes")
-                            digest.update(chunk)
-                            sink.write(chunk)
-            except httpx.TransportError as exc:
-                raise RemoteDockError(f"cannot download {learnware_id} from {self.url}: {exc}") from None
-            if not digest.hexdigest().startswith(learnware_id):
-                raise RemoteDockError(f"the package {self.url} sent for {learnware_id} has SHA-256 {digest.hexdigest()[:16]}, "
+            zip_path = Path(tmp) / "package.zip"
+            digest, _ = self._fetch(f"/learnwares/{learnware_id}/package", zip_path, MAX_PACKAGE_BYTES,
+                                    f"package {learnware_id}")
+            if not digest.startswith(learnware_id):
+                raise RemoteDockError(f"the package {self.url} sent for {learnware_id} has SHA-256 {digest[:16]}, "
                                       "not its id; nothing was kept")
             Learnware.open(zip_path, extract_to=Path(tmp) / "package")
             try:
@@ -203,6 +201,47 @@ class RemoteDock:
             except OSError:
                 if not (folder / "manifest.json").is_file():
                     raise
+
+    def _fetch(self, path: str, dest: Path, max_bytes: int, what: str) -> tuple[str, httpx.Headers]:
+        """Stream ``GET path`` into ``dest`` (at most ``max_bytes``); its SHA-256 and the headers."""
+        digest, size = hashlib.sha256(), 0
+        try:
+            with self.http.stream("GET", path) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise error_of(response, self.url)
+                with dest.open("wb") as sink:
+                    for chunk in response.iter_bytes():
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise RemoteDockError(f"{what} from {self.url} exceeds {max_bytes} bytes")
+                        digest.update(chunk)
+                        sink.write(chunk)
+                return digest.hexdigest(), response.headers
+        except httpx.TransportError as exc:
+            raise RemoteDockError(f"cannot download {what} from {self.url}: {exc}") from None
+
+    def pave_base(self, modality: str) -> PAVEBase:
+        """The server's shared PAVE base adapter for ``modality``, downloaded once per dock object
+        and checked like any file from a server: at most two files within :data:`BASE_LIMITS`,
+        :meth:`PAVEBase.load`'s validation (``SpecError``), and the modality and id the server
+        names (``RemoteDockError`` otherwise); nothing is cached on disk."""
+        from modelreuse.specs.pave_base import PAVEBase
+
+        if modality not in PAVE_MODALITIES:
+            raise InvalidTaskDataError(f"PAVE bases exist for modalities {list(PAVE_MODALITIES)}, not {modality!r}")
+        if modality not in self._pave_bases:
+            with tempfile.TemporaryDirectory(prefix="modelreuse-pave-base-") as tmp:
+                zip_path = Path(tmp) / "base.zip"
+                _, headers = self._fetch(f"/pave/base/{modality}", zip_path, BASE_LIMITS.max_total_bytes,
+                                         f"the {modality} PAVE base adapter")
+                base = PAVEBase.load(extract_zip(zip_path, Path(tmp) / "base", BASE_LIMITS))
+            if base.modality != modality or base.id != headers.get("x-pave-base-id"):
+                raise RemoteDockError(f"{self.url} sent a {base.modality} PAVE base adapter with id {base.id[:12]} "
+                                      f"for {modality} and named it {str(headers.get('x-pave-base-id'))[:64]!r}; "
+                                      "nothing was kept")
+            self._pave_bases[modality] = base
+        return self._pave_bases[modality]
 
     def load_model(self, learnware_id: str, trust: bool = False) -> ModelAdapter:
         """The learnware's model behind the prediction protocol, loaded here once per dock object."""
@@ -221,8 +260,10 @@ class RemoteDock:
     def search(self, task: Task | RKMESpec | str | Any, *, method: str = "statistical", k: int = 10,
                exclude: tuple[str, ...] = (), **kwargs: Any) -> Ranking:
         """:meth:`Dock.search` on the server: text (or a task's description) for ``semantic``;
-        for the statistical selectors only the task's spec is sent (module doc). ``kwargs``:
-        selector options (``alpha``, ``calibrate``, ``max_learnwares``) and card filters."""
+        for the statistical selectors only the task's spec is sent (module doc), for
+        ``parameter`` only the PAVE task vector (a :class:`PAVESpec` or a Task's ``pave``).
+        ``kwargs``: selector options (``alpha``, ``calibrate``, ``max_learnwares``, ``prefilter``)
+        and card filters."""
         from modelreuse.specs.rkme import RKMESpec
         from modelreuse.task import Task
 
@@ -233,6 +274,8 @@ class RemoteDock:
         if method == "semantic":
             return self._search_text(task if isinstance(task, str) else getattr(task, "description", ""), k,
                                      exclude, kwargs)
+        if method == "parameter":
+            return self._search_pave(task, k, exclude, kwargs)
         if isinstance(task, RKMESpec):
             task = Task.from_spec(task)
         if not isinstance(task, Task):
@@ -244,6 +287,15 @@ class RemoteDock:
                              params={key: value for key, value in params.items() if value is not None},
                              headers={"Content-Type": "application/octet-stream"})
         return ranking_of(ranking)
+
+    def _search_pave(self, query: Any, k: int, exclude: tuple[str, ...], kwargs: dict) -> Ranking:
+        """Parameter search on the server: only the PAVE task vector is sent (``POST /pave/search``)."""
+        from modelreuse.selection.methods.parameter import query_pave
+
+        params = {"k": k, "exclude": list(exclude), **kwargs}
+        return ranking_of(self._json("POST", "/pave/search", content=_spec_bytes(query_pave(query)),
+                                     params={key: value for key, value in params.items() if value is not None},
+                                     headers={"Content-Type": "application/octet-stream"}))
 
     def _search_text(self, query: str, k: int, exclude: tuple[str, ...], filters: dict) -> Ranking:
         return ranking_of(self._json("POST", "/search/text", json={"query": query, "k": k, "filters": filters,
@@ -283,8 +335,8 @@ def ranking_of(data: dict) -> Ranking:
     return Ranking([RankedLearnware(**entry) for entry in data["entries"]], data["method"], data.get("details", {}))
 
 
-def _spec_bytes(spec: RKMESpec) -> bytes:
-    """The spec file :meth:`RKMESpec.save` writes, as bytes."""
+def _spec_bytes(spec: RKMESpec | PAVESpec) -> bytes:
+    """The ``.npz`` file the spec's ``save`` writes, as bytes."""
     with tempfile.TemporaryDirectory(prefix="modelreuse-spec-") as tmp:
         path = Path(tmp) / "task.npz"
         spec.save(path)
