@@ -246,7 +246,7 @@ def test_damaged_index_is_rebuilt(tmp_path, base, centres, packages, damage):
     assert_same(results(Dock(tmp_path / "d"), query), expected)
     assert not marker.exists()
     e, folder = entry(Dock(tmp_path / "d"))
-    assert e["n"] == N_LEARNWARES and np.load(folder / "vectors.npy", allow_pickle=False).dtype == np.float16
+    assert e["n"] == N_LEARNWARES and np.load(folder / "vectors.npy", allow_pickle=False).dtype == np.float32
 
 
 class _Payload:

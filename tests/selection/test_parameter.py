@@ -48,7 +48,7 @@ def test_exact_search_gives_the_specs_cosines_best_first():
     rows, cosines = index.search(query.embedding(), k=20)
     expected = np.array([query.cosine(s) for s in specs])
     assert list(rows) == list(np.argsort(-expected, kind="stable"))
-    np.testing.assert_allclose(cosines, expected[rows], atol=1e-4)  # float16 storage
+    np.testing.assert_allclose(cosines, expected[rows], atol=1e-6)
 
 
 def test_the_prefilter_finds_the_planted_best_among_many():

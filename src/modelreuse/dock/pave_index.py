@@ -23,7 +23,7 @@ already refused when the package's specs are read (:meth:`PAVESpec.load`).
 Index (:class:`PAVEDockIndex`): one :class:`~modelreuse.selection.methods.parameter.PAVEIndex`
 per modality under ``<root>/pave_index``, with the files, revisions, incremental updates and
 rebuilds of every persisted index (:mod:`modelreuse.dock._index_files`). A modality's folder holds
-``ids.npy`` (unicode), ``vectors.npy`` (float16 unit vectors, ``n x length``) and ``sketches.npy``
+``ids.npy`` (unicode), ``vectors.npy`` (float32 unit vectors, ``n x length``) and ``sketches.npy``
 (float32, ``n x dim``); its manifest entry gives ``n``, ``length``, ``dim`` and the ``base_id``.
 Besides the shared checks, a base id that is not 64 hex digits, a ``dim`` other than the sketch
 size for ``length`` or non-finite sketches make that modality be rebuilt from the store.
@@ -132,7 +132,7 @@ def check_package(lw: Learnware, base_of: Callable[[str], PAVEBase]) -> None:
 
 # ---------------------------------------------------------------------- the index
 #: array name -> (dtype, shape in terms of the entry's sizes)
-ARRAYS = {"ids": ("U", ("n",)), "vectors": ("f2", ("n", "length")), "sketches": ("f4", ("n", "dim"))}
+ARRAYS = {"ids": ("U", ("n",)), "vectors": ("f4", ("n", "length")), "sketches": ("f4", ("n", "dim"))}
 
 
 class PAVEDockIndex(PersistedIndexes[PAVEIndex]):
