@@ -267,6 +267,7 @@ class Dock:
             with Session(self.engine) as session:
                 record = self._record(session, learnware_id)
                 sha, space, modality = record.package_sha256, record.feature_space, record.modality
+                has_pave = "pave" in [s.get("kind") for s in record.manifest.get("specs", []) if isinstance(s, dict)]
                 session.execute(delete(LearnwareRecord).where(LearnwareRecord.id == learnware_id))
                 bump_revision(session)
                 session.commit()
@@ -275,7 +276,8 @@ class Dock:
                 self.artifacts.delete(learnware_id, sha)
         self._models = {k: v for k, v in self._models.items() if k[0] != learnware_id}
         self.index.refresh({space})
-        self.pave_index.refresh({modality})
+        if has_pave:
+            self.pave_index.refresh({modality})
 
     def _refresh_indexes(self, manifests: list[Manifest]) -> None:
         """Bring the persisted indexes up to date after storing learnwares of ``manifests``."""
