@@ -25,9 +25,14 @@ Index (:class:`PAVEIndex`), one per base adapter, rows in dock order:
 
 A search scores the sketches with one FAISS inner-product index (``IndexFlatIP``, exact over the
 sketches; restricted to the candidates by an ID selector when filters or exclusions leave out
-rows), keeps the best ``prefilter``, and ranks those by their exact cosine from ``vectors``. With
-at most ``prefilter`` candidates every one is scored exactly. Cost per query: one pass over
-``N x SKETCH_DIM`` float32 plus ``prefilter`` dot products of length ``L``.
+rows) and ranks by exact cosine, from ``vectors``, the best ``prefilter`` rows plus every row whose
+sketch score is within :data:`SKETCH_MARGIN` (four standard deviations of a sketch error at its
+largest) of the ``k``-th best sketch score, at most :data:`MAX_RERANK` rows. So the answer is the
+exact top ``k`` unless a sketch errs by more than the margin or more than :data:`MAX_RERANK`
+learnwares crowd within it; where few learnwares are close to the query (the usual case) only
+about ``prefilter`` rows are read. With at most ``prefilter`` candidates every one is scored
+exactly. Cost per query: one pass over ``N x SKETCH_DIM`` float32 plus one dot product of length
+``L`` per row scored.
 """
 
 from __future__ import annotations
@@ -47,7 +52,9 @@ from modelreuse.specs.pave import PAVESpec
 
 SKETCH_DIM = 512
 SKETCH_SEED = 18_2024
+SKETCH_MARGIN = 4 * np.sqrt(2 / SKETCH_DIM)  # 0.25
 DEFAULT_PREFILTER = 64
+MAX_RERANK = 1024
 _CHUNK_VALUES = 16_000_000  # float32 values per block when sketching many vectors (64 MB)
 
 
@@ -130,7 +137,7 @@ class PAVEIndex:
             raise SpecError(f"a query vector on this base has {self.length} entries, got {query.shape}")
         n = len(self) if rows is None else len(rows)
         if n > max(prefilter, k):
-            rows = self._prefiltered(query, max(prefilter, k), rows)
+            rows = self._prefiltered(query, k, max(prefilter, k), rows)
         elif rows is None:
             rows = np.arange(n)
         rows = np.sort(np.asarray(rows, dtype=np.int64))
@@ -138,8 +145,9 @@ class PAVEIndex:
         order = np.argsort(-cosines, kind="stable")[:k]
         return rows[order], cosines[order]
 
-    def _prefiltered(self, query: np.ndarray, count: int, rows: np.ndarray | None) -> np.ndarray:
-        """The ``count`` rows (of ``rows``) whose sketches have the largest inner product with the query's."""
+    def _prefiltered(self, query: np.ndarray, k: int, count: int, rows: np.ndarray | None) -> np.ndarray:
+        """The rows (of ``rows``) to score exactly: the ``count`` whose sketches have the largest
+        inner product with the query's, and those within the margin of the ``k``-th (module doc)."""
         import faiss
 
         if self._faiss is None:
@@ -150,8 +158,11 @@ class PAVEIndex:
             selector = faiss.IDSelectorBatch(np.ascontiguousarray(rows, dtype=np.int64))
             params = faiss.SearchParameters(sel=selector)
         with _one_openmp_thread(faiss):
-            _, found = self._faiss.search(sketch(query[None, :]), count, params=params)
-        return found[0][found[0] >= 0]
+            scores, found = self._faiss.search(sketch(query[None, :]), max(count, MAX_RERANK), params=params)
+        scores, found = scores[0][found[0] >= 0], found[0][found[0] >= 0]
+        margin = SKETCH_MARGIN if self.length > SKETCH_DIM else 0.0  # a vector that is its own sketch is exact
+        close = scores >= scores[min(k, len(scores)) - 1] - margin
+        return found[: max(count, int(close.sum()))]
 
 
 @contextmanager
