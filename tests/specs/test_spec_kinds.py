@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from modelreuse.datasets.images import mnist
 from modelreuse.errors import SpecError, UnknownNameError
 from modelreuse.specs.base import SPEC_KINDS, kind_of, load_spec, spec_file
 from modelreuse.specs.pave import PAVESpec
@@ -19,7 +20,7 @@ from modelreuse.specs.pave_base import PAVEBase
 from modelreuse.specs.records import RecordsSpec
 from modelreuse.specs.rkme import RKMESpec
 from modelreuse.specs.semantic import SemanticSpec
-from tests.conftest import SITES
+from tests.conftest import DATA, SITES
 
 
 def _rkme(beijing: dict, site: str) -> RKMESpec:
@@ -40,11 +41,10 @@ def _records(beijing: dict, site: str) -> RecordsSpec:
 
 
 def _pave(beijing: dict, site: str) -> PAVESpec:
-    """The station's standardised rows laid out as B entries on a real image base (interim example)."""
-    base = PAVEBase.create("image", rank=2, seed=0)
-    X = np.nan_to_num(beijing[site]["X"])
-    rows = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-9)
-    return PAVESpec.from_vector(np.resize(rows.ravel(), base.vector_length), base, steps=1, role="model", n_classes=2)
+    """A task vector of real MNIST digits (a different pair of digits per station) on a small image base."""
+    X, y = mnist(DATA, "test")
+    rows = np.concatenate([np.flatnonzero(y == d)[:2] for d in ((0, 1) if site == "Huairou" else (3, 8))])
+    return PAVESpec.fit_task(X[rows], y[rows], PAVEBase.create("image", rank=2, seed=0), k=2, steps=2)
 
 
 EXAMPLES = {"rkme": _rkme, "semantic": _semantic, "records": _records, "pave": _pave}

@@ -28,13 +28,15 @@ unknown targets, a vector whose length is not a multiple of the rank: :class:`Sp
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from modelreuse._safeio import NpzMember, read_npz
-from modelreuse.errors import SpecError
+from modelreuse.errors import InvalidTaskDataError, ModelPredictError, SchemaError, SpecError
+from modelreuse.specs._pave_fit import fit_vector
 from modelreuse.specs._pave_models import BASE_MODELS, MODALITY_OF, is_lora_able
 from modelreuse.specs.base import SPEC_KINDS
 from modelreuse.specs.pave_base import MAX_RANK, PAVEBase
@@ -45,6 +47,11 @@ MAX_TARGETS = 256
 MAX_STEPS = 1_000_000
 MAX_CLASSES = 100_000
 MAX_SPEC_FILE_BYTES = 4 * MAX_VECTOR + 1024 * 1024
+DEFAULT_K = 16
+MODEL_STEPS = 100
+TASK_STEPS = 50
+BATCH_SIZE = 32
+LR = 1e-3
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _NORM_RTOL = 1e-3
 
@@ -96,6 +103,43 @@ class PAVESpec:
                    targets=tuple(base.targets), steps=int(steps), role=role, vector=stored,
                    norm=float(np.linalg.norm(stored.astype(np.float64))), n_classes=int(n_classes))
 
+    # ------------------------------------------------------------------ fitting
+    @classmethod
+    def fit_model(cls, model, X_dev, base: PAVEBase, *, encoder: str | Callable | None = None,
+                  steps: int = MODEL_STEPS, seed: int = 0, batch_size: int = BATCH_SIZE, lr: float = LR,
+                  l1: float = 0.0, dtype: str = "float32") -> PAVESpec:
+        """The model vector of ``model`` (role ``"model"``): ``B`` fitted to the model's own soft
+        predictions ``p(ŷ|x)`` on the developer's inputs ``X_dev`` (texts: a list of strings;
+        images: uint8 ``(n, H, W)`` or ``(n, H, W, 3)``).
+
+        ``model.predict_proba`` is called on ``encoder(X_dev)`` when ``encoder`` is a callable, on
+        the base model's own frozen embeddings when ``encoder`` names the base model (the dock's
+        encoders: MiniLM sentence embeddings, EfficientNet-Lite0 224-px pooled features), and on
+        ``X_dev`` itself when ``encoder`` is ``None``.
+        """
+        fitter = _fitter(base)
+        X_dev = fitter.check_inputs(X_dev, "X_dev")
+        _check_steps(steps, batch_size, lr, l1)
+        prepared = fitter.prepare(X_dev, base)
+        P = _soft_labels(model, _model_inputs(fitter, X_dev, prepared, base, encoder), len(X_dev))
+        vector = fit_vector(prepared, P, steps=steps, batch_size=batch_size, lr=lr, seed=seed, l1=l1)
+        return cls.from_vector(vector, base, steps=steps, role="model", n_classes=P.shape[1], dtype=dtype)
+
+    @classmethod
+    def fit_task(cls, X_user, y_user, base: PAVEBase, *, k: int = DEFAULT_K, steps: int = TASK_STEPS,
+                 seed: int = 0, batch_size: int = BATCH_SIZE, lr: float = LR, l1: float = 0.0,
+                 dtype: str = "float32") -> PAVESpec:
+        """The task vector of a user's labelled rows (role ``"task"``): ``B`` fitted to one-hot
+        labels. Every class needs at least ``k`` rows (a seeded sample of ``k`` is used when it has
+        more) and there must be two classes or more: :class:`InvalidTaskDataError` otherwise."""
+        fitter = _fitter(base)
+        X_user = fitter.check_inputs(X_user, "X_user")
+        _check_steps(steps, batch_size, lr, l1)
+        rows, P = _k_shot(y_user, len(X_user), k, seed)
+        prepared = fitter.prepare(fitter.take(X_user, rows), base)
+        vector = fit_vector(prepared, P, steps=steps, batch_size=batch_size, lr=lr, seed=seed, l1=l1)
+        return cls.from_vector(vector, base, steps=steps, role="task", n_classes=P.shape[1], dtype=dtype)
+
     # ------------------------------------------------------------------ comparison
     def embedding(self) -> np.ndarray:
         """The unit-norm float32 vector (an inner product of two is their cosine)."""
@@ -139,6 +183,73 @@ class PAVESpec:
         return cls(base_id=str(a["base_id"]), base_model=str(a["base_model"]), modality=str(a["modality"]),
                    rank=int(a["rank"]), targets=tuple(str(t) for t in a["targets"]), steps=int(a["steps"]),
                    role=str(a["role"]), vector=a["vector"], norm=float(a["norm"]), n_classes=int(a["n_classes"]))
+
+
+def _fitter(base: PAVEBase):
+    if not isinstance(base, PAVEBase):
+        raise SpecError(f"base must be a PAVEBase (the dock's Dock.pave_base(modality)), got {type(base).__name__}")
+    if base.modality == "text":
+        from modelreuse.specs import _pave_text
+
+        return _pave_text
+    from modelreuse.specs import _pave_image
+
+    return _pave_image
+
+
+def _check_steps(steps: int, batch_size: int, lr: float, l1: float) -> None:
+    for name, value in (("steps", steps), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_STEPS:
+            raise InvalidTaskDataError(f"{name} must be an integer in [1, {MAX_STEPS}], got {value!r}")
+    if not (np.isfinite(lr) and lr > 0 and np.isfinite(l1) and l1 >= 0):
+        raise InvalidTaskDataError(f"lr must be > 0 and l1 >= 0 (finite), got lr={lr!r}, l1={l1!r}")
+
+
+def _model_inputs(fitter, X, prepared, base: PAVEBase, encoder):
+    if encoder is None:
+        return X
+    if callable(encoder):
+        return encoder(X)
+    if encoder == base.base_model:
+        return fitter.encoder_features(X, prepared)
+    raise InvalidTaskDataError(f"encoder must be None, a callable or {base.base_model!r}, got {encoder!r}")
+
+
+def _soft_labels(model, inputs, n: int) -> np.ndarray:
+    """``(n, C)`` rows of ``model.predict_proba(inputs)``, checked and renormalised."""
+    if not callable(getattr(model, "predict_proba", None)):
+        raise ModelPredictError(f"a model vector needs a classifier with predict_proba; {type(model).__name__} has none")
+    try:
+        P = np.asarray(model.predict_proba(inputs), dtype=np.float64)
+    except (ValueError, TypeError) as exc:
+        raise ModelPredictError(f"predict_proba failed on the developer inputs: {exc}") from exc
+    if P.ndim != 2 or P.shape[0] != n or not 2 <= P.shape[1] <= MAX_CLASSES:
+        raise SchemaError(f"predict_proba must return ({n}, C >= 2) probabilities, got shape {P.shape}")
+    if not np.isfinite(P).all() or (P < 0).any() or (P.sum(axis=1) <= 0).any():
+        raise SchemaError("predict_proba returned NaN, inf, negative values or an all-zero row")
+    return P / P.sum(axis=1, keepdims=True)
+
+
+def _k_shot(y, n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(row indices, one-hot labels)``: ``k`` seeded rows of every class (rules of :meth:`PAVESpec.fit_task`)."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise InvalidTaskDataError(f"k must be a positive integer, got {k!r}")
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != n:
+        raise InvalidTaskDataError(f"y_user must be 1-d with one label per row ({n}), got shape {y.shape}")
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise InvalidTaskDataError("y_user has NaN or infinite labels; drop those rows")
+    if y.dtype.kind not in "iufUSbO":
+        raise InvalidTaskDataError(f"y_user must hold class labels, got dtype {y.dtype}")
+    classes, codes, counts = np.unique(y.astype(str) if y.dtype.kind == "O" else y, return_inverse=True, return_counts=True)
+    if len(classes) < 2:
+        raise InvalidTaskDataError(f"a task vector needs at least two classes; y_user has {len(classes)}")
+    if counts.min() < k:
+        short = [str(c) for c, m in zip(classes, counts) if m < k][:5]
+        raise InvalidTaskDataError(f"class(es) {short} have fewer than k = {k} rows; give k rows per class or lower k")
+    rng = np.random.default_rng(seed)
+    rows = np.sort(np.concatenate([rng.choice(np.flatnonzero(codes == c), k, replace=False) for c in range(len(classes))]))
+    return rows, np.eye(len(classes))[codes[rows]]
 
 
 def _field_problems(spec: PAVESpec) -> list[str]:
