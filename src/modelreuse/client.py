@@ -2,7 +2,8 @@
 
 A thin facade over the parts: ``fit`` matches a table's columns to the dock's table schemas
 (:func:`modelreuse.dock.tables.table_schemas`, :func:`search_table`), builds the task's RKME locally, searches the dock
-(calibrated statistical ranking, then mixture search), loads the candidates safely (skipping, with
+(calibrated statistical ranking, then mixture search; for labelled raw texts or images, PAVE when
+the dock's learnwares of that modality carry it, see :func:`search_pave`), loads the candidates safely (skipping, with
 the reason, any learnware that cannot be loaded or does not predict on the task's rows), and fits
 an :class:`~modelreuse.reuse.auto.AutoReuser`, which picks the reuser (see
 :mod:`modelreuse.reuse.auto`). When calibrated search says nothing fits, ``on_nothing_fits``
@@ -119,6 +120,12 @@ class Client:
         the one whose best learnware has the highest calibrated p-value is used (ties: the
         first); ``explain()`` lists the others. Texts are encoded once per call.
 
+        Texts and images (``encoder`` of modality text or image, labelled classification rows):
+        when the dock's learnwares of that modality carry PAVE specs, the task is a PAVE task
+        vector fitted here on the dock's base adapter and they are ranked by cosine
+        (:func:`search_pave`); otherwise by RKME as above. ``explain()`` says which was used and
+        why, and the model's ``ranking.method`` is ``parameter`` or ``statistical``.
+
         Classification: learnwares whose classes share none of your labels (compared as strings)
         are skipped with the reason; none left is a :class:`SchemaError` saying how to map your
         labels (:func:`modelreuse.reuse.auto.shared_label_space`).
@@ -139,8 +146,11 @@ class Client:
         if is_table(rows):
             found = search_table(dock, rows, y, unlabelled_data, task_type=task_type, k=k, alpha=alpha, seed=seed)
         else:
-            found = _search_rows(dock, rows, y, unlabelled_data, encoder, task_type=task_type, k=k, alpha=alpha,
-                                 seed=seed)
+            found, note = search_pave(dock, X_raw, y, encoder, task_type=task_type, k=k, seed=seed)
+            if found is None:
+                found = _search_rows(dock, rows, y, unlabelled_data, encoder, task_type=task_type, k=k, alpha=alpha,
+                                     seed=seed)
+                found = replace(found, notes=(*found.notes, note)) if note else found
         task, ranking = found.task, found.ranking
         if ranking.details.get("nothing_fits") and on_nothing_fits != "reuse":
             best = ranking[0]
@@ -150,7 +160,7 @@ class Client:
                     f"< alpha = {alpha}. Pass on_nothing_fits='train' to fit on your labelled rows, or "
                     "'reuse' to reuse the closest learnwares anyway.", ranking)
             return train_on_own_rows(task, ranking, seed, rows=rows, model=found.model)
-        mixture = dock.search(task, method="mixture", max_learnwares=max_learnwares)
+        mixture = found.mixture or dock.search(task, method="mixture", max_learnwares=max_learnwares)
         return reuse(dock, task, mixture, ranking, reuser=reuser, trust=self.trust, rows=rows, model=found.model,
                      notes=found.notes)
 
@@ -159,12 +169,54 @@ class Client:
 class Found:
     """What search found for the user's rows: the ``task`` (spec side), its statistical
     ``ranking``, the unfitted :class:`ReusedModel` shell that encodes the rows (it holds their
-    encoding, so fitting it does not encode them again), and ``notes`` for ``explain()``."""
+    encoding, so fitting it does not encode them again), ``notes`` for ``explain()``, and the
+    ``mixture`` to reuse when search already chose it (else mixture search runs)."""
 
     task: Task
     ranking: Ranking
     model: ReusedModel
     notes: tuple[str, ...] = ()
+    mixture: Ranking | None = None
+
+
+def search_pave(dock: Dock, rows, y, encoder: str | None, *, task_type: str, k: int,
+                seed: int) -> tuple[Found | None, str]:
+    """PAVE search for labelled raw texts or images (PAVE: Tan et al., "A Study on PAVE
+    Specification for Learnware"): the task vector is fitted here on the dock's base adapter of
+    the encoder's modality (:meth:`Dock.pave_base`; only the vector leaves the machine) from
+    ``min(16, rows of the smallest class)`` rows per class (the paper's 16 shots, or all the user
+    has), the learnwares of that modality with a PAVE spec are ranked by cosine
+    (``method="parameter"``), and the best one is the mixture. ``(None, why)`` when PAVE does not apply: no labels, not
+    classification, rows that are not raw texts/images, no such learnware in the dock, or a task
+    vector that cannot be fitted on these rows (e.g. too few rows per class); the caller then
+    searches by RKME and notes ``why``."""
+    from modelreuse.models.encoders import ENCODERS
+
+    modality = ENCODERS.metadata(encoder).get("modality") if encoder in ENCODERS else None
+    if modality not in ("text", "image"):
+        return None, ""
+    why = "search: RKME (statistical, calibrated); PAVE not used: "
+    if y is None or task_type != "classification":
+        return None, why + "PAVE task vectors fit labelled classification rows"
+    if not any("pave" in card["spec_kinds"] for card in dock.list(modality=modality)):
+        return None, why + f"no {modality} learnware in the dock carries a PAVE spec"
+    from modelreuse.reuse.reused_model import ReusedModel
+    from modelreuse.specs.pave import DEFAULT_K, PAVESpec
+    from modelreuse.task import Task
+
+    base = dock.pave_base(modality)
+    shots = int(min(DEFAULT_K, np.unique(np.asarray(y).astype(str), return_counts=True)[1].min()))
+    try:
+        spec = PAVESpec.fit_task(rows, y, base=base, k=shots, seed=seed)
+    except InvalidTaskDataError as exc:
+        return None, why + f"the task vector cannot be fitted on your rows ({exc})"
+    ranking = dock.search(spec, method="parameter", k=k)
+    model = ReusedModel(encoder=encoder)
+    task = Task(X=model.features(rows), y=y, task_type=task_type, seed=seed, encoder=encoder, pave=spec)
+    note = (f"search: PAVE (a task vector of {shots} of your labelled rows per class on the dock's {modality} base "
+            f"adapter {base.id[:12]}; {ranking.details.get('candidates')} learnwares ranked by cosine)")
+    mixture = replace(ranking, entries=[replace(ranking[0], weight=1.0)])
+    return Found(task, ranking, model, (note,), mixture), ""
 
 
 def _search_rows(dock: Dock, rows, y, unlabelled, encoder: str | None, *, task_type: str, k: int, alpha: float,
