@@ -55,7 +55,7 @@ SKETCH_SEED = 18_2024
 SKETCH_MARGIN = 4 * np.sqrt(2 / SKETCH_DIM)  # 0.25
 DEFAULT_PREFILTER = 64
 MAX_RERANK = 1024
-_CHUNK_VALUES = 16_000_000  # float32 values per block when sketching many vectors (64 MB)
+_CHUNK_VALUES = 4_000_000  # entries per block when sketching many vectors (64 MB of values and slots)
 
 
 # ---------------------------------------------------------------------- the index
