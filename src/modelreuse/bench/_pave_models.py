@@ -16,12 +16,18 @@ k-shot heads, and how a learnware is scored on a user task.
   output layer for the user's classes is added, and both are trained on the shots; the control
   :func:`fresh_head` trains the same network from a random start, so the difference is what the
   learnware's hidden layer brings.
+
+These networks are small (a few hundred thousand weights): they train on one torch thread
+(:func:`torch_threads`), as a pool of intra-op threads spinning on busy cores makes their tiny
+operations some twenty times slower.
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -40,6 +46,20 @@ def architecture(in_features: int, n_classes: int) -> dict:
     """The manifest's architecture entry of a learnware head."""
     return {"name": "mlp", "kwargs": {"in_features": int(in_features), "out_features": int(n_classes),
                                       "hidden": [HIDDEN]}}
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """torch on ``n`` intra-op threads inside the block (``None``: unchanged), the caller's
+    setting restored after it."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n or before)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _new_mlp(in_features: int, n_classes: int, seed: int):
@@ -62,8 +82,9 @@ def _cross_entropy(module, F, y):
 def train_learnware_head(F: np.ndarray, y: np.ndarray, n_classes: int, seed: int) -> Any:
     """A developer's model (module doc): ``DEVELOPER_EPOCHS`` epochs of Adam, batch 64."""
     module = _new_mlp(F.shape[1], n_classes, seed).train()
-    minimise(module.parameters(), _cross_entropy(module, F, y), shuffled_batches(len(y), 64, DEVELOPER_EPOCHS, seed),
-             lr=DEVELOPER_LR, weight_decay=WEIGHT_DECAY)
+    with torch_threads(1):
+        minimise(module.parameters(), _cross_entropy(module, F, y),
+                 shuffled_batches(len(y), 64, DEVELOPER_EPOCHS, seed), lr=DEVELOPER_LR, weight_decay=WEIGHT_DECAY)
     return module.eval()
 
 
@@ -78,8 +99,9 @@ def noisy_labels(y: np.ndarray, n_classes: int, noise: float, seed: int) -> np.n
 
 def _fit_shots(module: Any, F: np.ndarray, y: np.ndarray) -> Any:
     module.train()
-    minimise(module.parameters(), _cross_entropy(module, F, y), itertools.repeat(None, SHOT_STEPS), lr=SHOT_LR,
-             weight_decay=WEIGHT_DECAY)
+    with torch_threads(1):
+        minimise(module.parameters(), _cross_entropy(module, F, y), itertools.repeat(None, SHOT_STEPS), lr=SHOT_LR,
+                 weight_decay=WEIGHT_DECAY)
     return module.eval()
 
 

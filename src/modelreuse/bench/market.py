@@ -17,6 +17,14 @@ developers of one market agree on their columns).
 * Baselines: ``oracle`` = the best single learnware on that user's test rows; ``scratch`` = a
   random forest (200 trees) trained on the ``shots`` labelled rows only (the ``own_rows`` reuser).
 
+* ``spec="pave"`` (text classification sites, ``--text-column``): every learnware also carries a
+  PAVE model vector (:meth:`~modelreuse.specs.pave.PAVESpec.fit_model` on the dock's text base,
+  over the developer's texts); the user's identification ranking (``own_rank``, ``top1``) is
+  ``Dock.search(task vector, method="parameter")`` with the task vector of the labelled rows (as
+  many per class as the smallest class has, at most 16), and ``Client.fit`` gets the raw texts, so
+  it identifies by PAVE too (its ``explain()`` says so). Mixture weights and the calibrated
+  "nothing fits" answers stay RKME's.
+
 * Abstention (modelreuse.selection.calibration): every user is also searched with its own site in
   the dock and with it left out. ``nothing_fits_rate`` is the out-of-dock rate with
   ``exclude_own_site`` (how often a user whose site is missing is told nothing fits) and the
@@ -51,7 +59,10 @@ from modelreuse.learnware import Learnware
 from modelreuse.models.table_schema import TableSchema
 from modelreuse.models.tabular import impute_means, list_tables, read_table
 from modelreuse.reuse.base import REUSERS, task_score
+from modelreuse.specs.pave import DEFAULT_K, PAVESpec
 from modelreuse.task import Task
+
+SPECS = ("rkme", "pave")
 
 
 def reuser_names(task_type: str) -> list[str]:
@@ -84,6 +95,7 @@ class MarketReport(Report):
     spec_build_ms_p50: float
     users: list[dict[str, Any]]
     rescale_features_seed: int | None = None
+    spec: str = "rkme"
 
     def render(self) -> list:
         """The summary as JSON, then a table of mean score per reuser and one row per user site."""
@@ -152,21 +164,27 @@ def short_names(names: list[str]) -> list[str]:
 def run_market(sites_dir: str | Path, target: str, task: str = "regression", shots: int = 50, seed: int = 0,
                text_column: str | None = None, bins: list[float] | None = None, max_rows: int = 10000,
                dock_root: str | Path | None = None, progress: Progress | None = None, rescale_seed: int | None = None,
-               exclude_own_site: bool = False) -> MarketReport:
+               exclude_own_site: bool = False, spec: str = "rkme") -> MarketReport:
     """Run the market benchmark (module doc); ``progress`` hears of each site trained and evaluated."""
     if task not in ("classification", "regression"):
         raise InvalidTaskDataError(f"--task must be classification or regression, got {task!r}")
+    if spec not in SPECS or (spec == "pave" and (text_column is None or task != "classification")):
+        raise InvalidTaskDataError(f"--spec must be one of {SPECS}; pave needs --text-column and "
+                                   f"--task classification (got {spec!r}, {text_column!r}, {task!r})")
     sites, schema = load_sites(sites_dir, target, task, text_column, bins, max_rows, seed, rescale_seed)
     root = Path(dock_root) if dock_root else Path(tempfile.mkdtemp(prefix="market-dock-"))
     try:
         dock = Dock(root)
-        packages = [_build_site_learnware(site, schema, task, seed, root)
+        base = dock.pave_base("text") if spec == "pave" else None
+        packages = [_build_site_learnware(site, schema, task, seed, root, base)
                     for site in _each(sites, "training the learnware of site", progress)]
         ids = dock.submit_many(packages)
         learnware_of = {site["name"]: lid for site, lid in zip(sites, ids)}
-        users = [_evaluate_user(dock, site, schema, task, shots, seed, learnware_of)
+        users = [_evaluate_user(dock, site, schema, task, shots, seed, learnware_of, base)
                  for site in _each(sites, "searching and reusing as the user of site", progress)]
-        return _summary(users, len(dock), task, shots, seed, str(sites_dir), target, exclude_own_site, rescale_seed)
+        report = _summary(users, len(dock), task, shots, seed, str(sites_dir), target, exclude_own_site, rescale_seed)
+        report.spec = spec
+        return report
     finally:
         if dock_root is None:
             shutil.rmtree(root, ignore_errors=True)
@@ -191,30 +209,37 @@ def developer_model(schema: TableSchema, task: str, seed: int):
     return Pipeline([("columns", columns), ("model", est)])
 
 
-def _build_site_learnware(site: dict, schema: TableSchema, task: str, seed: int, root: Path) -> Learnware:
+def _build_site_learnware(site: dict, schema: TableSchema, task: str, seed: int, root: Path,
+                          base: Any = None) -> Learnware:
+    """A site's learnware; with a PAVE ``base``, also its model vector over the developer's texts."""
     dev, y = site["table"].iloc[site["dev"]], site["y"][site["dev"]]
     model = developer_model(schema, task, seed)
     model.fit(schema.encode(dev) if schema.encoder else dev[schema.column_names], y)
     t0 = time.perf_counter()
+    specs = [] if base is None else [PAVESpec.fit_model(model, _texts(dev, schema), base, encoder=base.base_model,
+                                                        seed=seed)]
     lw = Learnware.build(
         root / "build" / site["name"], model, table=dev, schema=schema, name=site["name"], task_type=task,
-        description=f"model trained on site {site['name']}", tags=["market-bench"],
+        description=f"model trained on site {site['name']}", tags=["market-bench"], specs=specs,
         target=None if task == "classification" else "target")
     site["spec_build_ms_dev"] = 1000 * (time.perf_counter() - t0)
     return lw
 
 
 def _evaluate_user(dock: Dock, site: dict, schema: TableSchema, task_type: str, shots: int, seed: int,
-                   learnware_of: dict) -> dict:
+                   learnware_of: dict, base: Any = None) -> dict:
+    """One user site: identification (by RKME, or by PAVE with a ``base``), reuse, baselines."""
     user, test = site["table"].iloc[site["user"]], site["table"].iloc[site["test"]]
     y_lab, y_test = site["y"][site["user"]][:shots], site["y"][site["test"]]
     t0 = time.perf_counter()
     task = Task(X=impute_means(schema.encode(user)), y=y_lab, task_type=task_type, seed=seed,
                 feature_names=schema.feature_names, encoder=schema.encoder)
+    query = task if base is None else _task_vector(_texts(user.iloc[:shots], schema), y_lab, base, seed)
     _ = task.rkme
     spec_ms = 1000 * (time.perf_counter() - t0)
     t0 = time.perf_counter()
-    ranking = dock.search(task, method="statistical", k=len(learnware_of), calibrate=False)
+    ranking = dock.search(query, method="statistical" if base is None else "parameter", k=len(learnware_of),
+                          **({"calibrate": False} if base is None else {}))
     search_ms = 1000 * (time.perf_counter() - t0)
     mixture = dock.search(task, method="mixture")
     own_id = learnware_of[site["name"]]
@@ -223,10 +248,12 @@ def _evaluate_user(dock: Dock, site: dict, schema: TableSchema, task_type: str, 
            "mixture": {e.name: round(e.weight, 3) for e in mixture}, "search_ms": search_ms,
            "spec_build_ms": spec_ms, "reusers": {}}
     client = Client(dock)
+    as_rows = (lambda t: t) if base is None else (lambda t: _texts(t, schema))  # raw texts: Client.fit uses PAVE
+    encoder = None if base is None else schema.encoder
     for name in reuser_names(task_type):
-        model = client.fit((user.iloc[:shots], y_lab), unlabelled_data=user.iloc[shots:], reuser=name,
-                           task_type=task_type, seed=seed, on_nothing_fits="reuse")
-        row["reusers"][name] = task_score(task_type, y_test, model.predict(test))
+        model = client.fit((as_rows(user.iloc[:shots]), y_lab), unlabelled_data=as_rows(user.iloc[shots:]),
+                           reuser=name, task_type=task_type, seed=seed, on_nothing_fits="reuse", encoder=encoder)
+        row["reusers"][name] = task_score(task_type, y_test, model.predict(as_rows(test)))
         if name == "auto":
             row["auto_choice"] = model.reuser
     X_test = schema.encode(test)
@@ -237,6 +264,18 @@ def _evaluate_user(dock: Dock, site: dict, schema: TableSchema, task_type: str, 
     row.update(_abstention(dock, task, own_id, singles, row["oracle"]))
     row["scratch"] = row["reusers"]["own_rows"]
     return row
+
+
+def _texts(table: pd.DataFrame, schema: TableSchema) -> list[str]:
+    """The text column of a text schema's table, as the schema encodes it (missing cells empty)."""
+    return table[schema.columns[0].name].fillna("").astype(str).tolist()
+
+
+def _task_vector(texts: list[str], y: np.ndarray, base: Any, seed: int) -> PAVESpec:
+    """The PAVE task vector of the labelled texts: as many rows per class as the smallest class
+    has, at most the paper's 16 (Client.fit's rule)."""
+    per_class = int(min(DEFAULT_K, np.unique(np.asarray(y).astype(str), return_counts=True)[1].min()))
+    return PAVESpec.fit_task(texts, y, base, k=per_class, seed=seed)
 
 
 def _abstention(dock: Dock, task: Task, own_id: str, singles: dict, oracle: float) -> dict:

@@ -102,13 +102,49 @@ def bench_market(sites: Path = typer.Option(..., help="Directory with one table 
                      False, help="Report nothing_fits_rate for users whose own site is left out of the dock."),
                  rescale_features: int | None = typer.Option(
                      None, help="Seed of a random per-feature affine transform applied to all sites (unit-invariance check)."),
+                 spec: str = typer.Option("rkme", help="Identification spec: rkme, or pave (text classification "
+                                                       "sites: PAVE model vectors and task vectors)."),
                  as_json: bool = JsonOpt) -> None:
     """Per-site market: train a learnware per site, then search and reuse for every site as a user."""
     from modelreuse.bench.market import run_market
 
     edges = [float(b) for b in bins.split(",")] if bins else None
     show(run_market(sites, target, task, shots, seed, text_column, edges, max_rows, dock, progress=progress,
-                    rescale_seed=rescale_features, exclude_own_site=exclude_own_site), as_json, out)
+                    rescale_seed=rescale_features, exclude_own_site=exclude_own_site, spec=spec), as_json, out)
+
+
+@app.command("pave")
+def bench_pave(modality: str = typer.Option("text", help="text (17 corpora) or image (9 subtasks of MNIST, "
+                                                         "Fashion-MNIST, CIFAR-10)."),
+               datasets: str | None = typer.Option(None, help="Comma-separated datasets (default: all of the modality)."),
+               shots: int | None = typer.Option(None, help="Labelled rows per class of a user (default: 16 text, 2 image)."),
+               seed: int = 0,
+               noise: float = typer.Option(0.8, help="Share of random labels the corrupted twins are trained on."),
+               max_developer: int = typer.Option(2000, help="Developer rows per dataset (stratified sample)."),
+               max_test: int = typer.Option(1000, help="Test rows per dataset (stratified sample)."),
+               approx: int = typer.Option(6, help="Datasets in the approximation check (0: skip it)."),
+               finetune_base: bool = typer.Option(True, help="Fine-tune the base model on the shots (the slowest column)."),
+               spec_steps: int | None = typer.Option(None, help="Training steps of every PAVE vector (default: the spec's)."),
+               checkpoint: Path | None = typer.Option(
+                   None, help="JSON file of finished datasets and tasks (work folder beside it); a rerun resumes."),
+               plot: Path | None = typer.Option(None, help="PNG of scores normalised to the Oracle (Figures A7/A8)."),
+               threads: int | None = typer.Option(None, help="torch threads for the run (default: torch's)."),
+               data: Path | None = DataOpt,
+               cache: Path | None = cache_option("pave-bench", "Cache of encoder features"),
+               out: Path | None = OutOpt, as_json: bool = JsonOpt) -> None:
+    """The PAVE paper's protocol: well-trained and corrupted learnwares per dataset, k-shot users,
+    fine-tuned base vs Random, RKME, PAVE and Oracle, "beyond" the own dataset, approximation check, speed."""
+    from modelreuse.bench.pave_bench import PAVEBenchConfig, run_pave_bench
+
+    steps = {} if spec_steps is None else {"steps": spec_steps}
+    config = PAVEBenchConfig(modality=modality, datasets=datasets.split(",") if datasets else [], shots=shots or 0,
+                             seed=seed, noise=noise, max_developer=max_developer, max_test=max_test, approx=approx,
+                             finetune_base=finetune_base, model_fit=steps, task_fit=steps)
+    report = run_pave_bench(config, data_root(data), cache_dir(cache, "pave-bench"), checkpoint, progress=progress,
+                            threads=threads)
+    if plot is not None:
+        report.plot(plot)
+    show(report, as_json, out)
 
 
 @app.command("transfer-table")
