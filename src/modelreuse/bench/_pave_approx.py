@@ -104,8 +104,8 @@ def full_change(run: _Run, name: str, role: str, spec: PAVESpec) -> np.ndarray:
         P = model.predict_proba(data.features["developer"])
     else:
         X, P = data.raw("user"), np.eye(data.corpus.n_classes)[data.labels("user")]
-    stand_in = FullRankBase.of(run.base)
-    prepared = _fitter(run.config.modality).prepare(X, stand_in)
+    stand_in, fitter = FullRankBase.of(run.base), _fitter(run.config.modality)
+    prepared = fitter.prepare(fitter.check_inputs(X, "rows"), stand_in)
     flat = fit_vector(prepared, P / P.sum(1, keepdims=True), steps=spec.steps,
                       batch_size=fit.get("batch_size", BATCH_SIZE), lr=fit.get("lr", LR), seed=run.config.seed)
     return stand_in.change(flat, run.base)
