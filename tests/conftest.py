@@ -1,8 +1,22 @@
-"""Shared fixtures: real per-site data from ../shared/data (or $MODELREUSE_DATA)."""
+"""Shared fixtures: real per-site data from ../shared/data (or $MODELREUSE_DATA).
+
+Under pytest-xdist each worker gets its share of the cores for the OpenMP and BLAS thread pools
+(scikit-learn's histogram gradient boosting, torch, faiss, OpenBLAS), set here before any of them
+is imported and inherited by the servers and CLIs the tests start. Without it every
+worker's pools are as wide as the machine; OpenMP threads busy-wait for each other, so on an
+oversubscribed machine (``-n 2`` on two cores, or a shared one) gradient-boosting fits and torch
+steps ran a hundred times slower. An explicit ``OMP_NUM_THREADS`` (or either other variable) is kept.
+"""
 
 from __future__ import annotations
 
 import os
+
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # this process is a pytest-xdist worker
+    _share = max(1, len(os.sched_getaffinity(0)) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    for _pool in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_pool, str(_share))
+
 from collections.abc import Iterator
 from pathlib import Path
 
