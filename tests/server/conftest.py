@@ -1,11 +1,18 @@
 """A real dock server for the server tests: ``modelreuse serve`` in a subprocess (uvicorn on a free
 loopback port), against SQLite and against a throwaway PostgreSQL cluster, with an admin and a
-plain user and their tokens created through the accounts tables of the same database."""
+plain user and their tokens created through the accounts tables of the same database.
+
+A test module gets at most one server per database kind, started when a test first asks for it and
+stopped when the module ends: ``live_server`` (parametrised over both kinds, for what the database
+changes: SQL paths, concurrency, ownership) and ``sqlite_server`` (everything else) are the same
+SQLite server within a module. Also the zips of three real Ridge learnwares (``ridge_zips``), built
+once per test process."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +23,7 @@ from modelreuse.bench.postgres import fresh_database
 from modelreuse.bench.server_load import running_server
 from modelreuse.dock import Dock
 from modelreuse.server.accounts import Accounts
+from tests.dock.conftest import build_ridge, station_rows  # noqa: F401  (station_rows is a fixture)
 
 STARTUP_TIMEOUT_S = 90
 
@@ -76,6 +84,7 @@ class LiveServer:
         pytest.fail(f"upload {upload_id} still {status['status']} after {timeout_s} s")
 
 
+@contextmanager
 def start_server(root: Path, db_url: str | None, *extra: str) -> Iterator[LiveServer]:
     """Create the accounts, start ``modelreuse serve`` on a free port, wait for ``/api/v1/health``,
     yield, then stop it (a RemoteDockError with the end of its log if it fails to start)."""
@@ -88,22 +97,41 @@ def start_server(root: Path, db_url: str | None, *extra: str) -> Iterator[LiveSe
         yield LiveServer(running.url, root, db_url, admin, alice)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def live_server(request, tmp_path_factory) -> Iterator[LiveServer]:
-    """One server per test module and database kind (each on a fresh dock; PostgreSQL in a fresh
-    database of the session's cluster). A test module may set ``SERVER_ARGS`` (a list of extra
+@pytest.fixture(scope="module")
+def module_server(request, tmp_path_factory) -> Iterator[Callable[[str | None], LiveServer]]:
+    """A function: PostgreSQL cluster URL (None: SQLite) -> this module's server of that database kind,
+    started on first use on a fresh dock (PostgreSQL: in a fresh database of the cluster); all are
+    stopped when the module ends. A test module may set ``SERVER_ARGS`` (a list of extra
     ``modelreuse serve`` options, e.g. ``["--max-upload-mb", "1"]``) for its servers."""
-    root = tmp_path_factory.mktemp(f"server-{request.param}") / "dock"
-    db_url = None
-    if request.param == "postgresql":
-        db_url = fresh_database(request.getfixturevalue("postgres_url"), root.parent.name)
-    yield from start_server(root, db_url, *getattr(request.module, "SERVER_ARGS", ()))
+    servers: dict[str, LiveServer] = {}
+    extra = getattr(request.module, "SERVER_ARGS", ())
+    with ExitStack() as stack:
+        def server(postgres_url: str | None) -> LiveServer:
+            kind = "sqlite" if postgres_url is None else "postgresql"
+            if kind not in servers:
+                root = tmp_path_factory.mktemp(f"server-{kind}") / "dock"
+                db_url = fresh_database(postgres_url, root.parent.name)
+                servers[kind] = stack.enter_context(start_server(root, db_url, *extra))
+            return servers[kind]
+
+        yield server
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def live_server(request, module_server) -> LiveServer:
+    """This module's server on each database kind (the SQLite one is also ``sqlite_server``)."""
+    return module_server(request.getfixturevalue("postgres_url") if request.param == "postgresql" else None)
 
 
 @pytest.fixture(scope="module")
-def sqlite_server(request, tmp_path_factory) -> Iterator[LiveServer]:
-    """One server on SQLite only (for tests where the database kind does not matter; ``SERVER_ARGS``
-    as for :func:`live_server`)."""
-    yield from start_server(tmp_path_factory.mktemp("server-sqlite") / "dock", None,
-                            *getattr(request.module, "SERVER_ARGS", ()))
+def sqlite_server(module_server) -> LiveServer:
+    """This module's SQLite server, for tests where the database kind does not matter."""
+    return module_server(None)
 
+
+@pytest.fixture(scope="session")
+def ridge_zips(tmp_path_factory, station_rows) -> dict[float, bytes]:  # noqa: F811
+    """Zips of three real Ridge learnwares (``Learnware.to_zip``), by alpha (1, 2 and 3)."""
+    folder = tmp_path_factory.mktemp("ridge-zips")
+    return {alpha: build_ridge(folder / f"ridge{alpha:g}", station_rows, alpha=alpha)
+            .to_zip(folder / f"ridge{alpha:g}.zip").read_bytes() for alpha in (1.0, 2.0, 3.0)}

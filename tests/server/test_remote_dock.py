@@ -22,7 +22,7 @@ from modelreuse.errors import (
 )
 from modelreuse.task import Task
 from tests.dock.conftest import build_ridge, station_rows  # noqa: F401  (station_rows is a fixture)
-from tests.server.test_uploads import _hostile_skops
+from tests.server.upload_helpers import hostile_skops
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_server_errors_are_the_library_errors(sqlite_server, station_rows, tmp_p
         with pytest.raises(PermissionDeniedError):
             as_bob.remove(not_bobs)
         hostile = tmp_path / "hostile.zip"
-        hostile.write_bytes(_hostile_skops(lw.to_zip(tmp_path / "plain.zip").read_bytes(), f"touch {tmp_path / 'pwned'}"))
+        hostile.write_bytes(hostile_skops(lw.to_zip(tmp_path / "plain.zip").read_bytes(), f"touch {tmp_path / 'pwned'}"))
         with pytest.raises(UntrustedArtifactError, match="os.system"):
             as_bob.submit(hostile)
     assert not (tmp_path / "pwned").exists()

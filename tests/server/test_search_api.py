@@ -18,12 +18,27 @@ from modelreuse.task import Task
 from tests.conftest import build_site_learnware, user_half
 
 
+def put_stations(server, site_learnwares) -> dict[str, str]:
+    """Station -> id of the four station learnwares in the server's dock, put in directly (as another
+    process) unless they are there already (``live_server`` and ``sqlite_server`` share a dock)."""
+    dock = server.dock()
+    known = {c["name"]: c["id"] for c in dock.list()}
+    if not set(site_learnwares) <= set(known):
+        known = dict(zip(site_learnwares, dock.submit_many(list(site_learnwares.values()), validate=False)))
+    dock.engine.dispose()
+    return {site: known[site] for site in site_learnwares}
+
+
 @pytest.fixture(scope="module")
 def station_dock(live_server, site_learnwares):
-    """The server's dock holding the four station learnwares (put in directly, as another process)."""
-    dock = Dock(live_server.root, url=live_server.db_url)
-    ids = dock.submit_many(list(site_learnwares.values()), validate=False)
-    return dock, dict(zip(site_learnwares, ids))
+    """The server's dock (opened here) and the ids of the four station learnwares in it."""
+    return live_server.dock(), put_stations(live_server, site_learnwares)
+
+
+@pytest.fixture(scope="module")
+def station_dock_sqlite(sqlite_server, site_learnwares) -> dict[str, str]:
+    """The ids of the four station learnwares in this module's SQLite server."""
+    return put_stations(sqlite_server, site_learnwares)
 
 
 def spec_bytes(spec: RKMESpec, tmp_path) -> bytes:
@@ -53,8 +68,8 @@ def test_spec_search_ranks_like_the_library(live_server, station_dock, beijing, 
     assert body["details"]["feature_space"] == local["details"]["feature_space"]
 
 
-def test_mixture_and_the_selector_options(sqlite_server, site_learnwares, beijing, tmp_path):
-    ids = Dock(sqlite_server.root).submit_many(list(site_learnwares.values()), validate=False)
+def test_mixture_and_the_selector_options(sqlite_server, station_dock_sqlite, beijing, tmp_path):
+    ids = list(station_dock_sqlite.values())
     X, _ = user_half(beijing, "Wanliu")
     body = spec_bytes(RKMESpec.fit(X, m=50), tmp_path)
     mixture = post_spec(sqlite_server, body, method="mixture", max_learnwares=2)
@@ -84,15 +99,6 @@ def test_text_search_with_filters(sqlite_server, station_dock_sqlite):
     assert found.json()["method"] == "semantic" and found.json()["entries"][0]["learnware_id"] == ids["Changping"]
     assert none.status_code == 404 and none.json()["error"]["type"] == "EmptyDockError"
     assert bad.status_code == 422
-
-
-@pytest.fixture(scope="module")
-def station_dock_sqlite(sqlite_server, site_learnwares):
-    dock = Dock(sqlite_server.root)
-    known = {c["name"]: c["id"] for c in dock.list()}
-    if set(site_learnwares) <= set(known):
-        return known
-    return dict(zip(site_learnwares, dock.submit_many(list(site_learnwares.values()), validate=False)))
 
 
 def _npz(**members) -> bytes:
