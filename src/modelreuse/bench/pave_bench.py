@@ -64,7 +64,8 @@ from modelreuse.task import Task
 SHOTS = {"text": 16, "image": 2}
 ENCODERS = {"text": TEXT_ENCODER, "image": IMAGE_ENCODER}
 TWINS = ("good", "corrupted")
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
+TIE = 1e-9
 
 
 @dataclass
@@ -261,13 +262,12 @@ def submit_all(run: _Run) -> dict[str, str]:
 # ---------------------------------------------------------------------------- user tasks
 @dataclass
 class _Searches:
-    """Learnware names in rank order of the four searches of one user task, and timings."""
+    """The four searches of one user task (learnware name -> score, best first) and timings."""
 
-    pave: list[str]
-    rkme: list[str]
-    pave_out: list[str]
-    rkme_out: list[str]
-    pave_cosines: list[float]
+    pave: dict[str, float]
+    rkme: dict[str, float]
+    pave_out: dict[str, float]
+    rkme_out: dict[str, float]
     pave_ms: float
     rkme_ms: float
 
@@ -298,9 +298,10 @@ def evaluate_task(run: _Run, name: str, ids: dict[str, str]) -> dict[str, Any]:
         "main": fixed | _picked(found.pave, found.rkme, as_is),
         "beyond": {"as_is": fixed | _picked(found.pave_out, found.rkme_out, {n: as_is[n] for n in others}),
                    "finetuned": fixed | _picked(found.pave_out, found.rkme_out, tuned)},
-        "picks": {"pave": found.pave[0], "rkme": found.rkme[0], "oracle": _best(as_is),
-                  "beyond_pave": found.pave_out[0], "beyond_rkme": found.rkme_out[0], "beyond_oracle": _best(tuned)},
-        "rankings": {"pave": found.pave, "pave_cosines": found.pave_cosines, "rkme": found.rkme},
+        "picks": {"pave": _best(found.pave), "rkme": _best(found.rkme), "oracle": _best(as_is),
+                  "beyond_pave": _best(found.pave_out), "beyond_rkme": _best(found.rkme_out),
+                  "beyond_oracle": _best(tuned)},
+        "rankings": {"pave": found.pave, "rkme": found.rkme},
         "as_is": as_is, "finetuned": tuned,
         "twins": {"pave": _twin_preferences(found.pave, name, config.datasets),
                   "rkme": _twin_preferences(found.rkme, name, config.datasets)},
@@ -319,13 +320,15 @@ def _search(dock: Dock, task_vector: PAVESpec, task: Task, n: int, own: tuple[st
     rkme_ms = 1000 * (time.perf_counter() - start)
     pave_out = dock.search(task_vector, method="parameter", k=n, exclude=own)
     rkme_out = dock.search(task, method="statistical", k=n, exclude=own, calibrate=False)
-    names = [[e.name for e in r] for r in (pave, rkme, pave_out, rkme_out)]
-    return _Searches(*names, pave_cosines=[round(e.score, 6) for e in pave], pave_ms=pave_ms, rkme_ms=rkme_ms)
+    scored = [{e.name: float(e.score) for e in r} for r in (pave, rkme, pave_out, rkme_out)]
+    return _Searches(*scored, pave_ms=pave_ms, rkme_ms=rkme_ms)
 
 
 def _best(scores: dict[str, float]) -> list[str]:
+    """The names with the top score: a search's pick, several when the top is tied (twins with the
+    same RKME); scores of a pick are their mean, the expectation over random tie-breaking."""
     top = max(scores.values())
-    return sorted(n for n, s in scores.items() if s >= top - 1e-12)
+    return sorted(n for n, s in scores.items() if s >= top - TIE * max(1.0, abs(top)))
 
 
 def _as_is(model: Any, data: _Dataset) -> float:
@@ -348,19 +351,25 @@ def _finetune_base(run: _Run, data: _Dataset) -> float:
     return float(np.mean(predicted == data.labels("test")))
 
 
-def _picked(pave: list[str], rkme: list[str], scores: dict[str, float]) -> dict[str, float]:
-    """Random (mean), RKME's and PAVE's top-1 and Oracle (best) among the learnwares of ``scores``."""
-    return {"random": float(np.mean(list(scores.values()))), "rkme": scores[rkme[0]], "pave": scores[pave[0]],
-            "oracle": max(scores.values())}
+def _picked(pave: dict[str, float], rkme: dict[str, float], scores: dict[str, float]) -> dict[str, float]:
+    """Random (mean), RKME's and PAVE's picks (:func:`_best`) and Oracle (best) among the
+    learnwares of ``scores``."""
+    return {"random": float(np.mean(list(scores.values()))),
+            "rkme": float(np.mean([scores[n] for n in _best(rkme)])),
+            "pave": float(np.mean([scores[n] for n in _best(pave)])), "oracle": max(scores.values())}
 
 
-def _twin_preferences(ranking: list[str], own: str, datasets: list[str]) -> dict[str, Any]:
-    """Whether the corrupted twin ranks above the good one (the user's dataset; every dataset's
-    pair) and whether the top-1 is a corrupted learnware."""
-    position = {n: i for i, n in enumerate(ranking)}
-    inverted = [position[learnware_name(d, "corrupted")] < position[learnware_name(d, "good")] for d in datasets]
-    return {"own_inverted": bool(inverted[datasets.index(own)]), "pairs_inverted": float(np.mean(inverted)),
-            "top1_corrupted": ranking[0].endswith("-corrupted")}
+def _twin_preferences(scores: dict[str, float], own: str, datasets: list[str]) -> dict[str, Any]:
+    """How much a search prefers corrupted twins, as expectations over random tie-breaking: the
+    user's own dataset's corrupted twin scored above its good twin (1; a tie counts 1/2), the same
+    over every dataset's pair, and the share of corrupted learnwares in the pick."""
+    def inverted(dataset: str) -> float:
+        good, bad = scores[learnware_name(dataset, "good")], scores[learnware_name(dataset, "corrupted")]
+        return 0.5 if abs(bad - good) <= TIE * max(1.0, abs(good)) else float(bad > good)
+
+    pick = _best(scores)
+    return {"own_inverted": inverted(own), "pairs_inverted": float(np.mean([inverted(d) for d in datasets])),
+            "top1_corrupted": float(np.mean([n.endswith("-corrupted") for n in pick]))}
 
 
 # ---------------------------------------------------------------------------- the run
