@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from modelreuse._torch import minimise, shuffled_batches
+from modelreuse._torch import shuffled_batches
 
-TEMPERATURE = 20.0
+TEMPERATURE = 5.0
 LENGTH_JITTER = 8.0
 
 
@@ -56,11 +56,10 @@ def prototypes(frozen: np.ndarray, P: np.ndarray) -> np.ndarray:
 
 def fit_vector(prepared: Prepared, P: np.ndarray, *, steps: int, batch_size: int, lr: float, seed: int,
                l1: float = 0.0) -> np.ndarray:
-    """Train the ``B`` of ``prepared`` for ``steps`` Adam steps to fit ``P``; the flattened ``B``."""
+    """Train the ``B`` of ``prepared`` from zero for ``steps`` SGD steps to fit ``P``; the flattened ``B``."""
     import torch
     import torch.nn.functional as F
 
-    torch.manual_seed(seed)
     for b in prepared.b_params:
         b.data.zero_()
     mu = torch.as_tensor(prototypes(prepared.frozen, P), dtype=torch.float32)
@@ -75,7 +74,11 @@ def fit_vector(prepared: Prepared, P: np.ndarray, *, steps: int, batch_size: int
             loss = loss + l1 / len(prepared.b_params) * sum(b.abs().sum() for b in prepared.b_params)
         return loss
 
-    minimise(prepared.b_params, loss_of, itertools.islice(batches(n, batch_size, seed, prepared.lengths), steps), lr=lr)
+    optimiser = torch.optim.SGD(prepared.b_params, lr=lr)
+    for rows in itertools.islice(batches(n, batch_size, seed, prepared.lengths), steps):
+        optimiser.zero_grad()
+        loss_of(rows).backward()
+        optimiser.step()
     return torch.cat([b.detach().reshape(-1) for b in prepared.b_params]).double().numpy()
 
 
@@ -107,7 +110,8 @@ def inject_lora(module, base, names: dict[str, str]):
 
     config = LoraConfig(r=base.rank, lora_alpha=base.alpha, lora_dropout=0.0, bias="none",
                         target_modules=list(names.values()))
-    inject_adapter_in_model(config, module)
+    with torch.random.fork_rng():  # peft's own init draws from the global generator; ours replaces it
+        inject_adapter_in_model(config, module)
     for p in module.parameters():
         p.requires_grad_(False)
     layers = dict(module.named_modules())

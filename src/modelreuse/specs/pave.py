@@ -6,10 +6,43 @@ pre-trained model ``f`` to fit a learnware's own predictions ``p(ŷ|x)`` on the 
 (equation 1); a **task vector** fits a user's few labelled rows. Only LoRA's ``B`` is trained, on
 top of the shared seeded ``A`` of a :class:`~modelreuse.specs.pave_base.PAVEBase`, and
 identification ranks learnwares by ``cos(B_task, B_model)``, which approximates
-``cos(B_task A, B_model A)`` (Theorem 4: ``A A^T ≈ s I`` for Kaiming-uniform ``A``). Reference
-implementation checked against (LLM variant): Learnware-LAMDA/Learnware,
-``learnware/specification/regular/text/generative.py`` (shared adapter file, ``lora_A`` frozen,
-``lora_B`` trained, AdamW, L1 penalty on the change, cosine similarity).
+``cos(B_task A, B_model A)`` (Theorem 4: ``A A^T ≈ s I`` for Kaiming-uniform ``A``, so the two agree
+to ``±2ε`` with high probability). Reference implementation checked against (LLM variant):
+Learnware-LAMDA/Learnware, ``learnware/specification/regular/text/generative.py`` (one shared
+adapter file, ``lora_A`` frozen, only ``lora_B`` trained, AdamW, optional L1 penalty on the change,
+cosine similarity). The classification version's head and settings are not public; ours:
+
+* **Base network and targets** (:mod:`modelreuse.specs.pave_base`): text, all-MiniLM-L6-v2 with
+  LoRA (rank 16, alpha 32) on query/key/value of its top layer only (18,432 entries);
+  images, EfficientNet-Lite0 with LoRA on the 1x1 convolutions of blocks 12-15, the head
+  convolution and the classifier (124,544 entries), inputs resized to 96 px. Everything below the
+  lowest target runs once per fit without gradients and is cached, so a training step costs one
+  layer (text) or four small blocks (images): that is what meets the speed goals on two CPU cores.
+* **Head** (:mod:`modelreuse.specs._pave_fit`): no trained head. Logits are
+  ``5 * cos(z(x), mu_c)`` where ``z`` is the network's output (text: mean-pooled sentence
+  embedding; images: ImageNet logits of the classifier) and ``mu_c`` is the ``p``-weighted mean
+  of the party's own rows under the frozen base (class prototypes). Any label set works, class
+  order does not matter, and no party needs label names.
+* **Loss and optimiser**: cross-entropy to the soft predictions (model vector) or to one-hot
+  labels (task vector); plain SGD from ``B = 0`` (lr 1, batch 32; 100 steps for a model vector,
+  50 for a task vector), so ``B = -lr * sum of mini-batch gradients``, the accumulation of
+  gradients section 3.2 (Lemma 1) reads the vector as. The reference's L1 penalty is available
+  (``l1=``) and off by default.
+* **Ablation** (SentEval CR, MR, MPQA, SUBJ, TREC; a logistic-regression learnware on MiniLM
+  embeddings of 1,000 developer rows and a corrupted twin trained on permuted labels per dataset;
+  task vectors from 16 shots per class; top-1 = the dataset's own good learnware has the highest
+  cosine): Adam (lr 1e-3) with temperature 20: 3/5, a corrupted twin preferred on 1/5; Adam,
+  temperature 5: 4/5 (1/5); Adam, temperature 5, label-name prototypes (the names embedded by
+  MiniLM): 5/5 (0/5); SGD, temperature 20: 6/10 (1/10); SGD, temperature 5, class prototypes
+  (the default): 9/10 (0/10; the miss is a CR task whose cosine with the MR learnware, also
+  sentiment, is 0.171 against 0.166); SGD lr 10: 9/10 (1/10); one full-batch gradient at
+  ``B = 0``: 7/10 (0/10). Images (MNIST subtasks 0v1, 2v3v4, 5v6, 7v8v9 and odd/even over all
+  digits; 200 developer images, 16 shots per class): 5/5, no corrupted twin preferred, own cosine
+  0.46-0.83 against at most 0.27 for any other learnware.
+
+Fits are deterministic: the same inputs, seed and torch thread count give the same vector bit for
+bit (batches come from seeded generators; no dropout; batch norm on running statistics). The
+caller's ``torch.set_num_threads`` is used as set and the global torch generator is left untouched.
 
 The spec stores the base adapter's id, base model, modality, rank, targets, the number of
 training steps, its role (``"model"`` / ``"task"``), the number of classes fitted and the vector
@@ -51,7 +84,7 @@ DEFAULT_K = 16
 MODEL_STEPS = 100
 TASK_STEPS = 50
 BATCH_SIZE = 32
-LR = 1e-3
+LR = 1.0
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _NORM_RTOL = 1e-3
 
