@@ -102,6 +102,14 @@ def test_bad_options_are_typed_errors(args, tmp_path):
     assert not (tmp_path / "c.json").exists()
 
 
+def test_a_damaged_checkpoint_is_a_typed_error(tmp_path):
+    (tmp_path / "c.json").write_text("{not json")
+    result = CliRunner().invoke(app, ["bench", "pave", "--datasets", "sms_spam,tweet_irony",
+                                      "--checkpoint", str(tmp_path / "c.json")])
+    assert result.exit_code == 2 and "InvalidTaskDataError" in result.stderr
+    assert (tmp_path / "c.json").read_text() == "{not json" and not (tmp_path / "c.json.work").exists()
+
+
 def test_user_split_has_k_shots_per_class_disjoint_from_the_developer(data_root):
     corpus = load_corpus("text", "sms_spam", data_root)
     split = split_users(corpus, 5, 0, 100, 50)

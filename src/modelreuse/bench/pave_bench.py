@@ -141,8 +141,12 @@ class _Run:
     def _resumed(self) -> dict[str, Any]:
         """The checkpoint's state if it was saved under this protocol, else a fresh one (and a
         fresh work folder). Datasets whose packages are gone from the work folder are redone."""
-        saved = json.loads(self.checkpoint.read_text()) if self.checkpoint and self.checkpoint.is_file() else {}
-        if saved.get("protocol") != self.protocol:
+        saved = {}
+        if self.checkpoint is not None and self.checkpoint.is_file():
+            from modelreuse._safeio import read_json
+
+            saved = read_json(self.checkpoint, InvalidTaskDataError, max_bytes=256 * 1024 * 1024)
+        if not isinstance(saved, dict) or saved.get("protocol") != self.protocol:
             shutil.rmtree(self.work, ignore_errors=True)
             return {"protocol": self.protocol, "datasets": {}, "tasks": {}, "approximation": {}}
         saved["datasets"] = {name: info for name, info in saved["datasets"].items()
@@ -169,11 +173,11 @@ class _Run:
         if name not in self._data:
             config = self.config
             corpus = load_corpus(config.modality, name, self.data_root, config.seed)
-            split = split_users(corpus, config.shots, config.seed, config.max_developer, config.max_test)
-            parts = {p: take(corpus.X_test if p == "test" else corpus.X_train, getattr(split, p))
-                     for p in ("user", "developer", "test")}
-            self._data[name] = _Dataset(corpus, split, {p: encoder_features(config.modality, X, self.cache)
-                                                        for p, X in parts.items()})
+            data = _Dataset(corpus, split_users(corpus, config.shots, config.seed, config.max_developer,
+                                                config.max_test), {})
+            data.features = {p: encoder_features(config.modality, data.raw(p), self.cache)
+                             for p in ("user", "developer", "test")}
+            self._data[name] = data
         return self._data[name]
 
 
