@@ -189,3 +189,17 @@ def test_specs_on_another_base_or_rank_do_not_compare(image_base):
         spec.cosine(np.ones(image_base.vector_length))
     spec.check_base(image_base)
     assert -1.0 <= spec.cosine(_spec(image_base, seed=1)) <= 1.0
+
+
+def test_full_update_is_the_scaled_product_b_a(image_base):
+    """Theorem 4's two sides on one base: cos(B1, B2) against cos(B1 A, B2 A), with B A computed per target."""
+    v1, v2 = (np.random.default_rng(s).normal(size=image_base.vector_length) for s in (0, 1))
+    target, (out, rank) = image_base.targets[-1], image_base.b_shapes[image_base.targets[-1]][:2]
+    b = v1[-out * rank:].reshape(out, rank)
+    np.testing.assert_allclose(image_base.full_update(v1)[-out * image_base.lora_A[target].shape[1]:],
+                               (image_base.alpha / rank) * (b @ image_base.lora_A[target]).ravel(), rtol=1e-6)
+    u1, u2 = image_base.full_update(v1), image_base.full_update(v2 + v1)
+    cos_b = (v1 @ (v2 + v1)) / np.linalg.norm(v1) / np.linalg.norm(v2 + v1)
+    assert abs(u1 @ u2 / np.linalg.norm(u1) / np.linalg.norm(u2) - cos_b) < 0.1
+    with pytest.raises(SpecError):
+        image_base.full_update(np.ones(3))

@@ -130,6 +130,21 @@ class PAVEBase:
             digest.update(np.ascontiguousarray(self.lora_A[target], dtype="<f4").tobytes())
         return digest.hexdigest()
 
+    def full_update(self, vector: np.ndarray) -> np.ndarray:
+        """The weight change ``(alpha / r) * B A`` of every target, flattened in ``targets`` order,
+        of a spec vector on this base: the ``cos(BA)`` side of Theorem 4 (for checking the
+        approximation; the spec itself stores only ``B``)."""
+        vector = np.asarray(vector, dtype=np.float64).ravel()
+        if vector.shape != (self.vector_length,):
+            raise SpecError(f"a vector on this base has {self.vector_length} entries, got {vector.shape}")
+        parts, start = [], 0
+        for target, shape in self.b_shapes.items():
+            b = vector[start : start + shape[0] * self.rank].reshape(shape[0], self.rank)
+            a = self.lora_A[target].reshape(self.rank, -1).astype(np.float64)
+            parts.append((self.alpha / self.rank) * (b @ a).ravel())
+            start += shape[0] * self.rank
+        return np.concatenate(parts)
+
     # ------------------------------------------------------------------ files
     def peft_config(self) -> dict:
         """The ``adapter_config.json`` content: a LoRA config peft's ``LoraConfig`` reads."""
