@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.linear_model import Ridge
+from sklearn.linear_model import LogisticRegression, Ridge
 
 from modelreuse.dock import Dock
 from modelreuse.errors import EmptyDockError, ManifestError, UnknownNameError
 from modelreuse.learnware import Learnware
+from modelreuse.models.encoders import TEXT_ENCODER
 from modelreuse.selection.base import SELECTORS, selectors_for
 from modelreuse.selection.learned.modellens import ModelLens
 from modelreuse.selection.ranking import Ranking
+from modelreuse.specs.pave import PAVESpec
 from modelreuse.task import Task
 from tests.conftest import SITES, build_site_learnware, user_half
 
@@ -40,25 +42,56 @@ def recommender(dock, tmp_path_factory):
     return ModelLens(steps=150, members=1, seed=0, cache=tmp_path_factory.mktemp("cache")).fit(dock[0].leaderboard())
 
 
-def _rows(beijing, recommender):
-    return Task(X=user_half(beijing, "Huairou")[0], task_type="regression", description=DESCRIPTION), {}
+@pytest.fixture(scope="module")
+def pave_dock(tmp_path_factory):
+    """Three text learnwares whose PAVE model vectors are (seeded) random vectors on the dock's text
+    base, and a task vector near the first (the parameter selector needs specs no tabular learnware
+    has; the fitting is tested in tests/specs)."""
+    dock = Dock(tmp_path_factory.mktemp("pave-selector-dock"))
+    base = dock.pave_base("text")
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((3, base.vector_length))
+    model = LogisticRegression().fit(rng.standard_normal((20, 384)), np.arange(20) % 2)
+    packages = tmp_path_factory.mktemp("pave-selector-packages")
+    for i, vector in enumerate(vectors):
+        spec = PAVESpec.from_vector(vector, base, steps=10, role="model", n_classes=2)
+        dock.submit(Learnware.build(packages / f"lw{i}", model, specs=[spec], name=f"text {i}",
+                                    task_type="classification", modality="text", classes=[0, 1], n_features=384,
+                                    encoder=TEXT_ENCODER), validate=False)
+    query = PAVESpec.from_vector(vectors[0] + 0.5 * rng.standard_normal(base.vector_length), base, steps=10,
+                                 role="task", n_classes=2)
+    return dock, query
 
 
-QUERIES = {
+def _rows(request):
+    beijing = request.getfixturevalue("beijing")
+    return "dock", Task(X=user_half(beijing, "Huairou")[0], task_type="regression", description=DESCRIPTION), {}
+
+
+def _records(request):
+    return "dock", DESCRIPTION, {"recommender": request.getfixturevalue("recommender"), "metric": "rmse",
+                                 "leaderboard_task": "PM2.5 regression"}
+
+
+def _task_vector(request):
+    return "pave_dock", request.getfixturevalue("pave_dock")[1], {}
+
+
+QUERIES = {  # selector -> (request -> (dock fixture, query, options))
     "statistical": _rows,
     "mixture": _rows,
-    "semantic": lambda beijing, recommender: (DESCRIPTION, {}),
-    "records": lambda beijing, recommender: (DESCRIPTION, {"recommender": recommender, "metric": "rmse",
-                                                           "leaderboard_task": "PM2.5 regression"}),
+    "semantic": lambda request: ("dock", DESCRIPTION, {}),
+    "records": _records,
+    "parameter": _task_vector,
 }
 
 
 @pytest.mark.parametrize("name", SELECTORS.names())
-def test_selector_contract(name, dock, beijing, recommender):
+def test_selector_contract(name, request):
     if name not in QUERIES:
         pytest.fail(f"selector {name!r} has no query in QUERIES; add one")
-    dock, ids = dock
-    query, options = QUERIES[name](beijing, recommender)
+    fixture, query, options = QUERIES[name](request)
+    dock = request.getfixturevalue(fixture)[0]
     meta = SELECTORS.metadata(name)
     assert set(meta) >= {"spec_kinds", "feature_space", "help"}
     ranking = dock.search(query, method=name, k=2, **options)

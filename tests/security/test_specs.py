@@ -369,7 +369,7 @@ def extreme_spec(like: RKMESpec, m: int | None = None) -> RKMESpec:
     scale = np.full(d, rk.MAX_ABS_VALUE)
     center = np.full(d, -rk.MAX_ABS_VALUE)
     Z = center + scale * rng.uniform(-rk.MAX_STANDARDISED, rk.MAX_STANDARDISED, size=(m, d))
-    spec = RKMESpec(Z=Z, beta=np.full(m, rk.MAX_BETA_SUM / m), center=center, scale=scale, n=rk.MAX_ROWS,
+    spec = RKMESpec(Z=Z, beta=np.full(m, rk.MAX_BETA_SUM / m * (1 - 1e-12)), center=center, scale=scale, n=rk.MAX_ROWS,
                     gamma=rk.MAX_GAMMA, fit_mmd2=0.0)
     spec.validate()
     return spec

@@ -31,6 +31,7 @@ from modelreuse.dock.store import (
     current_revision,
     derived_columns,
     make_engine,
+    table_schema_rows,
 )
 from modelreuse.dock.tables import is_table
 from modelreuse.dock.validation import ValidationLimits, validate_in_subprocess
@@ -212,6 +213,11 @@ class Dock:
         stmt = stmt.order_by(LearnwareRecord.created_at, LearnwareRecord.id).offset(offset).limit(limit)
         with self.engine.connect() as conn:
             return [{**card_of(r), "manifest": r.manifest} if manifests else card_of(r) for r in conn.execute(stmt)]
+
+    def table_schema_rows(self, task_type: str | None = None) -> list[tuple[str, str, int, str]]:
+        """``(feature_space, table schema JSON, learnwares, one name)`` per distinct table schema
+        (of ``task_type``), first-submitted first: :func:`~modelreuse.dock.store.table_schema_rows`."""
+        return table_schema_rows(self.engine, task_type)
 
     def count(self, *, where: tuple[ColumnElement[bool], ...] = (), **filters: Any) -> int:
         """How many learnwares :meth:`list` with the same filters gives without a limit (one SQL count)."""

@@ -38,6 +38,7 @@ import httpx
 from modelreuse import errors
 from modelreuse._archive import PackageLimits, extract_zip
 from modelreuse.config import cache_home
+from modelreuse.dock.store import derived_columns
 from modelreuse.dock.tables import is_table
 from modelreuse.errors import InvalidTaskDataError, LearnwareNotFoundError, RemoteDockError, UnknownNameError
 from modelreuse.learnware import Learnware
@@ -167,6 +168,16 @@ class RemoteDock:
         if manifests:
             cards = [c if "manifest" in c else {**c, "manifest": self.card(c["id"])["manifest"]} for c in cards]
         return cards
+
+    def table_schema_rows(self, task_type: str | None = None) -> list[tuple[str, str, int, str]]:
+        """What :meth:`Dock.table_schema_rows` gives, from the listed manifests (one request per
+        page and per manifest)."""
+        groups: dict[tuple[str, str], list] = {}
+        for card in self.list(manifests=True, **({"task_type": task_type} if task_type else {})):
+            schema = derived_columns(card["manifest"])["table_schema"]
+            if schema is not None:
+                groups.setdefault((card["feature_space"], schema), [0, card["name"]])[0] += 1
+        return [(space, schema, count, name) for (space, schema), (count, name) in groups.items()]
 
     def __len__(self) -> int:
         return int(self._json("GET", "/learnwares", params={"limit": 1})["total"])

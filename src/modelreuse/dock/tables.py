@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from modelreuse.dock.store import table_schema_rows
 from modelreuse.errors import SchemaError
 from modelreuse.models.table_schema import TableSchema
 
 if TYPE_CHECKING:
     from modelreuse.dock.dock import Dock
+    from modelreuse.dock.remote import RemoteDock
     from modelreuse.selection.ranking import Ranking
     from modelreuse.task import Task
 
@@ -22,15 +22,15 @@ def is_table(rows: Any) -> bool:
     return type(rows).__name__ == "DataFrame" and type(rows).__module__.startswith("pandas")
 
 
-def table_schemas(dock: Dock, table: Any, task_type: str | None = None) -> list[TableSchema]:
+def table_schemas(dock: Dock | RemoteDock, table: Any, task_type: str | None = None) -> list[TableSchema]:
     """The table schemas of the dock's learnwares (of ``task_type``) whose columns the table has,
     by name and in any order (the schema's ``ignored`` columns may be there too; those of every
     learnware of one feature space count), one per feature space, in dock order; one grouped SQL
-    query (:func:`~modelreuse.dock.store.table_schema_rows`), no manifest decoded.
+    query on a local dock (``dock.table_schema_rows``), no manifest decoded.
     :class:`SchemaError` when none matches, naming the missing and extra columns against the
     closest schema(s)."""
     spaces: dict[str, tuple[TableSchema, set[str], str, int]] = {}
-    for space, raw, count, name in table_schema_rows(dock.engine, task_type):
+    for space, raw, count, name in dock.table_schema_rows(task_type):
         schema = TableSchema.parse(json.loads(raw))
         first, ignored, example, total = spaces.get(space, (schema, set(), name, 0))
         spaces[space] = (first, ignored | set(schema.ignored), example, total + count)
