@@ -51,6 +51,32 @@ def test_base_is_seeded_and_round_trips(image_base, saved_base):
     assert sorted(p.name for p in saved_base.iterdir()) == [CONFIG_FILE, WEIGHTS_FILE]
 
 
+@pytest.mark.parametrize("base_model", ["all-MiniLM-L6-v2", "efficientnet-lite0"])
+def test_the_shape_table_is_the_real_models_lora_able_modules(base_model):
+    import torch
+
+    from modelreuse.specs._pave_models import is_lora_able, module_shapes, torch_base
+
+    real = {}
+    for name, module in torch_base(base_model).named_modules():
+        if is_lora_able(base_model, name) and isinstance(module, torch.nn.Linear):
+            real[name] = ((1, module.in_features), (module.out_features, 1))
+        elif is_lora_able(base_model, name) and module.kernel_size == (1, 1) and module.groups == 1:
+            real[name] = ((1, module.in_channels, 1, 1), (module.out_channels, 1, 1, 1))
+    assert module_shapes(base_model) == real
+
+
+def test_reading_a_base_and_a_spec_loads_no_model(saved_base, image_base, tmp_path):
+    import subprocess
+    import sys
+
+    _spec(image_base).save(tmp_path / "pave.npz")
+    code = ("import sys; from modelreuse.specs.pave_base import PAVEBase; from modelreuse.specs.pave import PAVESpec; "
+            f"b = PAVEBase.load({str(saved_base)!r}); PAVESpec.load({str(tmp_path / 'pave.npz')!r}).check_base(b); "
+            "print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
 def test_text_base_is_a_peft_adapter_peft_loads(tmp_path):
     import peft
 

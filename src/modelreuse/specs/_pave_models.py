@@ -11,7 +11,8 @@
 The models load here rather than through :mod:`modelreuse.models.encoders` because ``specs`` may
 not import ``models`` (layer contract); the test suite checks that both give the same embeddings.
 Names are checked with the patterns below without loading a model (a spec file names its
-targets); shapes come from the real model (:func:`module_shapes`, loaded once per process).
+targets), and so are shapes (:func:`module_shapes`, from the architectures, checked against the
+real modules by the tests).
 """
 
 from __future__ import annotations
@@ -77,21 +78,34 @@ def torch_base(base_model: str):
     return minilm()[0] if base_model == "all-MiniLM-L6-v2" else efficientnet_lite0()
 
 
+_EFFICIENTNET_BLOCK_OUT = (16, 24, 24, 40, 40, 80, 80, 80, 112, 112, 112, 192, 192, 192, 192, 320)
+_EFFICIENTNET_EXPAND = 6  # every block but the first widens its input 6x with its expand conv
+
+
+def _module_sizes(base_model: str) -> dict[str, tuple[int, int, bool]]:
+    """LoRA-able module name -> ``(in features or channels, out, is a 1x1 convolution)``, written
+    down from the architectures (all-MiniLM-L6-v2: 6 layers of width 384; EfficientNet-Lite0: the
+    block widths of Tan & Le 2019, Table 1, with the Lite stem and head) so that reading or checking
+    a base adapter loads no model; the test suite checks this table against the real modules."""
+    if base_model == "all-MiniLM-L6-v2":
+        return {f"encoder.layer.{i}.attention.self.{p}": (384, 384, False)
+                for i in range(6) for p in ("query", "key", "value")}
+    sizes = {}
+    for i, out in enumerate(_EFFICIENTNET_BLOCK_OUT):
+        c_in = 32 if i == 0 else _EFFICIENTNET_BLOCK_OUT[i - 1]
+        hidden = c_in if i == 0 else c_in * _EFFICIENTNET_EXPAND
+        if i:
+            sizes[f"_blocks.{i}._expand_conv"] = (c_in, hidden, True)
+        sizes[f"_blocks.{i}._project_conv"] = (hidden, out, True)
+    return {**sizes, "_conv_head": (320, 1280, True), "_fc": (1280, 1000, False)}
+
+
 @lru_cache(maxsize=len(BASE_MODELS))
 def module_shapes(base_model: str) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
     """LoRA-able module name -> (shape of its ``A``, shape of its ``B``) at rank 1; a rank-r
     adapter has ``r`` in place of the 1s' first/second axis (see :func:`lora_shapes`)."""
-    import torch
-
-    shapes = {}
-    for name, module in torch_base(base_model).named_modules():
-        if not is_lora_able(base_model, name):
-            continue
-        if isinstance(module, torch.nn.Linear):
-            shapes[name] = ((1, module.in_features), (module.out_features, 1))
-        elif isinstance(module, torch.nn.Conv2d) and module.kernel_size == (1, 1) and module.groups == 1:
-            shapes[name] = ((1, module.in_channels, 1, 1), (module.out_channels, 1, 1, 1))
-    return shapes
+    return {name: ((1, c_in, 1, 1), (c_out, 1, 1, 1)) if conv else ((1, c_in), (c_out, 1))
+            for name, (c_in, c_out, conv) in _module_sizes(base_model).items()}
 
 
 def lora_shapes(base_model: str, name: str, rank: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
