@@ -147,6 +147,20 @@ def bench_pave(modality: str = typer.Option("text", help="text (17 corpora) or i
     show(report, as_json, out)
 
 
+@app.command("pave-scale")
+def bench_pave_scale(n: int = typer.Option(10_000, "--n", help="PAVE learnwares in the dock."),
+                     dock: Path = typer.Option(Path("results/pave-scale"), "--dock",
+                                               help="Dock folder, built or topped up to N and kept."),
+                     queries: int = typer.Option(100, help="Task vectors searched."),
+                     repeats: int = typer.Option(3, help="Searches per task vector."),
+                     out: Path | None = OutOpt, as_json: bool = JsonOpt) -> None:
+    """Warm parameter (PAVE) search among N learnwares, measured in a new process (issue 18's
+    goal: <= 20 ms at 10,000), with top-1 agreement against an exhaustive search."""
+    from modelreuse.bench.pave_scale import run
+
+    show(run(dock, n, queries=queries, repeats=repeats), as_json, out)
+
+
 @app.command("transfer-table")
 def bench_transfer_table(data: Path | None = DataOpt, out: Path | None = OutOpt, as_json: bool = JsonOpt) -> None:
     """Recompute the Model Spider 10-model x 8-dataset weighted-tau table beside the staged values."""
