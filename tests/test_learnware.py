@@ -167,16 +167,16 @@ def test_task_types_are_a_registry(site_learnwares, monkeypatch):
     """A new task type is one registration of its output check; manifests naming it then validate."""
     monkeypatch.setattr(TASK_TYPES, "_entries", dict(TASK_TYPES._entries))
     data = _manifest(site_learnwares["Wanliu"])
-    data["task_type"] = "feature_extraction"
-    with pytest.raises(ManifestError, match="unknown task type 'feature_extraction'"):
+    data["task_type"] = "segmentation"
+    with pytest.raises(ManifestError, match="unknown task type 'segmentation'"):
         Manifest.parse(data)
 
-    @TASK_TYPES.register("feature_extraction")
+    @TASK_TYPES.register("segmentation")
     def _embedding_output(classes, target):
         if classes is not None:
-            raise ValueError("feature extractors declare no output.classes")
+            raise ValueError("segmenters declare no output.classes")
 
-    assert Manifest.parse(data).task_type == "feature_extraction"
+    assert Manifest.parse(data).task_type == "segmentation"
     data["output"]["classes"] = [0, 1]
-    with pytest.raises(ManifestError, match="declare no output.classes"):
+    with pytest.raises(ManifestError, match="segmenters declare no output.classes"):
         Manifest.parse(data)

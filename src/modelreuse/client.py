@@ -85,7 +85,8 @@ class Client:
     def fit(self, training_data, model_zoo_path: str | Path | Dock | RemoteDock | None = None, *, unlabelled_data=None,
             reuser: str = "auto", task_type: str | None = None, encoder: str | None = None,
             max_learnwares: int = 5, k: int = 5, seed: int = 0, on_nothing_fits: str = "raise",
-            alpha: float | None = None) -> ReusedModel:
+            alpha: float | None = None, metric: str = "logme", time_budget_s: float | None = None,
+            n_jobs: int = 1) -> ReusedModel:
         """Find learnwares that fit the task and reuse them.
 
         Args:
@@ -129,6 +130,14 @@ class Client:
         Classification: learnwares whose classes share none of your labels (compared as strings)
         are skipped with the reason; none left is a :class:`SchemaError` saying how to map your
         labels (:func:`modelreuse.reuse.auto.shared_label_space`).
+
+        Zoos of pre-trained models: when the dock holds feature-extraction learnwares (e.g. built
+        by ``modelreuse zoo build``) and ``X`` is raw texts (a list of strings) or images (a uint8
+        array ``(n, H, W[, 3])``) with labels and no ``encoder``, the extractors of that modality
+        are ranked on your labelled rows by the ``transferability`` selector (``metric``, default
+        LogME; features extracted once per candidate with ``n_jobs`` joblib workers, within
+        ``time_budget_s`` seconds) and the best is reused by a linear probe
+        (:func:`fit_zoo`).
         """
         from modelreuse.dock import open_dock
         from modelreuse.dock.tables import is_table
@@ -139,6 +148,10 @@ class Client:
         alpha = DEFAULT_ALPHA if alpha is None else alpha
         dock = open_dock(model_zoo_path, self.token, create=False) if model_zoo_path is not None else self.dock
         X_raw, y, unlabelled_data = _split_training_data(training_data, unlabelled_data)
+        modality = raw_modality(X_raw) if encoder is None else None
+        if modality is not None and dock.list(task_type="feature_extraction", limit=1):
+            return fit_zoo(dock, X_raw, y, modality, k=k, metric=metric, time_budget_s=time_budget_s, n_jobs=n_jobs,
+                           trust=self.trust, task_type=task_type)
         task_type = task_type or (None if y is None else _infer_task_type(y))
         if task_type is None:
             raise InvalidTaskDataError("pass task_type='classification' or 'regression' when no labels are given")
@@ -163,6 +176,74 @@ class Client:
         mixture = found.mixture or dock.search(task, method="mixture", max_learnwares=max_learnwares)
         return reuse(dock, task, mixture, ranking, reuser=reuser, trust=self.trust, rows=rows, model=found.model,
                      notes=found.notes)
+
+
+def raw_modality(X) -> str | None:
+    """``"text"`` for a list/array of strings, ``"image"`` for an integer or float array of 3 or 4
+    dimensions (images; their shape is checked by the extractor), else ``None`` (feature rows or
+    a table)."""
+    if isinstance(X, (list, tuple)) and X and all(isinstance(v, str) for v in X):
+        return "text"
+    if isinstance(X, np.ndarray):
+        if X.dtype.kind in "UO" and X.ndim == 1 and all(isinstance(v, str) for v in X):
+            return "text"
+        if X.dtype.kind in "uif" and X.ndim in (3, 4):
+            return "image"
+    return None
+
+
+def fit_zoo(dock: Dock, X, y, modality: str, *, k: int = 5, metric: str = "logme", time_budget_s: float | None = None,
+            n_jobs: int = 1, trust: bool = False, task_type: str | None = None) -> ReusedModel:
+    """Select a feature extractor of ``modality`` from ``dock`` on the labelled raw rows ``(X, y)`` and
+    reuse it with a linear probe (:class:`~modelreuse.reuse.linear_probe.LinearProbeReuser`).
+
+    Selection is ``dock.search(query, method="transferability")`` (:mod:`modelreuse.selection.methods.transferability`):
+    every extractor's features are extracted once (cached for this call; the winner's are reused by the
+    probe, not extracted again). ``explain()`` of the returned model names the winner, lists the
+    ranking with its scores, and says that it was probed. Errors: :class:`InvalidTaskDataError`
+    without labels, for a single class or a regression task, or for images of the wrong shape;
+    :class:`EmptyDockError` when the dock has no extractor of this modality.
+    """
+    from modelreuse.models.extractors import check_images, check_texts
+    from modelreuse.reuse.linear_probe import LinearProbeReuser
+    from modelreuse.reuse.reused_model import ReusedModel
+    from modelreuse.selection.methods.transferability import ExtractorQuery
+
+    if y is None:
+        raise InvalidTaskDataError("selecting from a zoo of feature extractors needs labelled rows: pass (X, y)")
+    X = check_texts(X) if modality == "text" else check_images(X)
+    y = np.asarray(y)
+    if (task_type or _infer_task_type(y)) != "classification":
+        raise InvalidTaskDataError("reusing a zoo of feature extractors (linear probe) is for classification; "
+                                   "pass class labels (or task_type='classification')")
+    if len(np.unique(y.astype(str))) < 2:
+        raise InvalidTaskDataError(f"your labels have a single class ({y[0]!r}); a classifier needs rows of at least "
+                                   "2 classes: add labelled rows of another class")
+    if not dock.list(task_type="feature_extraction", modality=modality, limit=1):
+        others = sorted({c["modality"] for c in dock.list(task_type="feature_extraction")})
+        raise EmptyDockError(f"the zoo has no {modality} feature extractor (it has {', '.join(others)} ones); build "
+                             f"one with `modelreuse zoo build --preset {modality} --out DOCK` or pass {others[0]} rows")
+    extractors: dict[str, Any] = {}
+
+    def load(learnware_id: str):
+        if learnware_id not in extractors:
+            extractors[learnware_id] = dock.load_model(learnware_id, trust=trust)
+        return extractors[learnware_id]
+
+    query = ExtractorQuery(X, y, modality, load)
+    pool = len(dock.list(task_type="feature_extraction", modality=modality))
+    ranking = dock.search(query, method="transferability", k=max(k, pool), metric=metric, n_jobs=n_jobs,
+                          time_budget_s=time_budget_s, task_type="feature_extraction", modality=modality)
+    best = ranking[0]
+    winner = load(best.learnware_id)
+    winner.remember(X, query.features[best.learnware_id])
+    probe = LinearProbeReuser(winner, reason=f"best of {ranking.details['candidates']} extractors by {best.reason}")
+    notes = (f"selection: {ranking.method} over the {modality} feature extractors of the zoo:",
+             *(f"  {r}. {e.name} [{e.learnware_id}]: score {e.score:.4g} ({e.details['feature_size']}-d features, "
+               f"{e.details['extract_seconds']:.2f} s to extract)" for r, e in enumerate(ranking, start=1)),
+             *([f"  not scored (time budget of {time_budget_s} s spent): {', '.join(ranking.details['unscored'])}"]
+               if ranking.details["unscored"] else []))
+    return ReusedModel(estimator=probe, ranking=ranking, skipped=notes).fit(X, y)
 
 
 @dataclass

@@ -52,6 +52,8 @@ from modelreuse._fields import Description, Label, Line, Short, Title, unique
 from modelreuse._safeio import read_json
 from modelreuse.errors import ManifestError, SchemaError, UnsafeArchiveError
 from modelreuse.models.adapters import ModelAdapter, as_model
+from modelreuse.models.extractors import RAW_INPUTS, FeatureExtractor, probe_inputs
+from modelreuse.models.extractors import n_parameters as count_parameters
 from modelreuse.models.persistence import ARTIFACT_FORMATS, load_model, save_model
 from modelreuse.models.table_schema import TableSchema
 from modelreuse.specs.base import SPEC_KINDS, Specification, kind_of, load_spec, spec_file
@@ -90,7 +92,10 @@ class InputSchema(BaseModel):
     ``takes`` is the contract between the artifact and the specs: ``"features"``, the model
     predicts on the float matrix (missing cells filled with its RKME's center, the developer's
     column means); ``"table"``, the model is a pipeline that predicts on a DataFrame of the
-    schema's raw columns (missing cells stay missing for its own imputer).
+    schema's raw columns (missing cells stay missing for its own imputer); ``"text"`` /
+    ``"images"``, a feature extractor that takes raw texts or images (square ``image_size``
+    pixels for a torch backbone or EfficientNet; see :mod:`modelreuse.models.extractors`), whose
+    ``n_features`` is the width of the features it outputs.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -98,7 +103,8 @@ class InputSchema(BaseModel):
     feature_names: Annotated[list[Label], Field(max_length=MAX_FEATURES), AfterValidator(unique)] | None = None
     encoder: Title | None = None
     table: TableSchema | None = None
-    takes: Literal["features", "table"] = "features"
+    takes: Literal["features", "table", "text", "images"] = "features"
+    image_size: int | None = Field(default=None, ge=8, le=1024)
 
     @model_validator(mode="after")
     def _names_match(self) -> InputSchema:
@@ -108,15 +114,21 @@ class InputSchema(BaseModel):
             raise ValueError("feature_names and encoder must be those of the table schema's encoding")
         if self.takes == "table" and (self.table is None or self.table.encoder is not None):
             raise ValueError("takes='table' needs a table schema of numeric/categorical columns")
+        if self.takes in ("text", "images") and (self.table is not None or self.feature_names is not None):
+            raise ValueError(f"takes={self.takes!r} (raw inputs of a feature extractor) has no table or feature_names")
+        if (self.image_size is not None) != (self.takes == "images"):
+            raise ValueError("image_size is given exactly for takes='images' (the side of the square images it takes)")
         return self
 
 
 class OutputSchema(BaseModel):
-    """Class labels (classification) or the target's name (regression)."""
+    """Class labels (classification; a feature extractor's source-head classes) or the target's name
+    (regression); ``feature_size``: the width of a feature extractor's features."""
 
     model_config = ConfigDict(extra="forbid")
     classes: Annotated[list[SafeInt | Label], Field(max_length=MAX_CLASSES), AfterValidator(unique)] | None = None
     target: Label | None = None
+    feature_size: int | None = Field(default=None, gt=0, le=MAX_FEATURES)
 
 
 def _registered(registry: Any, value: str) -> str:
@@ -198,6 +210,15 @@ class Manifest(BaseModel):
         kinds = [s.kind for s in self.specs]
         if len(set(kinds)) != len(kinds):
             raise ValueError(f"duplicate spec kinds: {kinds}")
+        extractor = self.task_type == "feature_extraction"
+        raw = self.input_schema.takes in ("text", "images")
+        if extractor != raw or extractor != (self.output.feature_size is not None):
+            raise ValueError("a feature_extraction learnware (and only one) takes raw 'text' or 'images' and "
+                             "declares output.feature_size")
+        if extractor and (RAW_INPUTS.get(self.modality) != self.input_schema.takes
+                          or self.input_schema.n_features != self.output.feature_size):
+            raise ValueError(f"a {self.modality} feature extractor takes {RAW_INPUTS.get(self.modality, 'text or images')!r} "
+                             "and its input_schema.n_features is its output.feature_size")
         return self
 
     @property
@@ -319,6 +340,76 @@ class Learnware:
             (root / "manifest.json").write_text(manifest.model_dump_json(indent=2))
         return cls(manifest, Path(directory))
 
+    @classmethod
+    def build_extractor(
+        cls,
+        directory: str | Path,
+        model: Any,
+        *,
+        name: str,
+        modality: str,
+        feature_size: int,
+        classes: list | None = None,
+        encoder: str | None = None,
+        image_size: int | None = None,
+        architecture: dict | None = None,
+        n_parameters: int | None = None,
+        source_data: str = "unknown",
+        description: str = "",
+        tags: list[str] | None = None,
+        licence: str = "unspecified",
+        owner: str = "unknown",
+    ) -> Learnware:
+        """Write a feature-extraction learnware (a PTM backbone, see
+        :mod:`modelreuse.models.extractors`) into ``directory`` and return it.
+
+        ``model``: a fitted scikit-learn pipeline (skops; with ``classes`` its last step is the
+        source head), a torch module with ``features(x)`` and source logits from ``forward(x)``
+        (safetensors; ``architecture`` names its registered factory), or, with ``encoder`` (a
+        registered offline encoder whose output are the features), the source head on those
+        features. ``image_size``: the side of the square images an image extractor takes.
+
+        The card (semantic spec) states the modality, input type, feature size, parameter count
+        (``n_parameters``, default: the artifact's, plus nothing for a named encoder unless given)
+        and ``source_data``, in its description and as tags. The extractor is run on a few probe
+        rows here (:func:`modelreuse.models.extractors.probe_inputs`); wrong feature or head widths
+        raise :class:`SchemaError` and leave nothing.
+        """
+        takes = RAW_INPUTS.get(modality)
+        if takes is None:
+            raise ManifestError(f"a feature extractor takes text or image inputs; modality {modality!r} is neither")
+        image_size = image_size or (32 if modality == "image" else None)
+        params = count_parameters(model) if n_parameters is None else int(n_parameters)
+        card = [f"input: raw {takes}" + (f" ({image_size}x{image_size} px)" if image_size else ""),
+                f"features: {feature_size}", f"parameters: {params}", f"source data: {source_data}",
+                "source head: " + (f"{len(classes)} classes" if classes is not None else "none")]
+        tags = [*(tags or []), "feature-extractor", f"input:{takes}", f"features:{feature_size}",
+                f"parameters:{params}", f"source:{source_data}"[:64]]
+        description = "\n".join([description, *card]).strip()
+        data = {
+            "name": name, "description": description, "tags": tags,
+            "task_type": "feature_extraction", "modality": modality,
+            "input_schema": {"n_features": feature_size, "encoder": encoder, "takes": takes, "image_size": image_size
+                             if modality == "image" else None},
+            "output": {"classes": _plain(classes), "feature_size": feature_size},
+            "licence": licence, "owner": owner,
+            "specs": [{"kind": "semantic", "file": spec_file("semantic")}], "versions": _versions(),
+        }
+        semantic = SemanticSpec(name=name, description=description, tags=tags, task_type="feature_extraction",
+                                modality=modality)
+        with _building(Path(directory)) as root:
+            data["artifact"] = save_model(model, root, architecture=architecture)
+            manifest = Manifest.parse(data)
+            (root / "specs").mkdir()
+            semantic.save(root / spec_file("semantic"))
+            (root / "manifest.json").write_text(manifest.model_dump_json(indent=2))
+            extractor = cls(manifest, root).load_model(trust=False)
+            probe = probe_inputs(modality, manifest.input_schema.image_size)
+            extractor.features(probe)
+            if extractor.has_head:
+                extractor.source_proba(probe)
+        return cls(manifest, Path(directory))
+
     # ---------------------------------------------------------------- read
     @classmethod
     def open(cls, path: str | Path, extract_to: str | Path | None = None, *,
@@ -416,10 +507,15 @@ class Learnware:
             if width != declared:
                 raise SchemaError(f"the {entry.kind} spec has {width} features; input_schema declares {declared}")
 
-    def load_model(self, trust: bool = False) -> ModelAdapter:
-        """Load the model artifact behind the prediction protocol (no code runs without trust)."""
+    def load_model(self, trust: bool = False) -> ModelAdapter | FeatureExtractor:
+        """Load the model artifact behind the prediction protocol (no code runs without trust); a
+        feature extractor as a :class:`~modelreuse.models.extractors.FeatureExtractor`."""
         m = self.manifest
         raw = load_model(self.root, m.artifact.model_dump(), trust=trust)
+        if m.task_type == "feature_extraction":
+            schema = m.input_schema
+            return FeatureExtractor(raw, m.modality, m.output.feature_size, m.output.classes, schema.encoder,
+                                    schema.image_size, name=m.name, learnware_id=self.id, source=self.root)
         return ModelAdapter(raw, m.task_type, m.output.classes, prepare=self._model_input(), source=self.root)
 
     def _model_input(self) -> Any:

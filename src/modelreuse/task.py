@@ -44,6 +44,16 @@ def _regression_output(classes: list | None, target: str | None) -> None:
         raise ValueError("regression learnwares must name output.target")
 
 
+@TASK_TYPES.register("feature_extraction")
+def _feature_extraction_output(classes: list | None, target: str | None) -> None:
+    """A feature extractor (a pretrained backbone) maps raw inputs to features; ``classes`` are its
+    optional source head's classes (at least 2 when given), and it has no target."""
+    if classes is not None and len(classes) < 2:
+        raise ValueError("a feature extractor's source head must list at least 2 output.classes (or none)")
+    if target:
+        raise ValueError("feature extraction learnwares have no output.target")
+
+
 def feature_space_key(n_features: int, feature_names: list[str] | None = None, encoder: str | None = None) -> str:
     """The feature space of an input schema: the first 16 hex digits of the SHA-256 of the JSON
     list ``[n_features, feature_names, encoder]``. Specs are comparable only within one key:

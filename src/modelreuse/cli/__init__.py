@@ -1,5 +1,5 @@
 """Command line ``modelreuse``: one thin sub-app per module (``dock``, ``learnware``, ``bench``,
-``transfer``, ``routing`` with the top-level ``route``, ``records``, ``recommend``; ``fit`` and
+``transfer``, ``routing`` with the top-level ``route``, ``records``, ``recommend``, ``zoo``; ``fit`` and
 ``predict`` at the top level; ``serve``, ``user`` and ``token`` for the dock server), shared options, output and the one error boundary in
 :mod:`modelreuse.cli._common`.
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import typer
 
-from modelreuse.cli import bench, dock, fit, learnware, recommend, records, routing, serve, transfer
+from modelreuse.cli import bench, dock, fit, learnware, recommend, records, routing, serve, transfer, zoo
 from modelreuse.cli._common import ErrorBoundary, plain
 
 app = typer.Typer(help="modelreuse: find trained models that fit your task and reuse them.", no_args_is_help=True,
@@ -24,6 +24,7 @@ app.add_typer(transfer.app, name="transfer")
 app.add_typer(routing.app, name="routing")
 app.add_typer(records.app, name="records")
 app.add_typer(recommend.app, name="recommend")
+app.add_typer(zoo.app, name="zoo")
 app.add_typer(serve.users, name="user")
 app.add_typer(serve.tokens, name="token")
 app.command("serve")(serve.serve)

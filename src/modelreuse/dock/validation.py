@@ -51,6 +51,8 @@ def check_package(package_dir: Path, trust: bool = False) -> None:
     m = lw.manifest
     lw.load_specs()
     model = lw.load_model(trust=trust)
+    if m.task_type == "feature_extraction":
+        return check_extractor(model, m)
     X = probe_rows(lw)
     pred = model.predict(X)
     if pred.shape[0] != len(X):
@@ -67,6 +69,20 @@ def check_package(package_dir: Path, trust: bool = False) -> None:
         pred = np.asarray(pred, dtype=np.float64)
         if not np.isfinite(pred).all():
             raise ModelPredictError("model predicts NaN or inf on its probe rows")
+
+
+def check_extractor(extractor, manifest) -> None:
+    """A feature extractor must give finite ``(n, feature_size)`` features and, with a source head,
+    ``(n, len(classes))`` probabilities on fixed probe inputs of its modality
+    (:func:`modelreuse.models.extractors.probe_inputs`)."""
+    from modelreuse.models.extractors import probe_inputs
+
+    rows = probe_inputs(manifest.modality, manifest.input_schema.image_size)
+    extractor.features(rows)  # SchemaError on a wrong shape or non-finite values
+    if extractor.has_head:
+        proba = extractor.source_proba(rows)
+        if not np.isfinite(proba).all():
+            raise ModelPredictError("the source head gives NaN or inf probabilities on its probe rows")
 
 
 def validate_in_subprocess(package_dir: str | Path, trust: bool = False, timeout_s: float | None = None,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 
@@ -132,6 +132,14 @@ def efficientnet_outputs(images: np.ndarray, name: str = IMAGE_ENCODER, batch_si
 def encode_images(images: np.ndarray, batch_size: int = 64, size: int = 224) -> np.ndarray:
     """``(n, 1280)`` EfficientNet-Lite0 features of uint8 images (see :func:`efficientnet_outputs`)."""
     return efficientnet_outputs(images, IMAGE_ENCODER, batch_size, size)[0]
+
+
+def _lite_features(images: np.ndarray, batch_size: int = 64, size: int | None = None, *, name: str) -> np.ndarray:
+    return efficientnet_outputs(images, name, batch_size, size)[0]
+
+
+for _name in EFFICIENTNET_LITE[1:]:  # ``(n, 1280)`` features at the model's native size (or ``size``)
+    ENCODERS.add(_name, partial(_lite_features, name=_name), modality="image", width=1280)
 
 
 def encode(encoder: str, raw) -> np.ndarray:

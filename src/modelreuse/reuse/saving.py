@@ -46,7 +46,7 @@ from modelreuse.config import __version__
 from modelreuse.errors import ModelLoadError, UnsupportedModelError, UntrustedArtifactError
 from modelreuse.models.table_schema import TableSchema
 from modelreuse.reuse.auto import AutoReuser, Candidate, build_reuser, pool_of
-from modelreuse.reuse.base import REUSERS
+from modelreuse.reuse.base import EXTRACTOR_REUSERS, REUSERS
 from modelreuse.reuse.reused_model import ReusedModel
 
 FORMAT = "modelreuse.reused-model"
@@ -89,10 +89,22 @@ class SavedReuse(_Strict):
     reuser: str
 
 
+class SavedProbe(_Strict):
+    """A reuser of one feature-extraction learnware (:data:`~modelreuse.reuse.base.EXTRACTOR_REUSERS`,
+    e.g. the linear probe): its registered name, its parameters but the extractor, and the
+    learnware whose package holds the extractor."""
+
+    reuser: str
+    learnware_id: Annotated[str, Field(min_length=1, max_length=256)]
+    name: str
+    params: dict[str, Param]
+
+
 class SavedModel(_Strict):
     """The schema of ``model.json`` (module docstring). ``reuse`` is ``None`` for a model trained on
-    the user's own rows only (no learnware); ``classes``, ``chosen`` and ``explanation`` describe
-    the model for people and are not used to rebuild it."""
+    the user's own rows only (no learnware) and for a reuser of one feature extractor, which is
+    ``probe`` instead; ``classes``, ``chosen`` and ``explanation`` describe the model for people and
+    are not used to rebuild it."""
 
     format: Literal["modelreuse.reused-model"]
     format_version: Literal[1]
@@ -103,6 +115,7 @@ class SavedModel(_Strict):
     table_schema: TableSchema | None = None
     packages: Annotated[list[Annotated[str, Field(min_length=1, max_length=256)]], Field(max_length=1000)]
     reuse: SavedReuse | None
+    probe: SavedProbe | None = None
     ranking: dict[str, Any] | None = None
     skipped: list[str] = Field(default_factory=list)
     chosen: list[dict[str, Any]] = Field(default_factory=list)
@@ -160,6 +173,8 @@ def _describe(model: ReusedModel) -> tuple[dict, dict, list[Candidate]]:
         "skipped": list(model.skipped), "chosen": model.chosen, "explanation": model.explain(),
     }
     auto = model.estimator_
+    if type(auto) in _extractor_reusers():
+        return _describe_probe(description, outer, model, auto)
     if not isinstance(auto, AutoReuser):
         state = {"model": outer, "ranking": model.ranking, "estimator": auto}
         return {**description, "packages": [], "reuse": None}, state, []
@@ -171,6 +186,22 @@ def _describe(model: ReusedModel) -> tuple[dict, dict, list[Candidate]]:
     description["packages"] = list(dict.fromkeys(c.learnware_id for c in candidates))
     state = {"model": outer, "ranking": model.ranking, "auto": _fitted_state(auto, exclude=("estimator_", "chosen_")),
              "reuser": _fitted_state(auto.estimator_, exclude=("models", "specs"), params=True)}
+    return description, state, candidates
+
+
+def _extractor_reusers() -> dict[type, str]:
+    return {EXTRACTOR_REUSERS.get(name): name for name in EXTRACTOR_REUSERS.names()}
+
+
+def _describe_probe(description: dict, outer: dict, model: ReusedModel, probe: Any) -> tuple[dict, dict, list[Candidate]]:
+    """A reuser of one feature extractor: its package, its parameters and its fitted state (the
+    extractor itself is rebuilt from the package)."""
+    candidates = probe.chosen_
+    params = {k: v for k, v in probe.get_params(deep=False).items() if k != "extractor"}
+    description.update(reuse=None, packages=[candidates[0].learnware_id],
+                       probe={"reuser": _extractor_reusers()[type(probe)], "learnware_id": candidates[0].learnware_id,
+                              "name": candidates[0].name, "params": params})
+    state = {"model": outer, "ranking": model.ranking, "probe": _fitted_state(probe, exclude=())}
     return description, state, candidates
 
 
@@ -254,7 +285,10 @@ def load(directory: str | Path, trust: bool = False) -> ReusedModel:
     state = _read_state(directory / STATE, trust)
     model = ReusedModel(encoder=saved.encoder, ranking=state.get("ranking"), skipped=tuple(saved.skipped),
                         schema=saved.table_schema)
-    if saved.reuse is None:
+    if saved.probe is not None:
+        model.estimator, model.estimator_ = _rebuild_probe(saved.probe, _load_packages(directory, saved.packages, trust),
+                                                           state)
+    elif saved.reuse is None:
         estimator_ = _part(state, "estimator", None)
         model.estimator, model.estimator_ = clone(estimator_), estimator_
     else:
@@ -281,6 +315,11 @@ def _read_description(directory: Path) -> SavedModel:
         if unknown or ids != set(saved.packages) or len(set(saved.packages)) != len(saved.packages):
             raise ModelLoadError(f"{MODEL_JSON} is inconsistent: " + (f"unknown AutoReuser parameters {unknown}"
                                  if unknown else "its packages are not exactly the candidates' learnwares"))
+    elif saved.probe is not None:
+        unknown = sorted(set(saved.probe.params) - set(EXTRACTOR_REUSERS.get(saved.probe.reuser)._get_param_names()))
+        if unknown or saved.packages != [saved.probe.learnware_id]:
+            raise ModelLoadError(f"{MODEL_JSON} is inconsistent: " + (f"unknown {saved.probe.reuser} parameters {unknown}"
+                                 if unknown else "its one package is not the probed extractor's learnware"))
     elif saved.packages:
         raise ModelLoadError(f"{MODEL_JSON} is inconsistent: packages listed for a model that reuses none")
     if saved.encoder is not None:
@@ -308,7 +347,8 @@ def _refused_types(path: Path) -> list[str]:
 
     from modelreuse.models.persistence import skops_refused_types
 
-    own = STATE_TYPES | {f"{cls.__module__}.{cls.__qualname__}" for cls in map(REUSERS.get, REUSERS.names())}
+    own = STATE_TYPES | {f"{cls.__module__}.{cls.__qualname__}" for cls in
+                         [*map(REUSERS.get, REUSERS.names()), *_extractor_reusers()]}
     untrusted = sio.get_untrusted_types(file=path)
     return skops_refused_types(path, [t for t in untrusted if t not in own])
 
@@ -361,6 +401,16 @@ def _load_packages(directory: Path, packages: list[str], trust: bool) -> dict[st
         weakref.finalize(model, shutil.rmtree, str(folder), True)
         candidates[learnware_id] = Candidate(learnware_id, lw.manifest.name, model, spec=spec)
     return candidates
+
+
+def _rebuild_probe(saved: SavedProbe, loaded: dict[str, Candidate], state: dict) -> tuple[Any, Any]:
+    """The unfitted reuser of the loaded extractor and its fitted copy with the saved state."""
+    extractor = loaded[saved.learnware_id].model
+    extractor.learnware_id = saved.learnware_id
+    probe = EXTRACTOR_REUSERS.get(saved.reuser)(extractor=extractor, **saved.params)
+    fitted = clone(probe)
+    vars(fitted).update(_part(state, "probe", dict))
+    return probe, fitted
 
 
 def _rebuild_auto(saved: SavedReuse, loaded: dict[str, Candidate], state: dict) -> tuple[AutoReuser, AutoReuser]:

@@ -34,6 +34,7 @@ from modelreuse._torch import minimise, shuffled_batches
 from modelreuse.config import write_cache_file
 from modelreuse.datasets.images import load_split
 from modelreuse.models.encoders import EFFICIENTNET_LITE, efficientnet_outputs
+from modelreuse.models.extractors import to_tensor
 from modelreuse.zoo.base import CandidateOutputs, TransferTarget
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10")
@@ -55,22 +56,6 @@ SUBTASKS: dict[str, dict[str, dict[int, int]]] = {
 for _tasks in SUBTASKS.values():
     _tasks.update({"all10": {c: c for c in range(10)}, "classes0-4": {c: c for c in range(5)},
                    "classes5-9": {c: c - 5 for c in range(5, 10)}})
-
-
-def to_tensor(images: np.ndarray):
-    """uint8 ``(n, H, W)`` or ``(n, H, W, 3)`` -> float ``(n, 3, 32, 32)``: grey repeated to RGB,
-    28 px zero-padded to 32, scaled to roughly zero mean and unit spread."""
-    import torch
-    import torch.nn.functional as F
-
-    x = torch.as_tensor(np.asarray(images), dtype=torch.float32)
-    if x.ndim == 3:
-        x = x[..., None].expand(-1, -1, -1, 3)
-    x = x.permute(0, 3, 1, 2)
-    pad = (32 - x.shape[-1]) // 2
-    if pad > 0:
-        x = F.pad(x, (pad, pad, pad, pad))
-    return (x / 255.0 - 0.5) / 0.25
 
 
 def train_source_cnn(source: str, recipe: str, data_root: str | Path, cache: Path, seed: int = 0):

