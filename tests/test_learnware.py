@@ -29,7 +29,7 @@ def _manifest(lw) -> dict:
 
 @pytest.mark.parametrize("mutate, message", [
     (lambda m: m.pop("name"), "name"),
-    (lambda m: m.update(task_type="ranking"), "unknown task type 'ranking'; registered: classification, regression"),
+    (lambda m: m.update(task_type="ranking"), "unknown task type 'ranking'; registered: classification, feature_extraction, regression"),
     (lambda m: m["output"].update(target=None), "regression learnwares must name output.target"),
     (lambda m: m["specs"][0].update(kind="fingerprint"), "unknown spec kind 'fingerprint'; registered: .*records"),
     (lambda m: m.update(specs=m["specs"] + m["specs"][:1]), "duplicate spec kinds"),

@@ -63,6 +63,19 @@ def pave_dock(tmp_path_factory):
     return dock, query
 
 
+@pytest.fixture(scope="module")
+def extractor_dock(tmp_path_factory):
+    """Two text feature extractors (TF-IDF/SVD encoders fitted on SMS spam) and SentEval CR rows."""
+    from modelreuse.selection.methods.transferability import ExtractorQuery
+    from tests.zoo.extractors import senteval_cr, text_extractor_packages
+
+    dock = Dock(tmp_path_factory.mktemp("extractor-dock"))
+    dock.submit_many(text_extractor_packages(tmp_path_factory.mktemp("extractors"), sources=("sms_spam",)),
+                     validate=False)
+    X, y, _, _ = senteval_cr(train=200, test=0)
+    return dock, ExtractorQuery(X, y, "text", dock.load_model)
+
+
 def _rows(request):
     beijing = request.getfixturevalue("beijing")
     return "dock", Task(X=user_half(beijing, "Huairou")[0], task_type="regression", description=DESCRIPTION), {}
@@ -83,6 +96,7 @@ QUERIES = {  # selector -> (request -> (dock fixture, query, options))
     "semantic": lambda request: ("dock", DESCRIPTION, {}),
     "records": _records,
     "parameter": _task_vector,
+    "transferability": lambda request: ("extractor_dock", request.getfixturevalue("extractor_dock")[1], {}),
 }
 
 
