@@ -1,32 +1,33 @@
 """``Client().fit(training_data=(X, y), model_zoo_path=DOCK)`` on a dock of feature-extraction learnwares:
 transferability selection (LogME through the dock's ``transferability`` selector), then a linear
-probe; on real targets (SentEval CR texts, MNIST digits) with real extractors (TF-IDF/SVD encoders
-fitted on real corpora, EfficientNet-Lite0 from its PyPI package, a small CNN)."""
+probe; on a real target (SentEval CR) with real extractors (TF-IDF/SVD encoders
+fitted on real corpora; the image side is in tests/zoo/test_image_zoo_fit.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from modelreuse import Client
-from modelreuse.datasets.images import load_split
 from modelreuse.dock import Dock
 from modelreuse.errors import EmptyDockError, InvalidTaskDataError
-from modelreuse.learnware import Learnware
-from modelreuse.models.architectures import small_cnn
 from modelreuse.reuse.linear_probe import LinearProbeReuser
 from modelreuse.reuse.reused_model import ReusedModel
 from modelreuse.selection.methods.transferability import ExtractorQuery
-from modelreuse.zoo.packages import build_zoo_packages
-from tests.conftest import DATA
 from tests.zoo.extractors import senteval_cr, text_extractor_packages
 
 
 @pytest.fixture(scope="module")
-def text_dock(tmp_path_factory):
+def text_packages(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("text-packages")
+    text_extractor_packages(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def text_dock(text_packages, tmp_path_factory):
     dock = Dock(tmp_path_factory.mktemp("text-zoo"))
-    dock.submit_many(text_extractor_packages(tmp_path_factory.mktemp("text-packages")), validate=False)
+    dock.submit_many(sorted(text_packages.iterdir()), validate=False)
     return dock
 
 
@@ -68,6 +69,18 @@ def test_fitted_zoo_model_saves_without_pickle_and_predicts_the_same(text_model,
     assert loaded.explain() == text_model.explain()
 
 
+def test_a_zip_of_packages_is_a_zoo(text_packages, text_model, cr, tmp_path):
+    """The tutorial's ``model_zoo_path=zip_path``: the packages are validated into a temporary dock."""
+    import shutil
+
+    X, y, X_test, _ = cr
+    zip_path = shutil.make_archive(str(tmp_path / "zoo"), "zip", text_packages)
+    model = Client().fit(training_data=(X, y), model_zoo_path=zip_path)
+    assert model.ranking.ids == text_model.ranking.ids  # content-addressed ids: the same learnwares
+    np.testing.assert_array_equal(model.predict(X_test), text_model.predict(X_test))
+    assert ReusedModel.load(model.save(tmp_path / "saved")).explain() == model.explain()
+
+
 def test_selection_extracts_once_per_candidate_and_keeps_the_time_budget(text_dock, cr):
     X, y, _, _ = cr
     calls: dict[str, int] = {}
@@ -107,31 +120,3 @@ def test_bad_zoo_input_is_a_typed_error(text_dock, cr):
     images = np.zeros((20, 28, 28, 3), dtype=np.uint8)
     with pytest.raises(EmptyDockError, match="no image feature extractor.*--preset image"):
         Client().fit(training_data=(images, np.arange(20) % 2), model_zoo_path=text_dock.root)
-
-
-@pytest.fixture(scope="module")
-def image_dock(tmp_path_factory):
-    """EfficientNet-Lite0 as `zoo build --preset image --limit 1` builds it, and a seeded small CNN."""
-    packages = tmp_path_factory.mktemp("image-packages")
-    paths = build_zoo_packages("image", packages, DATA, tmp_path_factory.mktemp("cache"), limit=1)
-    torch.manual_seed(0)
-    cnn = small_cnn(8, 2, 16, 10).eval()
-    paths.append(Learnware.build_extractor(
-        packages / "cnn", cnn, name="cnn/untrained", modality="image", feature_size=16, classes=list(range(10)),
-        architecture={"name": "small_cnn", "kwargs": {"width": 8, "blocks": 2, "feature_dim": 16, "num_classes": 10}},
-        source_data="none (seeded initialisation)").root)
-    dock = Dock(tmp_path_factory.mktemp("image-zoo"))
-    dock.submit_many(paths, validate=False)
-    return dock
-
-
-def test_image_zoo_fit_on_mnist_digits(image_dock):
-    rows = np.sort(np.random.default_rng(0).choice(10000, 1000, replace=False))  # the file is sorted by label
-    images, labels = load_split("mnist", DATA, "test", rows)
-    keep = np.random.default_rng(1).permutation(np.flatnonzero(np.isin(labels, (3, 8))))
-    train, test = keep[:60], keep[60:160]
-    model = Client().fit(training_data=(images[train], labels[train]), model_zoo_path=image_dock.root)
-    assert model.reuser == "linear_probe" and len(model.ranking) == 2
-    assert model.score(images[test], labels[test]) > 0.8
-    with pytest.raises(InvalidTaskDataError, match=r"images must be .*got shape \(60, 28, 28, 2\)"):
-        Client().fit(training_data=(np.zeros((60, 28, 28, 2), np.uint8), labels[train]), model_zoo_path=image_dock.root)

@@ -96,8 +96,9 @@ class Client:
                 may name its label column, and rows whose label is missing are then used as
                 unlabelled rows.
             model_zoo_path: an existing dock's root directory, a dock server's URL or a dock
-                object (default: this client's dock); a path without a dock is a
-                :class:`DockNotFoundError`.
+                object (default: this client's dock), or a folder of learnware packages or a zip
+                of them (validated into a temporary dock, :mod:`modelreuse.dock.packages`); a
+                path holding none of these is a :class:`DockNotFoundError`.
             unlabelled_data: extra rows without labels (used for the task spec and job selection).
             reuser: ``"auto"``, ``"single"`` or a name in :data:`modelreuse.reuse.REUSERS`.
             task_type: ``"classification"``/``"regression"``; inferred from ``y`` if omitted.
@@ -139,19 +140,20 @@ class Client:
         ``time_budget_s`` seconds) and the best is reused by a linear probe
         (:func:`fit_zoo`).
         """
-        from modelreuse.dock import open_dock
         from modelreuse.dock.tables import is_table
         from modelreuse.selection.calibration import DEFAULT_ALPHA
 
         if on_nothing_fits not in ("raise", "train", "reuse"):
             raise ValueError(f"on_nothing_fits must be 'raise', 'train' or 'reuse', got {on_nothing_fits!r}")
         alpha = DEFAULT_ALPHA if alpha is None else alpha
-        dock = open_dock(model_zoo_path, self.token, create=False) if model_zoo_path is not None else self.dock
+        dock = _open_zoo(model_zoo_path, self.token, self.trust) if model_zoo_path is not None else self.dock
         X_raw, y, unlabelled_data = _split_training_data(training_data, unlabelled_data)
         modality = raw_modality(X_raw) if encoder is None else None
-        if modality is not None and dock.list(task_type="feature_extraction", limit=1):
-            return fit_zoo(dock, X_raw, y, modality, k=k, metric=metric, time_budget_s=time_budget_s, n_jobs=n_jobs,
-                           trust=self.trust, task_type=task_type)
+        if modality is not None and hasattr(dock, "count") and dock.count(task_type="feature_extraction"):
+            model = fit_zoo(dock, X_raw, y, modality, k=k, metric=metric, time_budget_s=time_budget_s, n_jobs=n_jobs,
+                            trust=self.trust, task_type=task_type)
+            model._zoo = dock  # a temporary dock of packages lives as long as the model (its packages are saved with it)
+            return model
         task_type = task_type or (None if y is None else _infer_task_type(y))
         if task_type is None:
             raise InvalidTaskDataError("pass task_type='classification' or 'regression' when no labels are given")
@@ -176,6 +178,18 @@ class Client:
         mixture = found.mixture or dock.search(task, method="mixture", max_learnwares=max_learnwares)
         return reuse(dock, task, mixture, ranking, reuser=reuser, trust=self.trust, rows=rows, model=found.model,
                      notes=found.notes)
+
+
+def _open_zoo(location, token: str | None, trust: bool):
+    """The dock at ``location``, or a temporary one holding the packages of a folder or zip of learnware
+    packages (:func:`modelreuse.dock.packages.dock_of_packages`)."""
+    from modelreuse.dock import open_dock
+    from modelreuse.dock.packages import dock_of_packages, is_package_folder
+
+    if isinstance(location, (str, Path)) and not str(location).startswith(("http://", "https://")) \
+            and is_package_folder(location):
+        return dock_of_packages(location, trust=trust)
+    return open_dock(location, token, create=False)
 
 
 def raw_modality(X) -> str | None:
@@ -219,7 +233,7 @@ def fit_zoo(dock: Dock, X, y, modality: str, *, k: int = 5, metric: str = "logme
     if len(np.unique(y.astype(str))) < 2:
         raise InvalidTaskDataError(f"your labels have a single class ({y[0]!r}); a classifier needs rows of at least "
                                    "2 classes: add labelled rows of another class")
-    if not dock.list(task_type="feature_extraction", modality=modality, limit=1):
+    if not dock.count(task_type="feature_extraction", modality=modality):
         others = sorted({c["modality"] for c in dock.list(task_type="feature_extraction")})
         raise EmptyDockError(f"the zoo has no {modality} feature extractor (it has {', '.join(others)} ones); build "
                              f"one with `modelreuse zoo build --preset {modality} --out DOCK` or pass {others[0]} rows")
@@ -231,7 +245,7 @@ def fit_zoo(dock: Dock, X, y, modality: str, *, k: int = 5, metric: str = "logme
         return extractors[learnware_id]
 
     query = ExtractorQuery(X, y, modality, load)
-    pool = len(dock.list(task_type="feature_extraction", modality=modality))
+    pool = dock.count(task_type="feature_extraction", modality=modality)
     ranking = dock.search(query, method="transferability", k=max(k, pool), metric=metric, n_jobs=n_jobs,
                           time_budget_s=time_budget_s, task_type="feature_extraction", modality=modality)
     best = ranking[0]
