@@ -9,6 +9,12 @@ an :class:`~modelreuse.reuse.auto.AutoReuser`, which picks the reuser (see
 :mod:`modelreuse.reuse.auto`). When calibrated search says nothing fits, ``on_nothing_fits``
 decides: raise, train on the user's own rows, or reuse anyway.
 
+A zoo of pre-trained models (a dock of feature-extraction learnwares, e.g. from ``modelreuse zoo
+build``, or a folder or zip of such packages) with labelled raw texts or images goes another way
+(:func:`fit_zoo`): the extractors of the rows' modality are ranked by transferability (LogME) on
+the labelled rows through the dock's ``transferability`` selector, and the best is reused by a
+linear probe.
+
 The returned :class:`ReusedModel` is a scikit-learn estimator (``clone``, ``fit``, ``predict``,
 ``predict_proba`` for classification, ``classes_``, ``score``) that also says which learnwares it
 chose and why (``explain()``).

@@ -20,6 +20,8 @@ _LAZY = {
     "EnsemblePruningReuser": "modelreuse.reuse.pruning",
     "FeatureAugmentReuser": "modelreuse.reuse.feature_augment",
     "JobSelectorReuser": "modelreuse.reuse.job_selector",
+    "EXTRACTOR_REUSERS": "modelreuse.reuse.base",
+    "LinearProbeReuser": "modelreuse.reuse.linear_probe",
     "SingleReuser": "modelreuse.reuse.single",
 }
 

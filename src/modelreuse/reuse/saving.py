@@ -15,6 +15,11 @@ A saved model is a folder holding exactly these files::
     learnwares/001.zip  (:meth:`Learnware.to_zip`), numbered in the order of ``model.json``'s
     ...                 ``packages``
 
+A reuser of one feature-extraction learnware (:data:`~modelreuse.reuse.base.EXTRACTOR_REUSERS`,
+e.g. the linear probe) is saved the same way: ``model.json``'s ``probe`` names it, its parameters
+and the learnware; ``state.skops`` holds its fitted head; ``learnwares/000.zip`` the extractor's
+package, from which the extractor is loaded again (never from the state).
+
 Loading trusts nothing in the folder: a file that is not one of the above (a pickle, say), a
 link, a missing package, a ``model.json`` that does not match :class:`SavedModel` (unknown reuser,
 wrong types) or a skops type outside :data:`STATE_TYPES` and
