@@ -23,6 +23,7 @@ from pathlib import Path
 
 from modelreuse.learnware import Learnware
 from modelreuse.models.extractors import n_parameters
+from modelreuse.zoo.text import TextModel
 
 PRESETS = ("text", "image")
 
@@ -47,24 +48,28 @@ Builder = Callable[[Path], Path]
 
 
 def _text_packages(data_root, cache, limit, progress) -> Iterator[Builder]:
-    from sklearn.pipeline import Pipeline
-
     from modelreuse.zoo.text import iter_text_zoo
 
     for model in iter_text_zoo(data_root, cache, progress, limit=limit):
-        def build(folder: Path, model=model) -> Path:
-            if model.pipeline is not None:
-                artifact = Pipeline([*model.pipeline.steps, ("head", model.head)])
-                size, params = int(artifact[:-1].transform(["probe"]).shape[1]), n_parameters(artifact)
-            else:  # named encoder: the artifact is the head on its features
-                artifact, size = model.head, int(model.head.n_features_in_)
-                params = n_parameters(model.head) + _minilm_parameters()
-            Learnware.build_extractor(folder, artifact, name=model.name, modality="text", feature_size=size,
-                                      classes=model.classes, encoder=model.encoder, n_parameters=params,
-                                      source_data=model.source, tags=["zoo:text"],
-                                      description=f"Text encoder {model.name} from modelreuse's text zoo.")
-            return folder
-        yield build
+        yield lambda folder, model=model: text_package(folder, model)
+
+
+def text_package(folder: Path, model: TextModel) -> Path:
+    """One text zoo member as a package: its scikit-learn encoder with the head as the last pipeline
+    step, or (named encoder) the head alone on the encoder's features."""
+    from sklearn.pipeline import Pipeline
+
+    if model.pipeline is not None:
+        artifact = Pipeline([*model.pipeline.steps, ("head", model.head)])
+        size, params = int(artifact[:-1].transform(["probe"]).shape[1]), n_parameters(artifact)
+    else:
+        artifact, size = model.head, int(model.head.n_features_in_)
+        params = n_parameters(model.head) + _minilm_parameters()
+    Learnware.build_extractor(folder, artifact, name=model.name, modality="text", feature_size=size,
+                              classes=model.classes, encoder=model.encoder, n_parameters=params,
+                              source_data=model.source, tags=["zoo:text"],
+                              description=f"Text encoder {model.name} from modelreuse's text zoo.")
+    return folder
 
 
 def _minilm_parameters() -> int:
