@@ -117,6 +117,10 @@ def test_bad_zoo_input_is_a_typed_error(text_dock, cr):
     X, y, _, _ = cr
     with pytest.raises(InvalidTaskDataError, match="single class"):
         Client().fit(training_data=(X, np.zeros(len(X), dtype=int)), model_zoo_path=text_dock.root)
+    with pytest.raises(InvalidTaskDataError, match="is for classification"):
+        Client().fit(training_data=(X, np.linspace(0, 1, len(X))), model_zoo_path=text_dock.root)
+    with pytest.raises(InvalidTaskDataError, match="needs labelled rows"):
+        Client().fit(training_data=X, model_zoo_path=text_dock.root, task_type="classification")
     images = np.zeros((20, 28, 28, 3), dtype=np.uint8)
     with pytest.raises(EmptyDockError, match="no image feature extractor.*--preset image"):
         Client().fit(training_data=(images, np.arange(20) % 2), model_zoo_path=text_dock.root)
