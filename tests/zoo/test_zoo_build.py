@@ -1,7 +1,6 @@
 """``modelreuse zoo build``: the image zoo's first candidate (EfficientNet-Lite0 from its PyPI package)
 published as a feature-extraction learnware in a new dock, validated in the sandbox; bad presets
-and limits are typed CLI errors. (The text preset's TF-IDF candidates take minutes each to save
-with skops, so the text side is tested with smaller real encoders in tests/test_client_zoo.py.)"""
+and limits are typed CLI errors (the text preset: test_zoo_build_text.py)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ Each candidate of :mod:`modelreuse.zoo.text` / :mod:`modelreuse.zoo.image` becom
 (:meth:`modelreuse.learnware.Learnware.build_extractor`), in the zoo's order:
 
 * text TF-IDF/SVD encoders: the fitted scikit-learn pipeline with its source head (logistic
-  regression on the source corpus's labels) as the last step, saved with skops;
+  regression on the source corpus's labels) as the last step, saved with skops (the TF-IDF
+  vocabulary as an array of terms, :func:`~modelreuse.models.extractors.compact_vocabularies`);
 * MiniLM with its AG News head: the named encoder ``all-MiniLM-L6-v2`` plus the head (skops);
 * EfficientNet-Lite0/1/2: the named encoder at ``EFFICIENTNET_SIZE`` px plus its ImageNet head
   (the 1280 -> 1000 linear layer, as the registered ``mlp`` architecture with no hidden layer,
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from modelreuse.learnware import Learnware
-from modelreuse.models.extractors import n_parameters
+from modelreuse.models.extractors import compact_vocabularies, n_parameters
 from modelreuse.zoo.text import TextModel
 
 PRESETS = ("text", "image")
@@ -60,7 +61,7 @@ def text_package(folder: Path, model: TextModel) -> Path:
     from sklearn.pipeline import Pipeline
 
     if model.pipeline is not None:
-        artifact = Pipeline([*model.pipeline.steps, ("head", model.head)])
+        artifact = compact_vocabularies(Pipeline([*model.pipeline.steps, ("head", model.head)]))
         size, params = int(artifact[:-1].transform(["probe"]).shape[1]), n_parameters(artifact)
     else:
         artifact, size = model.head, int(model.head.n_features_in_)
