@@ -118,6 +118,11 @@ class Client:
                 The returned model's ``reuser`` and ``explain()`` say which happened.
             alpha: significance level of "nothing fits" (default
                 :data:`modelreuse.selection.calibration.DEFAULT_ALPHA`, 0.01).
+            metric: for a zoo of feature extractors, the transferability metric that ranks them
+                (a name of :data:`modelreuse.selection.transferability.METRICS`; default LogME).
+            time_budget_s: for a zoo, the seconds feature extraction may take (``None``: no
+                limit); extractors not reached are listed in ``explain()`` as not scored.
+            n_jobs: for a zoo, extractors run at a time (joblib, threads).
 
         Tables: the dock's learnwares that declare a table schema (of the task's type) are
         matched to the DataFrame's columns by name, in any order (:func:`~modelreuse.dock.tables.table_schemas`); the

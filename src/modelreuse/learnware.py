@@ -367,18 +367,18 @@ class Learnware:
         source head), a torch module with ``features(x)`` and source logits from ``forward(x)``
         (safetensors; ``architecture`` names its registered factory), or, with ``encoder`` (a
         registered offline encoder whose output are the features), the source head on those
-        features. ``image_size``: the side of the square images an image extractor takes.
+        features. ``image_size``: the side of the square images an image extractor takes (default 32).
 
         The card (semantic spec) states the modality, input type, feature size, parameter count
-        (``n_parameters``, default: the artifact's, plus nothing for a named encoder unless given)
-        and ``source_data``, in its description and as tags. The extractor is run on a few probe
+        (``n_parameters``; default: the artifact's own, so pass it for a named encoder, whose
+        weights are not in the package) and ``source_data``, in its description and as tags. The extractor is run on a few probe
         rows here (:func:`modelreuse.models.extractors.probe_inputs`); wrong feature or head widths
         raise :class:`SchemaError` and leave nothing.
         """
         takes = RAW_INPUTS.get(modality)
         if takes is None:
             raise ManifestError(f"a feature extractor takes text or image inputs; modality {modality!r} is neither")
-        image_size = image_size or (32 if modality == "image" else None)
+        image_size = (image_size or 32) if modality == "image" else None
         params = count_parameters(model) if n_parameters is None else int(n_parameters)
         card = [f"input: raw {takes}" + (f" ({image_size}x{image_size} px)" if image_size else ""),
                 f"features: {feature_size}", f"parameters: {params}", f"source data: {source_data}",
@@ -389,8 +389,7 @@ class Learnware:
         data = {
             "name": name, "description": description, "tags": tags,
             "task_type": "feature_extraction", "modality": modality,
-            "input_schema": {"n_features": feature_size, "encoder": encoder, "takes": takes, "image_size": image_size
-                             if modality == "image" else None},
+            "input_schema": {"n_features": feature_size, "encoder": encoder, "takes": takes, "image_size": image_size},
             "output": {"classes": _plain(classes), "feature_size": feature_size},
             "licence": licence, "owner": owner,
             "specs": [{"kind": "semantic", "file": spec_file("semantic")}], "versions": _versions(),
