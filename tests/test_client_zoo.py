@@ -69,18 +69,6 @@ def test_fitted_zoo_model_saves_without_pickle_and_predicts_the_same(text_model,
     assert loaded.explain() == text_model.explain()
 
 
-def test_a_zip_of_packages_is_a_zoo(text_packages, text_model, cr, tmp_path):
-    """The tutorial's ``model_zoo_path=zip_path``: the packages are validated into a temporary dock."""
-    import shutil
-
-    X, y, X_test, _ = cr
-    zip_path = shutil.make_archive(str(tmp_path / "zoo"), "zip", text_packages)
-    model = Client().fit(training_data=(X, y), model_zoo_path=zip_path)
-    assert model.ranking.ids == text_model.ranking.ids  # content-addressed ids: the same learnwares
-    np.testing.assert_array_equal(model.predict(X_test), text_model.predict(X_test))
-    assert ReusedModel.load(model.save(tmp_path / "saved")).explain() == model.explain()
-
-
 def test_selection_extracts_once_per_candidate_and_keeps_the_time_budget(text_dock, cr):
     X, y, _, _ = cr
     calls: dict[str, int] = {}
@@ -124,3 +112,33 @@ def test_bad_zoo_input_is_a_typed_error(text_dock, cr):
     images = np.zeros((20, 28, 28, 3), dtype=np.uint8)
     with pytest.raises(EmptyDockError, match="no image feature extractor.*--preset image"):
         Client().fit(training_data=(images, np.arange(20) % 2), model_zoo_path=text_dock.root)
+
+
+def test_a_trained_metric_ensemble_ranks_when_given(text_dock, cr):
+    """The learned ensemble (trained here on two real SentEval targets with probe-accuracy ground truth)
+    ranks the zoo from LogME and NCE (source-head probabilities) plus feature sizes."""
+    from modelreuse.datasets.text import target_tasks
+    from modelreuse.selection.transferability import get_metric
+    from modelreuse.selection.transferability.linear_probe import probe_accuracy
+    from modelreuse.selection.transferability_ensemble import MetricEnsembleRanker, RankingTask
+    from tests.conftest import DATA
+
+    metrics = ("logme", "nce")
+    extractors = [text_dock.load_model(c["id"]) for c in text_dock.list()]
+    tasks = []
+    for name in ("mr", "subj"):
+        texts, labels = target_tasks(DATA)[name]["all"]
+        rows = np.random.default_rng(0).choice(len(texts), 400, replace=False)
+        X, y = [texts[i] for i in rows], np.asarray(labels)[rows]
+        scores = [[get_metric(m).fn(e.source_proba(X) if get_metric(m).kind == "probabilities" else e.features(X), y)
+                   for m in metrics] for e in extractors]
+        truth = [probe_accuracy((e.features(X[:200]), y[:200]), (e.features(X[200:]), y[200:])) for e in extractors]
+        tasks.append(RankingTask(np.asarray(scores), np.array([e.feature_size for e in extractors]), 200,
+                                 np.asarray(truth)))
+    ranker = MetricEnsembleRanker().fit(tasks)
+    X, y, X_test, y_test = cr
+    model = Client().fit(training_data=(X, y), model_zoo_path=text_dock.root, ranker=(ranker, metrics))
+    assert model.ranking.method == "transferability:ensemble" and len(model.ranking) == 4
+    assert set(model.ranking[0].details["scores"]) == {"logme", "nce"}
+    assert "learned metric ensemble" in model.explain() and model.reuser == "linear_probe"
+    assert model.score(X_test, y_test) > 0.5

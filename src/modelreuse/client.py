@@ -92,7 +92,7 @@ class Client:
             reuser: str = "auto", task_type: str | None = None, encoder: str | None = None,
             max_learnwares: int = 5, k: int = 5, seed: int = 0, on_nothing_fits: str = "raise",
             alpha: float | None = None, metric: str = "logme", time_budget_s: float | None = None,
-            n_jobs: int = 1) -> ReusedModel:
+            n_jobs: int = 1, ranker: tuple | None = None) -> ReusedModel:
         """Find learnwares that fit the task and reuse them.
 
         Args:
@@ -123,6 +123,9 @@ class Client:
             time_budget_s: for a zoo, the seconds feature extraction may take (``None``: no
                 limit); extractors not reached are listed in ``explain()`` as not scored.
             n_jobs: for a zoo, extractors run at a time (joblib, threads).
+            ranker: for a zoo, a trained learned metric ensemble as ``(MetricEnsembleRanker fitted on
+                past tasks, the metric names of its score columns in order)``; it then ranks the
+                extractors instead of ``metric`` alone (none is shipped, so the default is LogME).
 
         Tables: the dock's learnwares that declare a table schema (of the task's type) are
         matched to the DataFrame's columns by name, in any order (:func:`~modelreuse.dock.tables.table_schemas`); the
@@ -162,7 +165,7 @@ class Client:
         modality = raw_modality(X_raw) if encoder is None else None
         if modality is not None and hasattr(dock, "count") and dock.count(task_type="feature_extraction"):
             model = fit_zoo(dock, X_raw, y, modality, k=k, metric=metric, time_budget_s=time_budget_s, n_jobs=n_jobs,
-                            trust=self.trust, task_type=task_type)
+                            trust=self.trust, task_type=task_type, ranker=ranker)
             model._zoo = dock  # a temporary dock of packages lives as long as the model (its packages are saved with it)
             return model
         task_type = task_type or (None if y is None else _infer_task_type(y))
@@ -218,9 +221,10 @@ def raw_modality(X) -> str | None:
 
 
 def fit_zoo(dock: Dock, X, y, modality: str, *, k: int = 5, metric: str = "logme", time_budget_s: float | None = None,
-            n_jobs: int = 1, trust: bool = False, task_type: str | None = None) -> ReusedModel:
+            n_jobs: int = 1, trust: bool = False, task_type: str | None = None, ranker: tuple | None = None) -> ReusedModel:
     """Select a feature extractor of ``modality`` from ``dock`` on the labelled raw rows ``(X, y)`` and
-    reuse it with a linear probe (:class:`~modelreuse.reuse.linear_probe.LinearProbeReuser`).
+    reuse it with a linear probe (:class:`~modelreuse.reuse.linear_probe.LinearProbeReuser`). ``ranker``:
+    ``(fitted MetricEnsembleRanker, its metric names)`` to rank by the learned ensemble instead.
 
     Selection is ``dock.search(query, method="transferability")`` (:mod:`modelreuse.selection.methods.transferability`):
     every extractor's features are extracted once (cached for this call; the winner's are reused by the
@@ -257,8 +261,9 @@ def fit_zoo(dock: Dock, X, y, modality: str, *, k: int = 5, metric: str = "logme
 
     query = ExtractorQuery(X, y, modality, load)
     pool = dock.count(task_type="feature_extraction", modality=modality)
+    ensemble = {} if ranker is None else {"ranker": ranker[0], "ranker_metrics": tuple(ranker[1])}
     ranking = dock.search(query, method="transferability", k=max(k, pool), metric=metric, n_jobs=n_jobs,
-                          time_budget_s=time_budget_s, task_type="feature_extraction", modality=modality)
+                          time_budget_s=time_budget_s, task_type="feature_extraction", modality=modality, **ensemble)
     best = ranking[0]
     winner = load(best.learnware_id)
     winner.remember(X, query.features[best.learnware_id])

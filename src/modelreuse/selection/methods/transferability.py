@@ -12,6 +12,12 @@ bounds the extraction: candidates are taken ``n_jobs`` at a time in dock order, 
 budget is spent (after at least one batch) the rest are left unscored and listed in
 ``details["unscored"]``. Higher scores are better.
 
+With ``ranker`` (a fitted :class:`~modelreuse.selection.transferability_ensemble.MetricEnsembleRanker`,
+the learned metric ensemble, trained on past tasks with the metrics ``ranker_metrics`` in that
+order) the candidates are ordered by its prediction from those metrics' scores and the feature
+sizes instead (method ``transferability:ensemble``); each entry's details keep every metric's
+score. Without one (no trained ensemble available) the single ``metric`` ranks.
+
 The query is an :class:`ExtractorQuery`: raw rows, labels, modality and a loader of extractors.
 """
 
@@ -63,6 +69,8 @@ class TransferabilitySearch:
     n_jobs: int = 1
     backend: str | None = None
     time_budget_s: float | None = None
+    ranker: Any = None
+    ranker_metrics: tuple[str, ...] = ("logme",)
 
     def select(self, query: ExtractorQuery, candidates: Candidates, k: int) -> Ranking:
         from modelreuse.selection.transferability import get_metric
@@ -76,13 +84,17 @@ class TransferabilitySearch:
         if not cards:
             raise EmptyDockError(f"the dock holds no {query.modality} feature extractor; build one with "
                                  f"`modelreuse zoo build --preset {query.modality} --out DOCK`")
-        with_proba = get_metric(self.metric).kind == "probabilities"
+        metrics = self.ranker_metrics if self.ranker is not None else (self.metric,)
+        with_proba = any(get_metric(m).kind == "probabilities" for m in metrics)
         seconds, unscored = self._extract(query, cards, with_proba)
         scored = [c for c in cards if c["id"] in query.features]
         pool = [Candidate(c["id"], features=partial(_cached, query.features, c["id"]),
                           source_proba=partial(_cached, query.proba, c["id"]) if c["id"] in query.proba else None)
                 for c in scored]
-        ranking = TransferabilitySelector(self.metric).rank(pool, None, query.y)
+        if self.ranker is None:
+            ranking = TransferabilitySelector(self.metric).rank(pool, None, query.y)
+        else:
+            ranking = self._ensemble(pool, query)
         names = {c["id"]: c["name"] for c in cards}
         entries = [replace(e, name=names[e.learnware_id],
                            details={**e.details, "extract_seconds": seconds[e.learnware_id],
@@ -91,6 +103,30 @@ class TransferabilitySearch:
         details = {**ranking.details, "candidates": len(cards), "unscored": [names[i] for i in unscored],
                    "time_budget_s": self.time_budget_s}
         return Ranking(entries, method=ranking.method, details=details)
+
+    def _ensemble(self, pool: list, query: ExtractorQuery) -> Ranking:
+        """The learned ensemble's ranking: each metric's oriented scores, the feature sizes and the
+        row count in a :class:`RankingTask`, ordered by ``ranker.predict``."""
+        from modelreuse.selection.ranking import RankedLearnware
+        from modelreuse.selection.transferability_ensemble import RankingTask
+        from modelreuse.selection.transferability_selector import TransferabilitySelector
+
+        ids = [c.name for c in pool]
+        per_metric = {}
+        for metric in self.ranker_metrics:
+            ranking = TransferabilitySelector(metric).rank(pool, None, query.y)
+            per_metric[ranking.method.split(":")[-1]] = {e.learnware_id: e.score for e in ranking}
+        scores = np.array([[per_metric[m][i] for m in per_metric] for i in ids]).reshape(len(ids), len(per_metric))
+        dims = np.array([query.features[i].shape[1] for i in ids])
+        predicted = np.asarray(self.ranker.predict(RankingTask(scores, dims, len(query.y))), np.float64)
+        order = np.argsort(-predicted, kind="stable")
+        entries = [RankedLearnware(ids[i], ids[i], float(predicted[i]),
+                                   f"learned metric ensemble = {predicted[i]:.4g} from " + ", ".join(
+                                       f"{m} = {per_metric[m][ids[i]]:.4g}" for m in per_metric)
+                                   + f" and its feature size on your labelled rows (rank {r} of {len(ids)})",
+                                   details={"scores": {m: per_metric[m][ids[i]] for m in per_metric}})
+                   for r, i in enumerate(order, start=1)]
+        return Ranking(entries, method="transferability:ensemble", details={"metrics": list(per_metric)})
 
     def _extract(self, query: ExtractorQuery, cards: list[dict], with_proba: bool) -> tuple[dict, list[str]]:
         """Fill ``query.features`` (and ``proba``) batch by batch within the time budget; return the
