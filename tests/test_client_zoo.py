@@ -87,6 +87,8 @@ def test_selection_extracts_once_per_candidate_and_keeps_the_time_budget(text_do
     query = ExtractorQuery(X, y, "text", load)
     ranking = text_dock.search(query, method="transferability", k=10, n_jobs=2)
     assert calls == dict.fromkeys(calls, 1) and set(calls) == set(query.features) == set(ranking.ids)
+    again = text_dock.search(query, method="transferability", k=10, exclude=(ranking[0].learnware_id,))
+    assert calls == dict.fromkeys(calls, 1) and again.ids == ranking.ids[1:]  # outputs kept in the query
     spent = ExtractorQuery(X, y, "text", text_dock.load_model)
     partial = text_dock.search(spent, method="transferability", k=10, n_jobs=1, time_budget_s=0.0)
     assert len(partial) == 1 and len(partial.details["unscored"]) == 3  # the first batch only

@@ -87,7 +87,7 @@ class TransferabilitySearch:
         metrics = self.ranker_metrics if self.ranker is not None else (self.metric,)
         with_proba = any(get_metric(m).kind == "probabilities" for m in metrics)
         seconds, unscored = self._extract(query, cards, with_proba)
-        scored = [c for c in cards if c["id"] in query.features]
+        scored = [c for c in cards if c["id"] in seconds]
         pool = [Candidate(c["id"], features=partial(_cached, query.features, c["id"]),
                           source_proba=partial(_cached, query.proba, c["id"]) if c["id"] in query.proba else None)
                 for c in scored]
@@ -130,8 +130,12 @@ class TransferabilitySearch:
 
     def _extract(self, query: ExtractorQuery, cards: list[dict], with_proba: bool) -> tuple[dict, list[str]]:
         """Fill ``query.features`` (and ``proba``) batch by batch within the time budget; return the
-        seconds per candidate and the ids left unscored."""
-        start, seconds, ids = time.perf_counter(), {}, [c["id"] for c in cards]
+        seconds per candidate and the ids left unscored. Outputs already in the query (an earlier
+        search with it) are not extracted again."""
+        start = time.perf_counter()
+        done = [c["id"] for c in cards if c["id"] in query.features and (not with_proba or c["id"] in query.proba)]
+        seconds = dict.fromkeys(done, 0.0)
+        ids = [c["id"] for c in cards if c["id"] not in seconds]
         batch = max(1, self.n_jobs if self.n_jobs > 0 else len(ids))
         parallel = Parallel(n_jobs=self.n_jobs, backend=self.backend, prefer="threads")
         for first in range(0, len(ids), batch):
