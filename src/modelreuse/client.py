@@ -13,7 +13,9 @@ A zoo of pre-trained models (a dock of feature-extraction learnwares, e.g. from 
 build``, or a folder or zip of such packages) with labelled raw texts or images goes another way
 (:func:`fit_zoo`): the extractors of the rows' modality are ranked by transferability (LogME) on
 the labelled rows through the dock's ``transferability`` selector, and the best is reused by a
-linear probe.
+linear probe (or the top-k by a probe on their concatenated features, or by an ensemble of probes:
+``reuser="concat_probe"`` / ``"probe_ensemble"``). Zoos are local: a dock server's URL as the zoo is
+a :class:`RemoteDockError`.
 
 The returned :class:`ReusedModel` is a scikit-learn estimator (``clone``, ``fit``, ``predict``,
 ``predict_proba`` for classification, ``classes_``, ``score``) that also says which learnwares it
@@ -34,7 +36,9 @@ from modelreuse.errors import (
     ModelLoadError,
     ModelPredictError,
     NothingFitsError,
+    RemoteDockError,
     SchemaError,
+    UnknownNameError,
     UntrustedArtifactError,
 )
 from modelreuse.selection.ranking import RankedLearnware, Ranking
@@ -106,11 +110,15 @@ class Client:
                 of them (validated into a temporary dock, :mod:`modelreuse.dock.packages`); a
                 path holding none of these is a :class:`DockNotFoundError`.
             unlabelled_data: extra rows without labels (used for the task spec and job selection).
-            reuser: ``"auto"``, ``"single"`` or a name in :data:`modelreuse.reuse.REUSERS`.
+            reuser: ``"auto"``, ``"single"`` or a name in :data:`modelreuse.reuse.REUSERS`; on a zoo
+                of feature extractors, ``"auto"`` (the linear probe) or a name in
+                :data:`modelreuse.reuse.EXTRACTOR_REUSERS`: ``"linear_probe"`` (the best extractor),
+                ``"concat_probe"`` or ``"probe_ensemble"`` (the ``k`` best).
             task_type: ``"classification"``/``"regression"``; inferred from ``y`` if omitted.
             encoder: encode raw text/images with this encoder first (e.g. ``"all-MiniLM-L6-v2"``).
             max_learnwares: size limit of the mixture.
-            k: number of learnwares in the statistical ranking used by label-based reusers.
+            k: number of learnwares in the statistical ranking used by label-based reusers; on a
+                zoo, the number of best extractors that ``concat_probe`` and ``probe_ensemble`` combine.
             on_nothing_fits: what to do when calibrated search finds no learnware whose
                 distribution plausibly matches the task (every p-value < ``alpha``):
                 ``"raise"`` a :class:`NothingFitsError` listing the closest candidates,
@@ -151,8 +159,9 @@ class Client:
         array ``(n, H, W[, 3])``) with labels and no ``encoder``, the extractors of that modality
         are ranked on your labelled rows by the ``transferability`` selector (``metric``, default
         LogME; features extracted once per candidate with ``n_jobs`` joblib workers, within
-        ``time_budget_s`` seconds) and the best is reused by a linear probe
-        (:func:`fit_zoo`).
+        ``time_budget_s`` seconds) and the best is reused by a linear probe, or the ``k`` best by
+        ``reuser`` (:func:`fit_zoo`). A zoo must be local (a dock folder, a folder of packages or a
+        zip): raw rows against a dock server are a :class:`RemoteDockError`.
         """
         from modelreuse.dock.tables import is_table
         from modelreuse.selection.calibration import DEFAULT_ALPHA
@@ -163,9 +172,16 @@ class Client:
         dock = _open_zoo(model_zoo_path, self.token, self.trust) if model_zoo_path is not None else self.dock
         X_raw, y, unlabelled_data = _split_training_data(training_data, unlabelled_data)
         modality = raw_modality(X_raw) if encoder is None else None
-        if modality is not None and hasattr(dock, "count") and dock.count(task_type="feature_extraction"):
+        if modality is not None and not hasattr(dock, "count"):  # a RemoteDock: no local zoo search
+            raise RemoteDockError(
+                f"raw {modality} rows without an encoder need a zoo of feature extractors, and zoos are local only for "
+                f"now: {dock!r} is a dock server. Pass model_zoo_path=a dock folder, a folder of learnware packages or "
+                f"a zip of them (e.g. `modelreuse zoo build --preset {modality} --out DOCK`), or pass encoder=... to "
+                "search the server's learnwares")
+        if modality is not None and dock.count(task_type="feature_extraction"):
             model = fit_zoo(dock, X_raw, y, modality, k=k, metric=metric, time_budget_s=time_budget_s, n_jobs=n_jobs,
-                            trust=self.trust, task_type=task_type, ranker=ranker)
+                            trust=self.trust, task_type=task_type, ranker=ranker,
+                            reuser="linear_probe" if reuser == "auto" else reuser)
             model._zoo = dock  # a temporary dock of packages lives as long as the model (its packages are saved with it)
             return model
         task_type = task_type or (None if y is None else _infer_task_type(y))
@@ -221,9 +237,12 @@ def raw_modality(X) -> str | None:
 
 
 def fit_zoo(dock: Dock, X, y, modality: str, *, k: int = 5, metric: str = "logme", time_budget_s: float | None = None,
-            n_jobs: int = 1, trust: bool = False, task_type: str | None = None, ranker: tuple | None = None) -> ReusedModel:
+            n_jobs: int = 1, trust: bool = False, task_type: str | None = None, ranker: tuple | None = None,
+            reuser: str = "linear_probe") -> ReusedModel:
     """Select a feature extractor of ``modality`` from ``dock`` on the labelled raw rows ``(X, y)`` and
-    reuse it with a linear probe (:class:`~modelreuse.reuse.linear_probe.LinearProbeReuser`). ``ranker``:
+    reuse it with a linear probe (:class:`~modelreuse.reuse.linear_probe.LinearProbeReuser`), or reuse
+    the ``k`` best with ``reuser`` (a name in :data:`~modelreuse.reuse.base.EXTRACTOR_REUSERS` whose
+    estimator takes ``extractors``: ``concat_probe``, ``probe_ensemble``). ``ranker``:
     ``(fitted MetricEnsembleRanker, its metric names)`` to rank by the learned ensemble instead.
 
     Selection is ``dock.search(query, method="transferability")`` (:mod:`modelreuse.selection.methods.transferability`):
@@ -231,12 +250,19 @@ def fit_zoo(dock: Dock, X, y, modality: str, *, k: int = 5, metric: str = "logme
     probe, not extracted again). ``explain()`` of the returned model names the winner, lists the
     ranking with its scores, and says that it was probed. Errors: :class:`InvalidTaskDataError`
     without labels, for a single class or a regression task, or for images of the wrong shape;
-    :class:`EmptyDockError` when the dock has no extractor of this modality.
+    :class:`EmptyDockError` when the dock has no extractor of this modality;
+    :class:`UnknownNameError` for a ``reuser`` that is not an extractor reuser.
     """
     from modelreuse.models.extractors import check_images, check_texts
-    from modelreuse.reuse.linear_probe import LinearProbeReuser
+    from modelreuse.reuse.base import EXTRACTOR_REUSERS
     from modelreuse.reuse.reused_model import ReusedModel
     from modelreuse.selection.methods.transferability import ExtractorQuery
+
+    if reuser not in EXTRACTOR_REUSERS:
+        raise UnknownNameError(f"reuser {reuser!r} does not reuse a zoo of feature extractors; on a zoo pass reuser="
+                               f"'auto' or one of {', '.join(EXTRACTOR_REUSERS.names())}")
+    if not isinstance(k, int) or k < 1:
+        raise InvalidTaskDataError(f"k (the number of best extractors to combine) must be an integer >= 1, got {k!r}")
 
     if y is None:
         raise InvalidTaskDataError("selecting from a zoo of feature extractors needs labelled rows: pass (X, y)")
@@ -264,10 +290,15 @@ def fit_zoo(dock: Dock, X, y, modality: str, *, k: int = 5, metric: str = "logme
     ensemble = {} if ranker is None else {"ranker": ranker[0], "ranker_metrics": tuple(ranker[1])}
     ranking = dock.search(query, method="transferability", k=max(k, pool), metric=metric, n_jobs=n_jobs,
                           time_budget_s=time_budget_s, task_type="feature_extraction", modality=modality, **ensemble)
-    best = ranking[0]
-    winner = load(best.learnware_id)
-    winner.remember(X, query.features[best.learnware_id])
-    probe = LinearProbeReuser(winner, reason=f"best of {ranking.details['candidates']} extractors by {best.reason}")
+    best, cls = ranking[0], EXTRACTOR_REUSERS.get(reuser)
+    top = list(ranking)[:k] if "extractors" in cls._get_param_names() else [best]
+    for entry in top:  # the probe reuses the features selection extracted
+        load(entry.learnware_id).remember(X, query.features[entry.learnware_id])
+    if len(top) == 1 and "extractor" in cls._get_param_names():
+        probe = cls(load(best.learnware_id), reason=f"best of {ranking.details['candidates']} extractors by {best.reason}")
+    else:
+        probe = cls(extractors=tuple(load(e.learnware_id) for e in top),
+                    reason=f"top {len(top)} of {ranking.details['candidates']} extractors by {ranking.method}")
     notes = (f"selection: {ranking.method} over the {modality} feature extractors of the zoo:",
              *(f"  {r}. {e.name} [{e.learnware_id}]: score {e.score:.4g} ({e.details['feature_size']}-d features, "
                f"{e.details['extract_seconds']:.2f} s to extract)" for r, e in enumerate(ranking, start=1)),

@@ -22,6 +22,8 @@ _LAZY = {
     "JobSelectorReuser": "modelreuse.reuse.job_selector",
     "EXTRACTOR_REUSERS": "modelreuse.reuse.base",
     "LinearProbeReuser": "modelreuse.reuse.linear_probe",
+    "ConcatProbeReuser": "modelreuse.reuse.concat_probe",
+    "ProbeEnsembleReuser": "modelreuse.reuse.probe_ensemble",
     "SingleReuser": "modelreuse.reuse.single",
 }
 

@@ -50,9 +50,10 @@ from modelreuse._registry import Registry
 from modelreuse.errors import InvalidTaskDataError
 
 REUSERS: Registry[type[ReuserBase]] = Registry("reuser", package="modelreuse.reuse")
-#: Reusers of a feature-extraction learnware (a PTM backbone) on raw rows: linear probe, ... Each is
-#: a scikit-learn estimator whose ``extractor`` parameter is the loaded
-#: :class:`~modelreuse.models.extractors.FeatureExtractor` (see :mod:`modelreuse.reuse.linear_probe`).
+#: Reusers of feature-extraction learnwares (PTM backbones) on raw rows: ``linear_probe`` (one
+#: extractor), ``concat_probe`` and ``probe_ensemble`` (the top-k). Each is a scikit-learn estimator
+#: whose ``extractor`` parameter is the loaded :class:`~modelreuse.models.extractors.FeatureExtractor`
+#: (see :mod:`modelreuse.reuse.linear_probe`), or whose ``extractors`` parameter is a sequence of them, best first.
 EXTRACTOR_REUSERS: Registry[type] = Registry("extractor reuser", package="modelreuse.reuse")
 TASK_TYPES = ("classification", "regression")
 POOLS = ("mixture", "ranking", "top1", "none")

@@ -56,12 +56,7 @@ class LinearProbeReuser(ClassifierMixin, BaseEstimator):
         if self.extractor is None:
             raise InvalidTaskDataError("a linear probe needs extractor=<a loaded feature extractor> "
                                        "(Dock.load_model of a feature_extraction learnware)")
-        y = np.asarray(y)
-        if y.ndim != 1 or len(y) != len(X):
-            raise InvalidTaskDataError(f"y must be 1-D with one label per row: {len(X)} rows, y of shape {y.shape}")
-        if len(np.unique(y)) < 2:
-            raise InvalidTaskDataError("a linear probe needs labelled rows of at least 2 classes; your labels have "
-                                       f"one ({y[0]!r}): add rows of another class")
+        y = check_probe_data([self.extractor], X, y, "a linear probe")
         features = self.extractor.features(X)
         self.head_ = make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=self.max_iter)).fit(features, y)
         self.classes_ = self.head_.classes_
@@ -75,11 +70,8 @@ class LinearProbeReuser(ClassifierMixin, BaseEstimator):
     @property
     def chosen_(self) -> list:
         """The extractor used, as the one candidate (for :meth:`ReusedModel.explain`)."""
-        from modelreuse.reuse.auto import Candidate
-
         check_is_fitted(self, "head_")
-        ext = self.extractor
-        return [Candidate(ext.learnware_id or ext.name, ext.name, ext, reason=self.reason)]
+        return extractor_candidates([self.extractor], self.reason)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""
@@ -93,3 +85,28 @@ class LinearProbeReuser(ClassifierMixin, BaseEstimator):
     def score(self, X, y, sample_weight=None) -> float:
         """Accuracy of ``predict(X)`` against ``y`` (labels compared as strings)."""
         return task_score("classification", y, self.predict(X), sample_weight)
+
+
+def check_probe_data(extractors, X, y, what: str) -> np.ndarray:
+    """``y`` as an array after checking that ``extractors`` is a non-empty sequence and that ``y``
+    holds one label per row of ``X`` and at least 2 classes (typed errors saying what to do)."""
+    if isinstance(extractors, (str, bytes)) or not hasattr(extractors, "__len__") or len(extractors) == 0 \
+            or any(not hasattr(e, "features") for e in extractors):
+        raise InvalidTaskDataError(f"{what} needs extractors=<loaded feature extractors> (Dock.load_model of "
+                                   "feature_extraction learnwares), one at least")
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != len(X):
+        raise InvalidTaskDataError(f"y must be 1-D with one label per row: {len(X)} rows, y of shape {y.shape}")
+    if len(np.unique(y)) < 2:
+        raise InvalidTaskDataError(f"{what} needs labelled rows of at least 2 classes; your labels have "
+                                   f"one ({y[0]!r}): add rows of another class")
+    return y
+
+
+def extractor_candidates(extractors, reason: str) -> list:
+    """The extractors as :class:`~modelreuse.reuse.auto.Candidate` objects, in order (the first
+    carries ``reason``; the others say their rank)."""
+    from modelreuse.reuse.auto import Candidate
+
+    return [Candidate(e.learnware_id or e.name, e.name, e, reason=reason if i == 0 else f"{reason} (rank {i + 1})")
+            for i, e in enumerate(extractors)]

@@ -15,10 +15,12 @@ A saved model is a folder holding exactly these files::
     learnwares/001.zip  (:meth:`Learnware.to_zip`), numbered in the order of ``model.json``'s
     ...                 ``packages``
 
-A reuser of one feature-extraction learnware (:data:`~modelreuse.reuse.base.EXTRACTOR_REUSERS`,
-e.g. the linear probe) is saved the same way: ``model.json``'s ``probe`` names it, its parameters
-and the learnware; ``state.skops`` holds its fitted head; ``learnwares/000.zip`` the extractor's
-package, from which the extractor is loaded again (never from the state).
+A reuser of feature-extraction learnwares (:data:`~modelreuse.reuse.base.EXTRACTOR_REUSERS`: the
+linear probe of one extractor, the concatenated probe or the probe ensemble of the top-k) is saved
+the same way: ``model.json``'s ``probe`` names it, its parameters and the learnware(s)
+(``learnware_ids``, best first, for a reuser of several); ``state.skops`` holds its fitted heads;
+``learnwares/000.zip``, ... the extractors' packages, from which the extractors are loaded again
+(never from the state).
 
 Loading trusts nothing in the folder: a file that is not one of the above (a pickle, say), a
 link, a missing package, a ``model.json`` that does not match :class:`SavedModel` (unknown reuser,
@@ -95,14 +97,17 @@ class SavedReuse(_Strict):
 
 
 class SavedProbe(_Strict):
-    """A reuser of one feature-extraction learnware (:data:`~modelreuse.reuse.base.EXTRACTOR_REUSERS`,
-    e.g. the linear probe): its registered name, its parameters but the extractor, and the
-    learnware whose package holds the extractor."""
+    """A reuser of feature-extraction learnwares (:data:`~modelreuse.reuse.base.EXTRACTOR_REUSERS`):
+    its registered name, its parameters but the extractor(s), and the learnware whose package holds
+    the (first) extractor; ``learnware_ids`` lists every extractor's learnware, in order, for a
+    reuser of several (``extractors`` parameter) and is empty for a reuser of one."""
 
     reuser: str
     learnware_id: Annotated[str, Field(min_length=1, max_length=256)]
     name: str
     params: dict[str, Param]
+    learnware_ids: Annotated[list[Annotated[str, Field(min_length=1, max_length=256)]], Field(max_length=100)] = \
+        Field(default_factory=list)
 
 
 class SavedModel(_Strict):
@@ -202,12 +207,19 @@ def _describe_probe(description: dict, outer: dict, model: ReusedModel, probe: A
     """A reuser of one feature extractor: its package, its parameters and its fitted state (the
     extractor itself is rebuilt from the package)."""
     candidates = probe.chosen_
-    params = {k: v for k, v in probe.get_params(deep=False).items() if k != "extractor"}
-    description.update(reuse=None, packages=[candidates[0].learnware_id],
-                       probe={"reuser": _extractor_reusers()[type(probe)], "learnware_id": candidates[0].learnware_id,
-                              "name": candidates[0].name, "params": params})
+    ids = [c.learnware_id for c in candidates]
+    params = {k: v for k, v in probe.get_params(deep=False).items() if k not in ("extractor", "extractors")}
+    description.update(reuse=None, packages=ids,
+                       probe={"reuser": _extractor_reusers()[type(probe)], "learnware_id": ids[0],
+                              "name": candidates[0].name, "params": params,
+                              "learnware_ids": ids if _takes_several(type(probe)) else []})
     state = {"model": outer, "ranking": model.ranking, "probe": _fitted_state(probe, exclude=())}
     return description, state, candidates
+
+
+def _takes_several(cls: type) -> bool:
+    """Whether an extractor reuser takes a sequence of extractors (``extractors``) rather than one."""
+    return "extractors" in cls._get_param_names()
 
 
 def _fitted_state(estimator: Any, exclude: tuple[str, ...], params: bool = False) -> dict[str, Any]:
@@ -321,10 +333,15 @@ def _read_description(directory: Path) -> SavedModel:
             raise ModelLoadError(f"{MODEL_JSON} is inconsistent: " + (f"unknown AutoReuser parameters {unknown}"
                                  if unknown else "its packages are not exactly the candidates' learnwares"))
     elif saved.probe is not None:
-        unknown = sorted(set(saved.probe.params) - set(EXTRACTOR_REUSERS.get(saved.probe.reuser)._get_param_names()))
-        if unknown or saved.packages != [saved.probe.learnware_id]:
+        cls = EXTRACTOR_REUSERS.get(saved.probe.reuser)
+        allowed = set(cls._get_param_names()) - {"extractor", "extractors"}
+        unknown = sorted(set(saved.probe.params) - allowed)
+        several = _takes_several(cls)
+        ids = saved.probe.learnware_ids if several else [saved.probe.learnware_id]
+        if unknown or not ids or saved.packages != ids or ids[0] != saved.probe.learnware_id \
+                or len(set(ids)) != len(ids) or (saved.probe.learnware_ids and not several):
             raise ModelLoadError(f"{MODEL_JSON} is inconsistent: " + (f"unknown {saved.probe.reuser} parameters {unknown}"
-                                 if unknown else "its one package is not the probed extractor's learnware"))
+                                 if unknown else "its packages are not exactly the probed extractors' learnwares"))
     elif saved.packages:
         raise ModelLoadError(f"{MODEL_JSON} is inconsistent: packages listed for a model that reuses none")
     if saved.encoder is not None:
@@ -409,10 +426,14 @@ def _load_packages(directory: Path, packages: list[str], trust: bool) -> dict[st
 
 
 def _rebuild_probe(saved: SavedProbe, loaded: dict[str, Candidate], state: dict) -> tuple[Any, Any]:
-    """The unfitted reuser of the loaded extractor and its fitted copy with the saved state."""
-    extractor = loaded[saved.learnware_id].model
-    extractor.learnware_id = saved.learnware_id
-    probe = EXTRACTOR_REUSERS.get(saved.reuser)(extractor=extractor, **saved.params)
+    """The unfitted reuser of the loaded extractor(s) and its fitted copy with the saved state."""
+    cls = EXTRACTOR_REUSERS.get(saved.reuser)
+    extractors = []
+    for learnware_id in saved.learnware_ids or [saved.learnware_id]:
+        extractors.append(loaded[learnware_id].model)
+        extractors[-1].learnware_id = learnware_id
+    probe = cls(extractors=tuple(extractors), **saved.params) if _takes_several(cls) else \
+        cls(extractor=extractors[0], **saved.params)
     fitted = clone(probe)
     vars(fitted).update(_part(state, "probe", dict))
     return probe, fitted
