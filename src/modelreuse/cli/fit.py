@@ -7,6 +7,15 @@ uses; never pickle). With ``--text-column`` the rows are that column's texts, em
 default text encoder. ``predict`` loads a saved model (every file checked) and writes one
 prediction per row of a table (and, for classification, one probability column per class).
 Paths may be relative (to the current directory).
+
+With ``--zoo ZOO`` (a dock of feature-extraction learnwares, a folder of their packages or a zip of
+them, e.g. from ``modelreuse zoo build``) ``fit`` reuses pre-trained models instead
+(``Client.fit(..., model_zoo_path=ZOO)``): the rows are the raw texts of ``--text-column`` or the
+images of ``--image-column`` (each cell the path of an image file relative to the table's folder,
+:mod:`modelreuse.datasets.image_files`), only the labelled rows are used, the extractors are ranked
+by transferability and the best is probed (``--reuser concat_probe`` / ``probe_ensemble``: the
+``--top-k`` best). ``predict`` on such a model takes the same ``--text-column`` or
+``--image-column`` (images relative to the folder of ``--data``).
 """
 
 from __future__ import annotations
@@ -21,7 +30,11 @@ from modelreuse.cli._common import DockOpt, JsonOpt, TokenOpt, console, emit, er
 DropOpt = typer.Option([], "--drop", help="A column of --data to leave out (repeatable), e.g. a row id the "
                                           "learnwares' table schemas do not list.")
 TextColumnOpt = typer.Option(None, help="The rows are the texts of this column (embedded with the default text "
-                                        "encoder); the other columns are not used.")
+                                        "encoder, or by the zoo's extractors with --zoo); the other columns are not "
+                                        "used.")
+ImageColumnOpt = typer.Option(None, help="With a zoo: the rows are the images whose files this column names (paths "
+                                         "relative to the table's folder; .png/.jpg/.jpeg/.bmp/.gif or .npy, all of "
+                                         "one size).")
 
 
 def fit(data: Path = typer.Option(..., help="Your labelled table (csv/tsv/parquet); rows without a label are "
@@ -30,7 +43,15 @@ def fit(data: Path = typer.Option(..., help="Your labelled table (csv/tsv/parque
         out: Path = typer.Option(..., help="Folder to save the fitted model in (new or empty)."),
         dock: str = DockOpt, token: str | None = TokenOpt, text_column: str | None = TextColumnOpt,
         drop: list[str] = DropOpt,
-        reuser: str = typer.Option("auto", help="auto, or a reuser's name (see `modelreuse.reuse.REUSERS`)."),
+        zoo: str | None = typer.Option(None, help="Reuse pre-trained feature extractors from this zoo instead of the "
+                                                  "dock's learnwares: a dock folder, a folder of learnware packages "
+                                                  "or a zip of them (`modelreuse zoo build`); needs --text-column or "
+                                                  "--image-column."),
+        image_column: str | None = ImageColumnOpt,
+        reuser: str = typer.Option("auto", help="auto, or a reuser's name (see `modelreuse.reuse.REUSERS`); with "
+                                                "--zoo: linear_probe (the default), concat_probe or probe_ensemble."),
+        top_k: int = typer.Option(3, help="With --zoo: how many of the best extractors concat_probe and "
+                                          "probe_ensemble combine."),
         task: str | None = typer.Option(None, help="classification | regression (default: inferred from --target)."),
         on_nothing_fits: str = typer.Option("raise", help="When no learnware fits: raise, train (a model on your "
                                                           "rows only) or reuse (the closest anyway)."),
@@ -42,6 +63,9 @@ def fit(data: Path = typer.Option(..., help="Your labelled table (csv/tsv/parque
 
     check_target(out)
     table = read_table_without(data, drop)
+    if zoo is not None or image_column is not None:
+        return _fit_zoo(zoo, table, data, target, text_column, image_column, out, reuser=reuser, top_k=top_k,
+                        task=task, trust=trust, as_json=as_json)
     training, unlabelled, encoder = _training_data(table, target, text_column)
     with err_console.status("searching the dock and fitting"):
         model = Client(dock=dock, trust=trust, token=token).fit(training, unlabelled_data=unlabelled, encoder=encoder,
@@ -56,7 +80,8 @@ def predict(model: Path = typer.Option(..., help="A model folder saved by `model
             data: Path = typer.Option(..., help="The rows to predict (csv/tsv/parquet)."),
             out: Path | None = typer.Option(None, help="Write the predictions here (.csv, .tsv or .parquet) instead "
                                                        "of stdout."),
-            text_column: str | None = TextColumnOpt, drop: list[str] = DropOpt,
+            text_column: str | None = TextColumnOpt, image_column: str | None = ImageColumnOpt,
+            drop: list[str] = DropOpt,
             trust: bool = typer.Option(False, help="Load a model whose saved state or learnwares need trust."),
             as_json: bool = JsonOpt) -> None:
     """Predict the rows of a table with a saved model: a `prediction` column, and `proba:<class>`
@@ -64,7 +89,17 @@ def predict(model: Path = typer.Option(..., help="A model folder saved by `model
     from modelreuse.reuse.reused_model import ReusedModel
 
     fitted = ReusedModel.load(model, trust=trust)
-    rows = _rows_for(fitted, read_table_without(data, drop), text_column)
+    table = read_table_without(data, drop)
+    modality = _zoo_modality(fitted)
+    if modality is not None:
+        rows = _raw_rows(table, data, modality, text_column, image_column)
+    elif image_column is not None:
+        from modelreuse.errors import SchemaError
+
+        raise SchemaError("--image-column is for models fitted on a zoo of image feature extractors; this model "
+                          "was not: leave it out")
+    else:
+        rows = _rows_for(fitted, table, text_column)
     predictions = _predictions(fitted, rows)
     if out is not None:
         _write(predictions, out)
@@ -76,6 +111,76 @@ def predict(model: Path = typer.Option(..., help="A model folder saved by `model
 
 
 # ---------------------------------------------------------------------- helpers
+def _fit_zoo(zoo: str | None, table, data: Path, target: str, text_column: str | None, image_column: str | None,
+             out: Path, *, reuser: str, top_k: int, task: str | None, trust: bool, as_json: bool) -> None:
+    """``fit --zoo``: the labelled raw texts or images of the table, reused from the zoo."""
+    from modelreuse.client import Client
+    from modelreuse.errors import InvalidTaskDataError, SchemaError
+
+    if zoo is None:
+        raise SchemaError("--image-column needs --zoo ZOO (a zoo of image feature extractors, e.g. from "
+                          "`modelreuse zoo build --preset image --out ZOO`)")
+    if (text_column is None) == (image_column is None):
+        raise SchemaError("with --zoo pass exactly one of --text-column (raw texts) or --image-column (image files)")
+    if target not in table.columns:
+        raise SchemaError(f"column {target!r} is not in your table; its columns: {', '.join(map(str, table.columns))}")
+    labelled = table[target].notna()
+    if not labelled.any():
+        raise InvalidTaskDataError(f"column {target!r} has no labels; a zoo is reused from labelled rows")
+    table = table[labelled].reset_index(drop=True)
+    modality = "text" if text_column is not None else "image"
+    rows = _raw_rows(table, data, modality, text_column, image_column)
+    with err_console.status("ranking the zoo's extractors and fitting"):
+        model = Client(trust=trust).fit((rows, table[target].to_numpy()), model_zoo_path=_zoo_location(zoo),
+                                        reuser=reuser, task_type=task, k=top_k)
+    model.save(out)
+    report = {"model": str(out), "zoo": zoo, "reuser": model.reuser, "task_type": model.task_type,
+              "chosen": model.chosen, "scores": model.selection_scores,
+              "ranking": [{"learnware_id": e.learnware_id, "name": e.name, "score": e.score} for e in model.ranking],
+              "explanation": model.explain().splitlines()}
+    emit(report, as_json, _render_fit)
+
+
+def _zoo_location(zoo: str) -> str | Path:
+    """A URL as given (``Client.fit`` says zoos are local), a path as a :class:`Path` that must exist."""
+    from modelreuse.errors import DockNotFoundError
+
+    if zoo.startswith(("http://", "https://")):
+        return zoo
+    path = Path(zoo)
+    if not path.exists():
+        raise DockNotFoundError(f"--zoo {zoo}: no such folder or zip; build a zoo with `modelreuse zoo build "
+                                "--preset text|image --out ZOO`")
+    return path
+
+
+def _raw_rows(table, data: Path, modality: str, text_column: str | None, image_column: str | None):
+    """The raw texts of ``text_column`` or the images of ``image_column`` (files relative to ``data``'s
+    folder) for a model of a zoo of ``modality`` extractors."""
+    from modelreuse.errors import SchemaError
+
+    column, flag = (text_column, "--text-column") if modality == "text" else (image_column, "--image-column")
+    other = image_column if modality == "text" else text_column
+    if column is None or column not in table.columns or other is not None:
+        raise SchemaError(f"this model takes {modality} rows (a zoo of {modality} feature extractors): pass {flag} "
+                          f"with one of the table's columns ({', '.join(map(str, table.columns))}) and no other "
+                          "row column")
+    if modality == "text":
+        return table[column].fillna("").astype(str).tolist()
+    from modelreuse.datasets.image_files import read_image_column
+
+    return read_image_column(table[column].tolist(), data.parent)
+
+
+def _zoo_modality(model) -> str | None:
+    """``"text"``/``"image"`` for a model that reuses feature extractors of a zoo, else ``None``."""
+    from modelreuse.models.extractors import FeatureExtractor
+
+    chosen = getattr(model.estimator_, "chosen_", None) or []
+    modalities = {c.model.modality for c in chosen if isinstance(c.model, FeatureExtractor)}
+    return modalities.pop() if len(modalities) == 1 else None
+
+
 def _training_data(table, target: str, text_column: str | None) -> tuple[tuple, Any, str | None]:
     """``(training_data, unlabelled_data, encoder)`` for ``Client.fit``: the table with its label
     column named, or (texts, labels) of the labelled rows plus the unlabelled rows' texts."""
