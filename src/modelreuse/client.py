@@ -178,7 +178,12 @@ class Client:
                 f"now: {dock!r} is a dock server. Pass model_zoo_path=a dock folder, a folder of learnware packages or "
                 f"a zip of them (e.g. `modelreuse zoo build --preset {modality} --out DOCK`), or pass encoder=... to "
                 "search the server's learnwares")
-        if modality is not None and dock.count(task_type="feature_extraction"):
+        if modality is not None and not dock.count(task_type="feature_extraction"):
+            raise EmptyDockError(
+                f"raw {modality} rows without an encoder are reused from a zoo of feature extractors, and this dock has "
+                f"none: pass model_zoo_path=a zoo (e.g. `modelreuse zoo build --preset {modality} --out ZOO`), or "
+                "encoder=... (e.g. 'all-MiniLM-L6-v2') to search the dock's learnwares with embedded rows")
+        if modality is not None:
             model = fit_zoo(dock, X_raw, y, modality, k=k, metric=metric, time_budget_s=time_budget_s, n_jobs=n_jobs,
                             trust=self.trust, task_type=task_type, ranker=ranker,
                             reuser="linear_probe" if reuser == "auto" else reuser)

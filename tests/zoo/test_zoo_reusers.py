@@ -13,7 +13,7 @@ from sklearn.base import clone
 
 from modelreuse import Client
 from modelreuse.dock import Dock, RemoteDock
-from modelreuse.errors import InvalidTaskDataError, ModelLoadError, RemoteDockError, UnknownNameError
+from modelreuse.errors import EmptyDockError, InvalidTaskDataError, ModelLoadError, RemoteDockError, UnknownNameError
 from modelreuse.reuse.base import EXTRACTOR_REUSERS
 from modelreuse.reuse.concat_probe import ConcatProbeReuser
 from modelreuse.reuse.linear_probe import LinearProbeReuser
@@ -116,3 +116,9 @@ def test_a_dock_server_as_zoo_is_a_typed_error(cr):
         Client().fit(training_data=(X, y), model_zoo_path="http://127.0.0.1:9")
     with pytest.raises(RemoteDockError, match="zoos are local only"):
         Client(dock=RemoteDock("http://127.0.0.1:9")).fit(training_data=(X, y))
+
+
+def test_raw_rows_on_a_dock_without_extractors_is_a_typed_error(cr, tmp_path):
+    X, y, _, _ = cr
+    with pytest.raises(EmptyDockError, match="this dock has none: pass model_zoo_path=a zoo"):
+        Client().fit(training_data=(X, y), model_zoo_path=Dock(tmp_path / "dock", create=True).root)
