@@ -14,8 +14,8 @@ build``, or a folder or zip of such packages) with labelled raw texts or images 
 (:func:`fit_zoo`): the extractors of the rows' modality are ranked by transferability (LogME) on
 the labelled rows through the dock's ``transferability`` selector, and the best is reused by a
 linear probe (or the top-k by a probe on their concatenated features, or by an ensemble of probes:
-``reuser="concat_probe"`` / ``"probe_ensemble"``). Zoos are local: a dock server's URL as the zoo is
-a :class:`RemoteDockError`.
+``reuser="concat_probe"`` / ``"probe_ensemble"``). A zoo on a dock server is downloaded into a
+temporary local dock first (:func:`modelreuse.dock.packages.dock_of_remote_zoo`): the rows stay here.
 
 The returned :class:`ReusedModel` is a scikit-learn estimator (``clone``, ``fit``, ``predict``,
 ``predict_proba`` for classification, ``classes_``, ``score``) that also says which learnwares it
@@ -36,7 +36,6 @@ from modelreuse.errors import (
     ModelLoadError,
     ModelPredictError,
     NothingFitsError,
-    RemoteDockError,
     SchemaError,
     UnknownNameError,
     UntrustedArtifactError,
@@ -160,8 +159,9 @@ class Client:
         are ranked on your labelled rows by the ``transferability`` selector (``metric``, default
         LogME; features extracted once per candidate with ``n_jobs`` joblib workers, within
         ``time_budget_s`` seconds) and the best is reused by a linear probe, or the ``k`` best by
-        ``reuser`` (:func:`fit_zoo`). A zoo must be local (a dock folder, a folder of packages or a
-        zip): raw rows against a dock server are a :class:`RemoteDockError`.
+        ``reuser`` (:func:`fit_zoo`). On a dock server, its extractors of that modality are
+        downloaded and validated into a temporary local dock first (the rows never leave this
+        machine); a dock with no extractor is an :class:`EmptyDockError`.
         """
         from modelreuse.dock.tables import is_table
         from modelreuse.selection.calibration import DEFAULT_ALPHA
@@ -172,12 +172,10 @@ class Client:
         dock = _open_zoo(model_zoo_path, self.token, self.trust) if model_zoo_path is not None else self.dock
         X_raw, y, unlabelled_data = _split_training_data(training_data, unlabelled_data)
         modality = raw_modality(X_raw) if encoder is None else None
-        if modality is not None and not hasattr(dock, "count"):  # a RemoteDock: no local zoo search
-            raise RemoteDockError(
-                f"raw {modality} rows without an encoder need a zoo of feature extractors, and zoos are local only for "
-                f"now: {dock!r} is a dock server. Pass model_zoo_path=a dock folder, a folder of learnware packages or "
-                f"a zip of them (e.g. `modelreuse zoo build --preset {modality} --out DOCK`), or pass encoder=... to "
-                "search the server's learnwares")
+        if modality is not None and not hasattr(dock, "count"):  # a RemoteDock: its zoo, made local
+            from modelreuse.dock.packages import dock_of_remote_zoo
+
+            dock = dock_of_remote_zoo(dock, modality, trust=self.trust)
         if modality is not None and not dock.count(task_type="feature_extraction"):
             raise EmptyDockError(
                 f"raw {modality} rows without an encoder are reused from a zoo of feature extractors, and this dock has "

@@ -129,4 +129,4 @@ def test_bad_image_tables_are_typed_errors(image_work, tmp_path):
     _rejects([*base[:-2], "--text-column", "file", "--data", image_work / "train.csv", "--out", tmp_path / "m"],
              "SchemaError", "exactly one of --text-column")
     _rejects(["fit", "--zoo", "http://127.0.0.1:9", "--data", image_work / "train.csv", "--target", "digit",
-              "--image-column", "file", "--out", tmp_path / "m"], "RemoteDockError", "zoos are local only")
+              "--image-column", "file", "--out", tmp_path / "m"], "RemoteDockError", "http://127.0.0.1:9")

@@ -1,7 +1,7 @@
 """The two reusers of the top-k extractors of a zoo (``concat_probe``: one probe on their
 concatenated features; ``probe_ensemble``: one probe each, probabilities averaged), chosen with
 ``Client.fit(..., reuser=...)`` on real TF-IDF/SVD extractors and SentEval CR; both save and load
-without pickle. A dock server as the zoo is a typed error."""
+without pickle. Raw rows on a dock without extractors are a typed error."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from sklearn.base import clone
 
 from modelreuse import Client
-from modelreuse.dock import Dock, RemoteDock
-from modelreuse.errors import EmptyDockError, InvalidTaskDataError, ModelLoadError, RemoteDockError, UnknownNameError
+from modelreuse.dock import Dock
+from modelreuse.errors import EmptyDockError, InvalidTaskDataError, ModelLoadError, UnknownNameError
 from modelreuse.reuse.base import EXTRACTOR_REUSERS
 from modelreuse.reuse.concat_probe import ConcatProbeReuser
 from modelreuse.reuse.linear_probe import LinearProbeReuser
@@ -108,14 +108,6 @@ def test_clone_and_bad_input(zoo, cr):
         Client().fit(training_data=(X, y), model_zoo_path=zoo.root, reuser="averaging")
     with pytest.raises(InvalidTaskDataError, match="k .* must be an integer >= 1"):
         Client().fit(training_data=(X, y), model_zoo_path=zoo.root, reuser="concat_probe", k=0)
-
-
-def test_a_dock_server_as_zoo_is_a_typed_error(cr):
-    X, y, _, _ = cr
-    with pytest.raises(RemoteDockError, match="zoos are local only for now"):
-        Client().fit(training_data=(X, y), model_zoo_path="http://127.0.0.1:9")
-    with pytest.raises(RemoteDockError, match="zoos are local only"):
-        Client(dock=RemoteDock("http://127.0.0.1:9")).fit(training_data=(X, y))
 
 
 def test_raw_rows_on_a_dock_without_extractors_is_a_typed_error(cr, tmp_path):

@@ -45,7 +45,8 @@ def fit(data: Path = typer.Option(..., help="Your labelled table (csv/tsv/parque
         drop: list[str] = DropOpt,
         zoo: str | None = typer.Option(None, help="Reuse pre-trained feature extractors from this zoo instead of the "
                                                   "dock's learnwares: a dock folder, a folder of learnware packages "
-                                                  "or a zip of them (`modelreuse zoo build`); needs --text-column or "
+                                                  "or a zip of them (`modelreuse zoo build`), or a dock server's URL "
+                                                  "(its extractors are downloaded; --token); needs --text-column or "
                                                   "--image-column."),
         image_column: str | None = ImageColumnOpt,
         reuser: str = typer.Option("auto", help="auto, or a reuser's name (see `modelreuse.reuse.REUSERS`); with "
@@ -65,7 +66,7 @@ def fit(data: Path = typer.Option(..., help="Your labelled table (csv/tsv/parque
     table = read_table_without(data, drop)
     if zoo is not None or image_column is not None:
         return _fit_zoo(zoo, table, data, target, text_column, image_column, out, reuser=reuser, top_k=top_k,
-                        task=task, trust=trust, as_json=as_json)
+                        task=task, trust=trust, token=token, as_json=as_json)
     training, unlabelled, encoder = _training_data(table, target, text_column)
     with err_console.status("searching the dock and fitting"):
         model = Client(dock=dock, trust=trust, token=token).fit(training, unlabelled_data=unlabelled, encoder=encoder,
@@ -112,7 +113,8 @@ def predict(model: Path = typer.Option(..., help="A model folder saved by `model
 
 # ---------------------------------------------------------------------- helpers
 def _fit_zoo(zoo: str | None, table, data: Path, target: str, text_column: str | None, image_column: str | None,
-             out: Path, *, reuser: str, top_k: int, task: str | None, trust: bool, as_json: bool) -> None:
+             out: Path, *, reuser: str, top_k: int, task: str | None, trust: bool, token: str | None,
+             as_json: bool) -> None:
     """``fit --zoo``: the labelled raw texts or images of the table, reused from the zoo."""
     from modelreuse.client import Client
     from modelreuse.errors import InvalidTaskDataError, SchemaError
@@ -131,7 +133,7 @@ def _fit_zoo(zoo: str | None, table, data: Path, target: str, text_column: str |
     modality = "text" if text_column is not None else "image"
     rows = _raw_rows(table, data, modality, text_column, image_column)
     with err_console.status("ranking the zoo's extractors and fitting"):
-        model = Client(trust=trust).fit((rows, table[target].to_numpy()), model_zoo_path=_zoo_location(zoo),
+        model = Client(trust=trust, token=token).fit((rows, table[target].to_numpy()), model_zoo_path=_zoo_location(zoo),
                                         reuser=reuser, task_type=task, k=top_k)
     model.save(out)
     report = {"model": str(out), "zoo": zoo, "reuser": model.reuser, "task_type": model.task_type,
@@ -142,7 +144,8 @@ def _fit_zoo(zoo: str | None, table, data: Path, target: str, text_column: str |
 
 
 def _zoo_location(zoo: str) -> str | Path:
-    """A URL as given (``Client.fit`` says zoos are local), a path as a :class:`Path` that must exist."""
+    """A dock server's URL as given (its zoo is downloaded, ``Client.fit``), a path as a :class:`Path`
+    that must exist."""
     from modelreuse.errors import DockNotFoundError
 
     if zoo.startswith(("http://", "https://")):
