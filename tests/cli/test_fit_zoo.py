@@ -39,7 +39,9 @@ def text_work(tmp_path_factory):
     Dock(root / "zoo", create=True).submit_many(
         text_extractor_packages(root / "packages", sources=("sms_spam",)), validate=False)
     X, y, X_test, y_test = senteval_cr(train=150, test=200)
-    pd.DataFrame({"review": X, "label": y}).to_csv(root / "train.csv", index=False)
+    labels = pd.Series(y.astype(int), dtype=float)
+    labels.iloc[0] = np.nan  # an unlabelled row: not used, and the labels are read as floats
+    pd.DataFrame({"review": X, "label": labels}).to_csv(root / "train.csv", index=False)
     pd.DataFrame({"review": X_test, "label": y_test}).to_csv(root / "test.csv", index=False)
     return root
 
@@ -81,10 +83,10 @@ def test_fit_and_predict_texts_on_a_zoo(text_work, tmp_path):
                       "--top-k", "2")
     assert report["reuser"] == "probe_ensemble" and len(report["chosen"]) == 2 and len(report["ranking"]) == 2
     assert [c["learnware_id"] for c in report["chosen"]] == [e["learnware_id"] for e in report["ranking"]]
-    assert any("probabilities averaged" in line for line in report["explanation"])
+    assert any("probabilities averaged, from your 149 labelled rows" in line for line in report["explanation"])
     result = cli_json("predict", "--model", tmp_path / "model", "--data", text_work / "test.csv",
                       "--text-column", "review", "--out", tmp_path / "preds.csv")
-    assert result["n_rows"] == 200
+    assert result["n_rows"] == 200 and result["columns"] == ["prediction", "proba:0", "proba:1"]
     preds, test = pd.read_csv(tmp_path / "preds.csv"), pd.read_csv(text_work / "test.csv")
     model = ReusedModel.load(tmp_path / "model")
     np.testing.assert_array_equal(preds["prediction"], model.predict(test["review"].tolist()))

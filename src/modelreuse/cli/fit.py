@@ -116,6 +116,8 @@ def _fit_zoo(zoo: str | None, table, data: Path, target: str, text_column: str |
              out: Path, *, reuser: str, top_k: int, task: str | None, trust: bool, token: str | None,
              as_json: bool) -> None:
     """``fit --zoo``: the labelled raw texts or images of the table, reused from the zoo."""
+    import numpy as np
+
     from modelreuse.client import Client
     from modelreuse.errors import InvalidTaskDataError, SchemaError
 
@@ -132,8 +134,11 @@ def _fit_zoo(zoo: str | None, table, data: Path, target: str, text_column: str |
     table = table[labelled].reset_index(drop=True)
     modality = "text" if text_column is not None else "image"
     rows = _raw_rows(table, data, modality, text_column, image_column)
+    labels = table[target].to_numpy()
+    if labels.dtype.kind == "f" and np.all(labels == np.round(labels)):  # int labels read as floats (a missing one)
+        labels = labels.astype(np.int64)
     with err_console.status("ranking the zoo's extractors and fitting"):
-        model = Client(trust=trust, token=token).fit((rows, table[target].to_numpy()), model_zoo_path=_zoo_location(zoo),
+        model = Client(trust=trust, token=token).fit((rows, labels), model_zoo_path=_zoo_location(zoo),
                                         reuser=reuser, task_type=task, k=top_k)
     model.save(out)
     report = {"model": str(out), "zoo": zoo, "reuser": model.reuser, "task_type": model.task_type,
