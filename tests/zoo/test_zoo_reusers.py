@@ -88,10 +88,11 @@ def test_saved_without_pickle_and_predicts_the_same(models, cr, tmp_path, name):
     loaded = ReusedModel.load(folder)
     np.testing.assert_allclose(loaded.predict_proba(X_test), model.predict_proba(X_test))
     assert loaded.explain() == model.explain() and loaded.reuser == name
-    saved["probe"]["learnware_ids"] = saved["probe"]["learnware_ids"][::-1]  # packages no longer match
-    (folder / "model.json").write_text(json.dumps(saved))
-    with pytest.raises(ModelLoadError, match="not exactly the probed extractors"):
-        ReusedModel.load(folder)
+    for key, value in (("learnware_ids", saved["probe"]["learnware_ids"][::-1]),  # packages no longer match
+                       ("reuser", "linear_probe")):  # a reuser of one extractor listing three
+        (folder / "model.json").write_text(json.dumps({**saved, "probe": {**saved["probe"], key: value}}))
+        with pytest.raises(ModelLoadError, match="not exactly the probed extractors"):
+            ReusedModel.load(folder)
 
 
 def test_clone_and_bad_input(zoo, cr):
