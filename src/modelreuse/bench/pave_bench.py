@@ -286,7 +286,8 @@ def evaluate_task(run: _Run, name: str, ids: dict[str, str]) -> dict[str, Any]:
     task_vector.save(run.task_vector_path(name))
     own = tuple(ids[learnware_name(name, t)] for t in TWINS)
     found = _search(run.dock, task_vector, Task(X=data.features["user"], y=data.labels("user"),
-                                                encoder=ENCODERS[config.modality], seed=config.seed), len(ids), own)
+                                                task_type="classification", encoder=ENCODERS[config.modality],
+                                                seed=config.seed), len(ids), own)
     models = {n: run.dock.load_model(i) for n, i in ids.items()}
     as_is = {n: _as_is(m, data) for n, m in models.items()}
     others = [n for n in ids if ids[n] not in own]
