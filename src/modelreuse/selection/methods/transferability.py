@@ -30,7 +30,6 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from joblib import Parallel, delayed
 
 from modelreuse.errors import EmptyDockError, InvalidTaskDataError
 from modelreuse.selection.base import SELECTORS, Candidates
@@ -132,6 +131,8 @@ class TransferabilitySearch:
         """Fill ``query.features`` (and ``proba``) batch by batch within the time budget; return the
         seconds per candidate and the ids left unscored. Outputs already in the query (an earlier
         search with it) are not extracted again."""
+        from joblib import Parallel, delayed  # here: every search imports the selector modules
+
         start = time.perf_counter()
         done = [c["id"] for c in cards if c["id"] in query.features and (not with_proba or c["id"] in query.proba)]
         seconds = dict.fromkeys(done, 0.0)
