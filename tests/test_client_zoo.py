@@ -39,7 +39,8 @@ def cr():
 @pytest.fixture(scope="module")
 def text_model(text_dock, cr):
     X, y, _, _ = cr
-    return Client().fit(training_data=(X, y), model_zoo_path=text_dock.root)
+    return Client().fit(training_data=(X, y), model_zoo_path=text_dock.root, reuser="linear_probe")  # auto: CV, see
+    # tests/zoo/test_coupled_choice.py
 
 
 def test_text_zoo_selects_by_logme_and_probes(text_model, cr):
@@ -142,5 +143,5 @@ def test_a_trained_metric_ensemble_ranks_when_given(text_dock, cr):
     model = Client().fit(training_data=(X, y), model_zoo_path=text_dock.root, ranker=(ranker, metrics))
     assert model.ranking.method == "transferability:ensemble" and len(model.ranking) == 4
     assert set(model.ranking[0].details["scores"]) == {"logme", "nce"}
-    assert "learned metric ensemble" in model.explain() and model.reuser == "linear_probe"
+    assert "learned metric ensemble" in model.explain() and "coupled choice" in model.explain()
     assert model.score(X_test, y_test) > 0.5

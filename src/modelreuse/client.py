@@ -12,9 +12,11 @@ decides: raise, train on the user's own rows, or reuse anyway.
 A zoo of pre-trained models (a dock of feature-extraction learnwares, e.g. from ``modelreuse zoo
 build``, or a folder or zip of such packages) with labelled raw texts or images goes another way
 (:func:`fit_zoo`): the extractors of the rows' modality are ranked by transferability (LogME) on
-the labelled rows through the dock's ``transferability`` selector, and the best is reused by a
-linear probe (or the top-k by a probe on their concatenated features, or by an ensemble of probes:
-``reuser="concat_probe"`` / ``"probe_ensemble"``). A zoo on a dock server is downloaded into a
+the labelled rows through the dock's ``transferability`` selector; with ``reuser="auto"`` the
+(model, adaptation) pair is then chosen by stratified cross-validation on the rows
+(:mod:`modelreuse.reuse.coupled`: the probe on each of the top 3, the concatenated probe and the
+probe ensemble of the top k), else the named reuser is fitted (``"linear_probe"``: the best;
+``"concat_probe"`` / ``"probe_ensemble"``: the top k). A zoo on a dock server is downloaded into a
 temporary local dock first (:func:`modelreuse.dock.packages.dock_of_remote_zoo`): the rows stay here.
 
 The returned :class:`ReusedModel` is a scikit-learn estimator (``clone``, ``fit``, ``predict``,
@@ -24,6 +26,7 @@ chose and why (``explain()``).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,9 +113,10 @@ class Client:
                 path holding none of these is a :class:`DockNotFoundError`.
             unlabelled_data: extra rows without labels (used for the task spec and job selection).
             reuser: ``"auto"``, ``"single"`` or a name in :data:`modelreuse.reuse.REUSERS`; on a zoo
-                of feature extractors, ``"auto"`` (the linear probe) or a name in
+                of feature extractors, ``"auto"`` (the coupled choice: pairs of extractor and reuser
+                compared by stratified CV accuracy, :mod:`modelreuse.reuse.coupled`) or a name in
                 :data:`modelreuse.reuse.EXTRACTOR_REUSERS`: ``"linear_probe"`` (the best extractor),
-                ``"concat_probe"`` or ``"probe_ensemble"`` (the ``k`` best).
+                ``"concat_probe"`` or ``"probe_ensemble"`` (the ``k`` best), fitted without CV.
             task_type: ``"classification"``/``"regression"``; inferred from ``y`` if omitted.
             encoder: encode raw text/images with this encoder first (e.g. ``"all-MiniLM-L6-v2"``).
             max_learnwares: size limit of the mixture.
@@ -127,8 +131,9 @@ class Client:
                 :data:`modelreuse.selection.calibration.DEFAULT_ALPHA`, 0.01).
             metric: for a zoo of feature extractors, the transferability metric that ranks them
                 (a name of :data:`modelreuse.selection.transferability.METRICS`; default LogME).
-            time_budget_s: for a zoo, the seconds feature extraction may take (``None``: no
-                limit); extractors not reached are listed in ``explain()`` as not scored.
+            time_budget_s: for a zoo, the seconds feature extraction and the coupled choice may take
+                (``None``: no limit); extractors not reached are listed in ``explain()`` as not
+                scored, pairs not reached as not tried.
             n_jobs: for a zoo, extractors run at a time (joblib, threads).
             ranker: for a zoo, a trained learned metric ensemble as ``(MetricEnsembleRanker fitted on
                 past tasks, the metric names of its score columns in order)``; it then ranks the
@@ -158,8 +163,9 @@ class Client:
         array ``(n, H, W[, 3])``) with labels and no ``encoder``, the extractors of that modality
         are ranked on your labelled rows by the ``transferability`` selector (``metric``, default
         LogME; features extracted once per candidate with ``n_jobs`` joblib workers, within
-        ``time_budget_s`` seconds) and the best is reused by a linear probe, or the ``k`` best by
-        ``reuser`` (:func:`fit_zoo`). On a dock server, its extractors of that modality are
+        ``time_budget_s`` seconds); with ``reuser="auto"`` the (extractor, reuser) pair is chosen by
+        stratified CV on your rows from those features and refitted on all rows, else the best is
+        reused by the linear probe or the ``k`` best by ``reuser`` (:func:`fit_zoo`). On a dock server, its extractors of that modality are
         downloaded and validated into a temporary local dock first (the rows never leave this
         machine); a dock with no extractor is an :class:`EmptyDockError`.
         """
@@ -183,8 +189,7 @@ class Client:
                 "encoder=... (e.g. 'all-MiniLM-L6-v2') to search the dock's learnwares with embedded rows")
         if modality is not None:
             model = fit_zoo(dock, X_raw, y, modality, k=k, metric=metric, time_budget_s=time_budget_s, n_jobs=n_jobs,
-                            trust=self.trust, task_type=task_type, ranker=ranker,
-                            reuser="linear_probe" if reuser == "auto" else reuser)
+                            trust=self.trust, task_type=task_type, ranker=ranker, reuser=reuser)
             model._zoo = dock  # a temporary dock of packages lives as long as the model (its packages are saved with it)
             return model
         task_type = task_type or (None if y is None else _infer_task_type(y))
@@ -241,9 +246,14 @@ def raw_modality(X) -> str | None:
 
 def fit_zoo(dock: Dock, X, y, modality: str, *, k: int = 5, metric: str = "logme", time_budget_s: float | None = None,
             n_jobs: int = 1, trust: bool = False, task_type: str | None = None, ranker: tuple | None = None,
-            reuser: str = "linear_probe") -> ReusedModel:
+            reuser: str = "auto") -> ReusedModel:
     """Select a feature extractor of ``modality`` from ``dock`` on the labelled raw rows ``(X, y)`` and
-    reuse it with a linear probe (:class:`~modelreuse.reuse.linear_probe.LinearProbeReuser`), or reuse
+    reuse it. ``reuser="auto"``: the coupled choice (:func:`modelreuse.reuse.coupled.choose_pair`): the
+    linear probe on each of the top 3 extractors, ``concat_probe`` and ``probe_ensemble`` over the top
+    ``k`` are compared by stratified CV accuracy on ``(X, y)`` from the features the ranking extracted
+    (within what is left of ``time_budget_s``), and the winner is refitted on all rows; a class with
+    fewer than 2 rows falls back to the top extractor's probe, with a note. Otherwise reuse the best
+    with a linear probe (:class:`~modelreuse.reuse.linear_probe.LinearProbeReuser`), or
     the ``k`` best with ``reuser`` (a name in :data:`~modelreuse.reuse.base.EXTRACTOR_REUSERS` whose
     estimator takes ``extractors``: ``concat_probe``, ``probe_ensemble``). ``ranker``:
     ``(fitted MetricEnsembleRanker, its metric names)`` to rank by the learned ensemble instead.
@@ -261,7 +271,8 @@ def fit_zoo(dock: Dock, X, y, modality: str, *, k: int = 5, metric: str = "logme
     from modelreuse.reuse.reused_model import ReusedModel
     from modelreuse.selection.methods.transferability import ExtractorQuery
 
-    if reuser not in EXTRACTOR_REUSERS:
+    started = time.perf_counter()
+    if reuser != "auto" and reuser not in EXTRACTOR_REUSERS:
         raise UnknownNameError(f"reuser {reuser!r} does not reuse a zoo of feature extractors; on a zoo pass reuser="
                                f"'auto' or one of {', '.join(EXTRACTOR_REUSERS.names())}")
     if not isinstance(k, int) or k < 1:
@@ -293,20 +304,33 @@ def fit_zoo(dock: Dock, X, y, modality: str, *, k: int = 5, metric: str = "logme
     ensemble = {} if ranker is None else {"ranker": ranker[0], "ranker_metrics": tuple(ranker[1])}
     ranking = dock.search(query, method="transferability", k=max(k, pool), metric=metric, n_jobs=n_jobs,
                           time_budget_s=time_budget_s, task_type="feature_extraction", modality=modality, **ensemble)
+    choice = None
+    if reuser == "auto":  # the coupled choice of (model, adaptation) by CV on the rows (modelreuse.reuse.coupled)
+        from modelreuse.reuse.coupled import choose_pair
+
+        choice = choose_pair([(e.learnware_id, e.name) for e in ranking], query.features, y, k=k,
+                             time_budget_s=time_budget_s, started=started)
+        reuser, top = choice.pair.reuser, [next(e for e in ranking if e.learnware_id == i) for i in choice.pair.ids]
     best, cls = ranking[0], EXTRACTOR_REUSERS.get(reuser)
-    top = list(ranking)[:k] if "extractors" in cls._get_param_names() else [best]
+    if choice is None:
+        top = list(ranking)[:k] if "extractors" in cls._get_param_names() else [best]
     for entry in top:  # the probe reuses the features selection extracted
         load(entry.learnware_id).remember(X, query.features[entry.learnware_id])
     if len(top) == 1 and "extractor" in cls._get_param_names():
-        probe = cls(load(best.learnware_id), reason=f"best of {ranking.details['candidates']} extractors by {best.reason}")
+        rank = [e.learnware_id for e in ranking].index(top[0].learnware_id) + 1
+        why = (f"best of {ranking.details['candidates']} extractors by {top[0].reason}" if rank == 1 else
+               f"rank {rank} of {ranking.details['candidates']} extractors by {top[0].reason}")
+        probe = cls(load(top[0].learnware_id), reason=why + ("; its probe won the coupled choice" if choice else ""))
     else:
         probe = cls(extractors=tuple(load(e.learnware_id) for e in top),
-                    reason=f"top {len(top)} of {ranking.details['candidates']} extractors by {ranking.method}")
+                    reason=f"top {len(top)} of {ranking.details['candidates']} extractors by {ranking.method}"
+                    + ("; won the coupled choice" if choice else ""))
     notes = (f"selection: {ranking.method} over the {modality} feature extractors of the zoo:",
              *(f"  {r}. {e.name} [{e.learnware_id}]: score {e.score:.4g} ({e.details['feature_size']}-d features, "
                f"{e.details['extract_seconds']:.2f} s to extract)" for r, e in enumerate(ranking, start=1)),
              *([f"  not scored (time budget of {time_budget_s} s spent): {', '.join(ranking.details['unscored'])}"]
-               if ranking.details["unscored"] else []))
+               if ranking.details["unscored"] else []),
+             *(choice.notes if choice else ()))
     return ReusedModel(estimator=probe, ranking=ranking, skipped=notes).fit(X, y)
 
 

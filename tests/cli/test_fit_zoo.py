@@ -100,7 +100,8 @@ def test_fit_and_predict_image_files_on_a_zoo(image_work, tmp_path, monkeypatch)
     monkeypatch.chdir(image_work)  # relative paths: the zoo, the tables, the images relative to the tables
     report = cli_json("fit", "--zoo", "zoo", "--data", "train.csv", "--target", "digit", "--image-column", "file",
                       "--out", tmp_path / "model")
-    assert report["reuser"] == "linear_probe" and len(report["ranking"]) == 2
+    assert report["reuser"] in ("linear_probe", "concat_probe", "probe_ensemble") and len(report["ranking"]) == 2
+    assert any(line.startswith("coupled choice: ") for line in report["explanation"])
     result = cli_json("predict", "--model", tmp_path / "model", "--data", "test.csv", "--image-column", "file")
     test = pd.read_csv("test.csv")
     assert result["n_rows"] == 80 and set(result["columns"]) == {"prediction", "proba:3", "proba:8"}

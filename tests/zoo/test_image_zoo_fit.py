@@ -40,7 +40,8 @@ def test_image_zoo_fit_on_mnist_digits(image_dock):
     keep = np.random.default_rng(1).permutation(np.flatnonzero(np.isin(labels, (3, 8))))
     train, test = keep[:60], keep[60:160]
     model = Client().fit(training_data=(images[train], labels[train]), model_zoo_path=image_dock.root)
-    assert model.reuser == "linear_probe" and len(model.ranking) == 2
+    assert model.reuser in ("linear_probe", "concat_probe", "probe_ensemble") and len(model.ranking) == 2
+    assert "pairs compared by 5-fold stratified CV accuracy" in model.explain()  # the coupled choice
     assert model.score(images[test], labels[test]) > 0.8
     with pytest.raises(InvalidTaskDataError, match=r"images must be .*got shape \(60, 28, 28, 2\)"):
         Client().fit(training_data=(np.zeros((60, 28, 28, 2), np.uint8), labels[train]), model_zoo_path=image_dock.root)

@@ -13,8 +13,9 @@ them, e.g. from ``modelreuse zoo build``) ``fit`` reuses pre-trained models inst
 (``Client.fit(..., model_zoo_path=ZOO)``): the rows are the raw texts of ``--text-column`` or the
 images of ``--image-column`` (each cell the path of an image file relative to the table's folder,
 :mod:`modelreuse.datasets.image_files`), only the labelled rows are used, the extractors are ranked
-by transferability and the best is probed (``--reuser concat_probe`` / ``probe_ensemble``: the
-``--top-k`` best). ``predict`` on such a model takes the same ``--text-column`` or
+by transferability and the (extractor, reuser) pair is chosen by cross-validation on the rows
+(:mod:`modelreuse.reuse.coupled`), or the named ``--reuser`` is fitted (``linear_probe``: the best;
+``concat_probe`` / ``probe_ensemble``: the ``--top-k`` best). ``predict`` on such a model takes the same ``--text-column`` or
 ``--image-column`` (images relative to the folder of ``--data``).
 """
 
@@ -50,9 +51,10 @@ def fit(data: Path = typer.Option(..., help="Your labelled table (csv/tsv/parque
                                                   "--image-column."),
         image_column: str | None = ImageColumnOpt,
         reuser: str = typer.Option("auto", help="auto, or a reuser's name (see `modelreuse.reuse.REUSERS`); with "
-                                                "--zoo: linear_probe (the default), concat_probe or probe_ensemble."),
+                                                "--zoo: auto (pairs compared by CV), linear_probe, concat_probe or "
+                                                "probe_ensemble."),
         top_k: int = typer.Option(3, help="With --zoo: how many of the best extractors concat_probe and "
-                                          "probe_ensemble combine."),
+                                          "probe_ensemble combine (also in the auto comparison)."),
         task: str | None = typer.Option(None, help="classification | regression (default: inferred from --target)."),
         on_nothing_fits: str = typer.Option("raise", help="When no learnware fits: raise, train (a model on your "
                                                           "rows only) or reuse (the closest anyway)."),
