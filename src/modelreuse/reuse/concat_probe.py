@@ -20,19 +20,16 @@ standardised probe. Classification only.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from modelreuse.reuse.base import EXTRACTOR_REUSERS, task_score
-from modelreuse.reuse.linear_probe import check_probe_data, extractor_candidates
+from modelreuse.reuse.base import EXTRACTOR_REUSERS
+from modelreuse.reuse.linear_probe import TopKProbeBase, check_probe_data
 
 
 @EXTRACTOR_REUSERS.register("concat_probe", task_types=("classification",),
                             help="one logistic regression on the concatenated frozen features of the top-k extractors")
-class ConcatProbeReuser(ClassifierMixin, BaseEstimator):
+class ConcatProbeReuser(TopKProbeBase):
     """``ConcatProbeReuser(extractors).fit(raw_X, y)``: a scikit-learn classifier on raw texts or images.
 
     Args:
@@ -47,11 +44,7 @@ class ConcatProbeReuser(ClassifierMixin, BaseEstimator):
     ``n_features_in_``, ``reuser_`` (``"concat_probe"``) and ``notes_``.
     """
 
-    def __init__(self, extractors: Any = (), C: float = 1.0, max_iter: int = 1000, reason: str = ""):
-        self.extractors = extractors
-        self.C = C
-        self.max_iter = max_iter
-        self.reason = reason
+    _fitted = "head_"
 
     def fit(self, X, y):
         """Extract each extractor's features of the raw rows ``X`` and fit the probe on their concatenation."""
@@ -83,19 +76,9 @@ class ConcatProbeReuser(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "head_")
         return self._scaled(np.hstack([e.features(X) for e in self.extractors]))
 
-    @property
-    def chosen_(self) -> list:
-        """The extractors used, best first (for :meth:`ReusedModel.explain`)."""
-        check_is_fitted(self, "head_")
-        return extractor_candidates(self.extractors, self.reason)
-
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""
         return self.head_.predict_proba(self._features(X))
 
     def predict(self, X) -> np.ndarray:
         return self.head_.predict(self._features(X))
-
-    def score(self, X, y, sample_weight=None) -> float:
-        """Accuracy of ``predict(X)`` against ``y`` (labels compared as strings)."""
-        return task_score("classification", y, self.predict(X), sample_weight)

@@ -87,6 +87,30 @@ class LinearProbeReuser(ClassifierMixin, BaseEstimator):
         return task_score("classification", y, self.predict(X), sample_weight)
 
 
+class TopKProbeBase(ClassifierMixin, BaseEstimator):
+    """What the reusers of several top-ranked extractors share (:mod:`~modelreuse.reuse.concat_probe`,
+    :mod:`~modelreuse.reuse.probe_ensemble`): their parameters, ``chosen_`` and ``score``.
+    ``_fitted`` names the attribute whose presence means fitted."""
+
+    _fitted = ""
+
+    def __init__(self, extractors: Any = (), C: float = 1.0, max_iter: int = 1000, reason: str = ""):
+        self.extractors = extractors
+        self.C = C
+        self.max_iter = max_iter
+        self.reason = reason
+
+    @property
+    def chosen_(self) -> list:
+        """The extractors used, best first (for :meth:`ReusedModel.explain`)."""
+        check_is_fitted(self, self._fitted)
+        return extractor_candidates(self.extractors, self.reason)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy of ``predict(X)`` against ``y`` (labels compared as strings)."""
+        return task_score("classification", y, self.predict(X), sample_weight)
+
+
 def check_probe_data(extractors, X, y, what: str) -> np.ndarray:
     """``y`` as an array after checking that ``extractors`` is a non-empty sequence and that ``y``
     holds one label per row of ``X`` and at least 2 classes (typed errors saying what to do)."""

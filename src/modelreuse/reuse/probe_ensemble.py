@@ -17,19 +17,16 @@ disagree. Classification only.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from modelreuse.reuse.base import EXTRACTOR_REUSERS, task_score
-from modelreuse.reuse.linear_probe import check_probe_data, extractor_candidates
+from modelreuse.reuse.base import EXTRACTOR_REUSERS
+from modelreuse.reuse.linear_probe import TopKProbeBase, check_probe_data
 
 
 @EXTRACTOR_REUSERS.register("probe_ensemble", task_types=("classification",),
                             help="one logistic regression per top-k extractor, their probabilities averaged")
-class ProbeEnsembleReuser(ClassifierMixin, BaseEstimator):
+class ProbeEnsembleReuser(TopKProbeBase):
     """``ProbeEnsembleReuser(extractors).fit(raw_X, y)``: a scikit-learn classifier on raw texts or images.
 
     Args:
@@ -43,11 +40,7 @@ class ProbeEnsembleReuser(ClassifierMixin, BaseEstimator):
     ``classes_``, ``n_features_in_`` (the summed widths), ``reuser_`` (``"probe_ensemble"``) and ``notes_``.
     """
 
-    def __init__(self, extractors: Any = (), C: float = 1.0, max_iter: int = 1000, reason: str = ""):
-        self.extractors = extractors
-        self.C = C
-        self.max_iter = max_iter
-        self.reason = reason
+    _fitted = "heads_"
 
     def fit(self, X, y):
         """Extract each extractor's features of the raw rows ``X`` and fit one probe on each."""
@@ -73,12 +66,6 @@ class ProbeEnsembleReuser(ClassifierMixin, BaseEstimator):
                        "(top-k reuse as in You et al. 2022, averaged as a deep ensemble)"]
         return self
 
-    @property
-    def chosen_(self) -> list:
-        """The extractors used, best first (for :meth:`ReusedModel.explain`)."""
-        check_is_fitted(self, "heads_")
-        return extractor_candidates(self.extractors, self.reason)
-
     def predict_proba(self, X) -> np.ndarray:
         """The mean of the probes' class probabilities, columns in the order of ``classes_``."""
         check_is_fitted(self, "heads_")
@@ -86,7 +73,3 @@ class ProbeEnsembleReuser(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-    def score(self, X, y, sample_weight=None) -> float:
-        """Accuracy of ``predict(X)`` against ``y`` (labels compared as strings)."""
-        return task_score("classification", y, self.predict(X), sample_weight)
