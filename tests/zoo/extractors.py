@@ -15,6 +15,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import Normalizer
 
 from modelreuse.datasets.text import source_corpora, target_tasks
+from modelreuse.dock import Dock
 from modelreuse.learnware import Learnware
 from tests.conftest import DATA
 
@@ -43,6 +44,13 @@ def text_extractor_packages(folder: Path, sources=SOURCES, dims=DIMS) -> list[Pa
                                                    modality="text", feature_size=dim, classes=classes,
                                                    source_data=source).root)
     return paths
+
+
+def text_zoo(tmp_path_factory) -> Dock:
+    """A dock holding :func:`text_extractor_packages` (submitted unvalidated: built here)."""
+    dock = Dock(tmp_path_factory.mktemp("zoo"))
+    dock.submit_many(text_extractor_packages(tmp_path_factory.mktemp("packages")), validate=False)
+    return dock
 
 
 def senteval_cr(train: int = 300, test: int = 600, seed: int = 0) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:

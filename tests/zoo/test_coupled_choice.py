@@ -12,22 +12,18 @@ import pytest
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from modelreuse import Client
-from modelreuse.dock import Dock
 from modelreuse.models.extractors import FeatureExtractor
 from modelreuse.reuse.coupled import CachedFeatures, candidate_pairs, choose_pair
 from modelreuse.reuse.linear_probe import LinearProbeReuser
 from modelreuse.reuse.reused_model import ReusedModel
-from tests.zoo.extractors import senteval_cr, text_extractor_packages
+from tests.zoo.extractors import senteval_cr, text_zoo
 
 PAIR_LINE = re.compile(r"^  (.+): CV accuracy (\d\.\d{3}) ± (\d\.\d{3}) \(", re.M)
 
 
 @pytest.fixture(scope="module")
 def zoo(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("packages")
-    dock = Dock(tmp_path_factory.mktemp("zoo"))
-    dock.submit_many(text_extractor_packages(folder), validate=False)
-    return dock
+    return text_zoo(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -19,15 +19,12 @@ from modelreuse.reuse.concat_probe import ConcatProbeReuser
 from modelreuse.reuse.linear_probe import LinearProbeReuser
 from modelreuse.reuse.probe_ensemble import ProbeEnsembleReuser
 from modelreuse.reuse.reused_model import ReusedModel
-from tests.zoo.extractors import senteval_cr, text_extractor_packages
+from tests.zoo.extractors import senteval_cr, text_zoo
 
 
 @pytest.fixture(scope="module")
 def zoo(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("packages")
-    dock = Dock(tmp_path_factory.mktemp("zoo"))
-    dock.submit_many(text_extractor_packages(folder), validate=False)
-    return dock
+    return text_zoo(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
